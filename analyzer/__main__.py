@@ -1,0 +1,5 @@
+"""`python -m analyzer` is `wsdoctor`."""
+
+from analyzer.cli import main
+
+main()

@@ -1,0 +1,99 @@
+"""Odd traffic as data (Zeek style): named anomaly rows that rules can match on.
+
+Each detector is a filter over frames or handshakes; nothing here raises.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from analyzer.protocol import MAX_CONTROL_PAYLOAD
+from analyzer.schema import ANOMALIES
+
+CONTROL = ("close", "ping", "pong")
+# RFC 6455 §7.4: 1004-1006 and 1015 are reserved, 1016-2999 unassigned, <1000 unused.
+VALID_CLOSE = (
+    pl.col("close_code").is_between(1000, 1003)
+    | pl.col("close_code").is_between(1007, 1014)
+    | pl.col("close_code").is_between(3000, 4999)
+)
+
+
+def _rows(df: pl.DataFrame, kind: str, detail: pl.Expr) -> pl.DataFrame:
+    return df.select("session", "frame", "time", pl.lit(kind).alias("kind"), detail.alias("detail"))
+
+
+def frame_anomalies(frames: pl.DataFrame) -> list[pl.DataFrame]:
+    op, n = pl.col("opcode"), pl.col("payload_len").cast(pl.String)
+    control = op.is_in(CONTROL)
+    checks = {
+        "ws_control_frame_too_long": (
+            control & (pl.col("payload_len") > MAX_CONTROL_PAYLOAD),
+            pl.format("{} payload of {} bytes (limit 125)", op, n),
+        ),
+        "ws_control_frame_fragmented": (
+            control & ~pl.col("fin"),
+            pl.format("{} frame without FIN", op),
+        ),
+        "ws_unmasked_client_frame": (
+            pl.col("from_client") & ~pl.col("masked"),
+            pl.format("client {} frame not masked", op),
+        ),
+        "ws_masked_server_frame": (
+            ~pl.col("from_client") & pl.col("masked"),
+            pl.format("server {} frame masked", op),
+        ),
+        "ws_reserved_opcode": (op.str.starts_with("reserved"), pl.format("opcode {}", op)),
+        "ws_invalid_close_code": (
+            pl.col("close_code").is_not_null() & ~VALID_CLOSE,
+            pl.format("close code {}", pl.col("close_code")),
+        ),
+        "ws_text_unassigned": (
+            pl.col("text_unassigned"),
+            pl.lit(
+                "text of several frames in one packet could not be "
+                "matched to frames; preview left empty"
+            ),
+        ),
+        "ws_decompression_failed": (
+            pl.col("decompress_failed"),
+            pl.lit("permessage-deflate payload did not decompress"),
+        ),
+    }
+    out = [_rows(frames.filter(cond), kind, detail) for kind, (cond, detail) in checks.items()]
+    out.append(_after_close(frames))
+    return out
+
+
+def _after_close(frames: pl.DataFrame) -> pl.DataFrame:
+    """A side must not send data frames after its own close frame (RFC 6455 §5.5.1)."""
+    closed_at = (
+        pl.col("time").filter(pl.col("opcode") == "close").min().over("session", "from_client")
+    )
+    late = frames.filter(
+        pl.col("opcode").is_in(["text", "binary", "continuation"]) & (pl.col("time") > closed_at)
+    )
+    return _rows(
+        late, "ws_data_after_close", pl.format("{} frame after this side's close", pl.col("opcode"))
+    )
+
+
+def handshake_anomalies(sessions: pl.DataFrame) -> list[pl.DataFrame]:
+    bad_accept = sessions.filter(pl.col("accept_valid") == False)  # noqa: E712
+    return [
+        bad_accept.select(
+            pl.col("id").alias("session"),
+            pl.col("response_frame").alias("frame"),
+            pl.col("response_time").alias("time"),
+            pl.lit("ws_accept_key_mismatch").alias("kind"),
+            pl.format(
+                "Sec-WebSocket-Accept {} does not match the key {}",
+                pl.col("accept"),
+                pl.col("ws_key"),
+            ).alias("detail"),
+        )
+    ]
+
+
+def collect(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    return ANOMALIES.conform(pl.concat(parts)) if parts else ANOMALIES.empty()

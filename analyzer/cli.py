@@ -1,0 +1,195 @@
+"""The `wsdoctor` command: thin click commands over `analyzer.pipeline`.
+
+`main` is the single error boundary: user-caused problems become one line on stderr and
+exit code 2; nothing a user does prints a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from analyzer import __version__, pipeline
+from analyzer.errors import InputError
+from analyzer.report import records, tables
+
+FORMATS = click.Choice(["table", "json"])
+
+
+def _progress() -> pipeline.Progress | None:
+    """A single self-overwriting status line, only when a person is watching stderr."""
+    if not sys.stderr.isatty():
+        return None
+    last = [0.0]
+
+    def show(path: Path, packets: int, offset: int) -> None:
+        now = time.monotonic()
+        if now - last[0] < 0.2:
+            return
+        last[0] = now
+        size = path.stat().st_size
+        pct = f" {100 * offset / size:4.1f}%" if 0 < offset <= size else ""
+        sys.stderr.write(f"\rwsdoctor: reading {path.name}:{pct} {packets:,} packets ")
+        sys.stderr.flush()
+
+    return show
+
+
+def _load(inputs: tuple[str, ...], keylog: str | None, tshark: str | None) -> pipeline.Dataset:
+    progress = _progress()
+    key = Path(keylog) if keylog else None
+    if key is not None:
+        _check_keylog(key)
+    data = pipeline.load([Path(p) for p in inputs], key, tshark, progress)
+    if progress:
+        sys.stderr.write("\r\033[K")
+    for warning in data.warnings:
+        click.echo(f"wsdoctor: warning: {warning}", err=True)
+    return data
+
+
+def _check_keylog(path: Path) -> None:
+    """An NSS key log is text lines like `CLIENT_RANDOM <hex> <hex>`; say so if it is not."""
+    if not path.is_file():
+        raise InputError("no such key log file", source=str(path))
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    labels = (
+        b"CLIENT_RANDOM ",
+        b"CLIENT_HANDSHAKE_TRAFFIC_SECRET ",
+        b"CLIENT_TRAFFIC_SECRET_0 ",
+        b"RSA ",
+    )
+    if not any(line.startswith(labels) for line in head.splitlines()):
+        raise InputError(
+            "not an NSS key log (no CLIENT_RANDOM / *_TRAFFIC_SECRET lines)",
+            source=str(path),
+            hint="write one with SSLKEYLOGFILE=path",
+        )
+
+
+def _write(text: str, output: str) -> None:
+    if output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror}", source=output) from None
+
+
+def _common(f: Callable) -> Callable:
+    options = [
+        click.argument("inputs", nargs=-1, required=True, metavar="INPUT..."),
+        click.option("--format", "fmt", type=FORMATS, default="table", show_default=True),
+        click.option(
+            "-o",
+            "--output",
+            default="-",
+            show_default=True,
+            help="output file; - for standard output",
+        ),
+        click.option(
+            "--keylog",
+            type=str,
+            default=None,
+            help="NSS key log (SSLKEYLOGFILE) to decrypt wss:// sessions",
+        ),
+        click.option(
+            "--tshark",
+            type=str,
+            default=None,
+            help="tshark binary (default: WSDOCTOR_TSHARK, then PATH)",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="wsdoctor")
+def cli() -> None:
+    """Find out why a WebSocket connection died, from captures and logs."""
+
+
+@cli.command()
+@_common
+def sessions(
+    inputs: tuple[str, ...], fmt: str, output: str, keylog: str | None, tshark: str | None
+) -> None:
+    """One line per WebSocket session in the captures."""
+    data = _load(inputs, keylog, tshark)
+    text = (
+        records.sessions_json(data.sessions)
+        if fmt == "json"
+        else (tables.sessions_table(data.sessions))
+    )
+    _write(text, output)
+
+
+@cli.command()
+@_common
+@click.option("--session", "session_id", default=None, help="only this session (e.g. s2)")
+def frames(
+    inputs: tuple[str, ...],
+    fmt: str,
+    output: str,
+    keylog: str | None,
+    tshark: str | None,
+    session_id: str | None,
+) -> None:
+    """The frame timeline of every session (or of one)."""
+    data = _load(inputs, keylog, tshark)
+    table = data.frames
+    if session_id is not None:
+        known = data.sessions["id"].to_list()
+        if session_id not in known:
+            raise InputError(
+                f"no session {session_id!r} (sessions: {', '.join(known) or 'none'})",
+                source="--session",
+            )
+        table = table.filter(table["session"] == session_id)
+    text = (
+        records.frames_json(table) if fmt == "json" else (tables.frames_table(table, data.sessions))
+    )
+    _write(text, output)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="wsdoctor", standalone_mode=False)
+    except InputError as exc:
+        _fail(str(exc))
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
+        sys.exit(2)
+    except click.UsageError as exc:
+        _fail(exc.format_message().replace("\n", " "))
+    except click.Abort:
+        _fail("aborted")
+    except BrokenPipeError:
+        # `wsdoctor frames big.pcap | head`: the reader left; that is not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")
+        sys.exit(130)
+    except Exception as exc:  # a bug: still one line, with a way to get the traceback
+        if os.environ.get("WSDOCTOR_DEBUG"):
+            raise
+        _fail(
+            f"internal error: {type(exc).__name__}: {exc} "
+            "(set WSDOCTOR_DEBUG=1 for the traceback and report it)"
+        )
+
+
+def _fail(message: str) -> None:
+    click.echo(f"wsdoctor: {message}", err=True)
+    sys.exit(2)

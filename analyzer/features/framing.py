@@ -1,0 +1,52 @@
+"""What each side sent: frame counts, bytes, message kinds, Deepgram JSON message types."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from analyzer.features.common import SIDES, is_data, side
+
+CLIENT_TYPES = {"keepalive": "KeepAlive", "closestream": "CloseStream", "finalize": "Finalize"}
+SERVER_TYPES = {"results": "Results", "metadata": "Metadata"}
+
+
+def _per_side(name: str, is_client: bool) -> list[pl.Expr]:
+    s = side(is_client)
+    op = pl.col("opcode")
+    data = s & is_data()
+    return [
+        s.sum().alias(f"frames_{name}"),
+        data.sum().alias(f"data_frames_{name}"),
+        (s & ~is_data()).sum().alias(f"control_frames_{name}"),
+        pl.col("payload_len").filter(s).sum().alias(f"payload_bytes_{name}"),
+        (s & (op == "text")).sum().alias(f"text_frames_{name}"),
+        (s & (op == "binary")).sum().alias(f"binary_frames_{name}"),
+        (s & (op == "ping")).sum().alias(f"pings_{name}"),
+        (s & (op == "pong")).sum().alias(f"pongs_{name}"),
+        pl.col("time").filter(data).min().alias(f"first_data_time_{name}"),
+        pl.col("time").filter(data).max().alias(f"last_data_time_{name}"),
+        pl.col("frame").filter(data).max().alias(f"last_data_frame_{name}"),
+        pl.col("time").filter(s).max().alias(f"last_frame_time_{name}"),
+        (s & pl.col("masked")).sum().alias(f"masked_frames_{name}"),
+    ]
+
+
+def _json_counts(types: dict[str, str], is_client: bool, suffix: str) -> list[pl.Expr]:
+    s = side(is_client) & (pl.col("opcode") == "text")
+    return [(s & (pl.col("json_type") == t)).sum().alias(f"{k}_{suffix}") for k, t in types.items()]
+
+
+def framing_features(frames: pl.DataFrame) -> pl.DataFrame:
+    client = side(True)
+    binary = pl.col("opcode") == "binary"
+    return frames.group_by("session").agg(
+        *[e for name, c in SIDES for e in _per_side(name, c)],
+        *_json_counts(CLIENT_TYPES, True, "client"),
+        *_json_counts(SERVER_TYPES, False, "server"),
+        (client & binary & (pl.col("payload_len") == 0)).sum().alias("empty_binary_client"),
+        pl.col("frame")
+        .filter(client & binary & (pl.col("payload_len") == 0))
+        .min()
+        .alias("empty_binary_client_frame"),
+        (pl.col("rsv") & 4 > 0).any().alias("compressed"),
+    )

@@ -1,0 +1,53 @@
+"""Silence: the gaps in each side's data, the quiet before a close, unanswered pings.
+
+Deepgram resets its inactivity timer on any data frame from the client (audio or a text
+message such as KeepAlive), so a gap is measured between data frames; pings do not count.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from analyzer.features.common import SIDES, is_data, seconds
+
+
+def _gaps(frames: pl.DataFrame, name: str, is_client: bool) -> pl.DataFrame:
+    data = frames.filter(is_data() & (pl.col("from_client") == is_client)).sort("session", "time")
+    gapped = data.with_columns(
+        seconds(pl.col("time").diff().over("session")).alias("gap"),
+        pl.col("frame").shift(1).over("session").alias("gap_from"),
+    )
+    idx = pl.col("gap").arg_max()
+    return gapped.group_by("session").agg(
+        pl.col("gap").max().alias(f"max_gap_{name}_s"),
+        pl.col("gap_from").get(idx).alias(f"max_gap_{name}_from_frame"),
+        pl.col("frame").get(idx).alias(f"max_gap_{name}_to_frame"),
+    )
+
+
+def liveness_features(frames: pl.DataFrame) -> pl.DataFrame:
+    out = frames.select("session").unique()
+    for name, is_client in SIDES:
+        out = out.join(_gaps(frames, name, is_client), on="session", how="left")
+    return out
+
+
+def quiet_features(sessions: pl.DataFrame) -> pl.DataFrame:
+    """Gaps that need the handshake and close times: before the first data, before close."""
+    opened = pl.coalesce("response_time", "start")
+    client_last = pl.coalesce("last_data_time_client", opened)
+    before_close = pl.coalesce("client_last_data_before_server_close", opened)
+    ended = pl.coalesce("tcp_end_time", "end")
+    return sessions.select(
+        "id",
+        seconds(pl.col("first_data_time_client") - opened).alias("client_first_data_after_s"),
+        seconds(pl.col("close_server_time") - before_close).alias(
+            "client_quiet_before_server_close_s"
+        ),
+        seconds(ended - client_last).alias("client_quiet_before_end_s"),
+        seconds(ended - pl.coalesce("last_data_time_server", opened)).alias(
+            "server_quiet_before_end_s"
+        ),
+        (pl.col("pings_client") - pl.col("pongs_server")).clip(0).alias("unanswered_pings_client"),
+        (pl.col("pings_server") - pl.col("pongs_client")).clip(0).alias("unanswered_pings_server"),
+    )

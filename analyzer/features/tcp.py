@@ -1,0 +1,81 @@
+"""How the TCP connection under each session began and ended, and how healthy it was.
+
+A reset is compared with the TTL and IP ID of the packets its claimed sender really sent:
+a middlebox forging a RST usually sits at a different hop count and has its own IP ID
+counter (see ../shared/reference/proxy-interference.md, "Injected RST").
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from analyzer.features.common import SIDES, side
+
+COUNTED = (
+    "retransmission",
+    "lost_segment",
+    "ack_lost_segment",
+    "out_of_order",
+    "zero_window",
+    "keep_alive",
+)
+
+
+def _side_events(name: str, is_client: bool) -> list[pl.Expr]:
+    s = side(is_client)
+    fin, rst = s & (pl.col("kind") == "fin"), s & (pl.col("kind") == "rst")
+    return [
+        pl.col("time").filter(fin).first().alias(f"fin_{name}_time"),
+        pl.col("frame").filter(fin).first().alias(f"fin_{name}_frame"),
+        pl.col("time").filter(rst).first().alias(f"rst_{name}_time"),
+        pl.col("frame").filter(rst).first().alias(f"rst_{name}_frame"),
+        pl.col("ttl").filter(rst).first().alias(f"rst_{name}_ttl"),
+        pl.col("ip_id").filter(rst).first().alias(f"rst_{name}_ip_id"),
+        rst.sum().alias(f"rst_{name}_count"),
+    ]
+
+
+def tcp_event_features(events: pl.DataFrame) -> pl.DataFrame:
+    ended = pl.col("kind").is_in(["fin", "rst"])
+    return (
+        events.sort("session", "time", "frame")
+        .group_by("session")
+        .agg(
+            (pl.col("kind") == "syn").any().alias("syn_seen"),
+            *[e for name, c in SIDES for e in _side_events(name, c)],
+            *[(pl.col("kind") == k).sum().alias(f"{k}_count") for k in COUNTED],
+            pl.col("time").filter(ended).first().alias("tcp_end_time"),
+            pl.col("frame").filter(ended).first().alias("tcp_end_frame"),
+            pl.col("kind").filter(ended).first().alias("tcp_end"),
+            pl.when(pl.col("from_client").filter(ended).first())
+            .then(pl.lit("client"))
+            .otherwise(pl.lit("server"))
+            .alias("tcp_ended_by"),
+        )
+        .with_columns(
+            pl.when(pl.col("tcp_end").is_null())
+            .then(None)
+            .otherwise("tcp_ended_by")
+            .alias("tcp_ended_by"),
+            pl.col("tcp_end").fill_null("open"),
+        )
+    )
+
+
+def baseline_features(packets: pl.DataFrame) -> pl.DataFrame:
+    """Each side's usual TTL and the IP ID of its last packet before its first RST."""
+    normal = packets.filter(~pl.col("rst"))
+    out = normal.group_by("session").agg(
+        pl.col("ttl").filter(side(c)).mode().first().alias(f"ttl_{n}") for n, c in SIDES
+    )
+    return out.join(_ip_id_before_rst(packets), on="session", how="left")
+
+
+def _ip_id_before_rst(packets: pl.DataFrame) -> pl.DataFrame:
+    ordered = packets.sort("session", "frame_no").with_columns(
+        pl.col("ip_id").shift(1).over("session", "from_client").alias("prev_ip_id")
+    )
+    return ordered.group_by("session").agg(
+        pl.col("prev_ip_id").filter(side(c) & pl.col("rst")).first().alias(f"ip_id_before_rst_{n}")
+        for n, c in SIDES
+    )

@@ -1,0 +1,100 @@
+"""tshark's all-String packet rows -> one typed packet table (pure polars).
+
+Multi-valued fields stay as `list[str]` (one value per occurrence, in tree order);
+`frames.py` zips them into WebSocket frames. Encapsulated traffic (IP-in-IP, VXLAN)
+carries several IP headers; the innermost (last) one is the conversation's.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from analyzer.ingest.tshark import AGGREGATOR
+
+# Fields that can occur several times in one packet (several frames per segment).
+LIST_FIELDS = (
+    "ws_fin",
+    "ws_rsv",
+    "ws_opcode",
+    "ws_mask",
+    "ws_len7",
+    "ws_len16",
+    "ws_len64",
+    "ws_close_code",
+    "tls_content_type",
+)
+FLAG_FIELDS = (
+    "retransmission",
+    "lost_segment",
+    "ack_lost_segment",
+    "out_of_order",
+    "zero_window",
+    "keep_alive",
+    "ws_decompress_failed",
+)
+
+
+def _last(name: str) -> pl.Expr:
+    return pl.col(name).str.split(AGGREGATOR).list.last()
+
+
+def _first(name: str) -> pl.Expr:
+    return pl.col(name).str.split(AGGREGATOR).list.first()
+
+
+def _hex(expr: pl.Expr) -> pl.Expr:
+    return expr.str.strip_prefix("0x").str.to_integer(base=16, strict=False)
+
+
+def _epoch_ns(name: str) -> pl.Expr:
+    """frame.time_epoch text -> ns since epoch, exactly (a float would lose the ns)."""
+    parts = pl.col(name).str.split_exact(".", 1)
+    secs = parts.struct.field("field_0").cast(pl.Int64, strict=False)
+    frac = parts.struct.field("field_1").fill_null("0").str.pad_end(9, "0").str.slice(0, 9)
+    return secs * 1_000_000_000 + frac.cast(pl.Int64, strict=False)
+
+
+def _endpoint(ip4: str, ip6: str, port: str) -> pl.Expr:
+    return (
+        pl.when(pl.col(ip6).is_not_null())
+        .then(pl.concat_str(pl.lit("["), _last(ip6), pl.lit("]:"), pl.col(port)))
+        .otherwise(pl.concat_str(_last(ip4), pl.lit(":"), pl.col(port)))
+    )
+
+
+def normalise(raw: pl.DataFrame, input_index: int) -> pl.DataFrame:
+    """Type every column; one row per packet kept by tshark's display filter."""
+    flags = _hex(pl.col("tcp_flags"))
+    return raw.select(
+        pl.lit(input_index, pl.Int32).alias("input"),
+        pl.col("frame_no").cast(pl.Int64),
+        pl.from_epoch(_epoch_ns("ts"), time_unit="ns").dt.replace_time_zone("UTC").alias("ts"),
+        pl.col("frame_len").cast(pl.Int64, strict=False),
+        pl.col("cap_len").cast(pl.Int64, strict=False),
+        pl.col("stream").cast(pl.Int64, strict=False),
+        _endpoint("ip_src", "ip6_src", "sport").alias("src"),
+        _endpoint("ip_dst", "ip6_dst", "dport").alias("dst"),
+        pl.col("sport").cast(pl.Int32, strict=False),
+        pl.col("dport").cast(pl.Int32, strict=False),
+        pl.coalesce(_last("ttl"), _last("hlim")).cast(pl.Int32, strict=False).alias("ttl"),
+        _hex(_last("ip_id")).cast(pl.Int32).alias("ip_id"),
+        pl.col("tcp_len").cast(pl.Int64, strict=False).fill_null(0),
+        (flags & 0x02 > 0).fill_null(False).alias("syn"),
+        (flags & 0x10 > 0).fill_null(False).alias("ack"),
+        (flags & 0x01 > 0).fill_null(False).alias("fin"),
+        (flags & 0x04 > 0).fill_null(False).alias("rst"),
+        *[pl.col(f).is_not_null().alias(f) for f in FLAG_FIELDS],
+        _first("http_method").alias("http_method"),
+        _first("http_uri").alias("http_uri"),
+        pl.col("http_req_headers").str.split(AGGREGATOR),
+        _first("http_status").cast(pl.Int32, strict=False).alias("http_status"),
+        _first("http_phrase").alias("http_phrase"),
+        pl.col("http_resp_headers").str.split(AGGREGATOR),
+        _first("http_request_in").cast(pl.Int64, strict=False).alias("http_request_in"),
+        pl.col("http_body"),
+        _first("tls_sni").alias("tls_sni"),
+        pl.col("tls_alert"),
+        *[pl.col(f).str.split(AGGREGATOR) for f in LIST_FIELDS],
+        pl.col("ws_text"),
+        pl.col("ws_close_reason"),
+    )

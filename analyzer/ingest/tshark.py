@@ -1,0 +1,294 @@
+"""The only place that starts tshark.
+
+tshark does the dissection (TCP reassembly, HTTP, TLS decryption, WebSocket framing and
+permessage-deflate); we ask it for a fixed set of fields, one line per packet, and stream
+that text into polars in chunks while tshark is still running, so parsing overlaps
+dissection. Per-packet Python objects never exist.
+
+Facts that shape the command (verified on tshark 4.0.17):
+- Several WebSocket frames in one packet come out as one line with each field's values
+  joined by the aggregator; values are *not* escaped, so the aggregator is a control
+  character (0x1f) that JSON text and HTTP headers cannot contain unescaped.
+- Tabs, CR and LF inside values are printed as `\\t`, `\\r`, `\\n`, so one line is one packet.
+- `tcp.reassemble_out_of_order` is off by default; without it out-of-order segments hide
+  frames. The `websocket_tcp` heuristic recovers sessions whose handshake was not captured.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import queue
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import polars as pl
+
+from analyzer.errors import InputError
+
+AGGREGATOR = "\x1f"
+MIN_VERSION = (3, 6, 0)
+CHUNK_BYTES = 16 << 20
+
+INSTALL_HINT = (
+    "install it: Debian/Ubuntu `sudo apt-get install tshark`, "
+    "macOS `brew install wireshark`, Windows: the Wireshark installer, then add its "
+    "folder to PATH; or point --tshark / WSDOCTOR_TSHARK at the binary"
+)
+
+# column name -> tshark field. Order is the output order.
+FIELDS: dict[str, str] = {
+    "frame_no": "frame.number",
+    "ts": "frame.time_epoch",
+    "file_off": "frame.file_off",
+    "frame_len": "frame.len",
+    "cap_len": "frame.cap_len",
+    "ip_src": "ip.src",
+    "ip_dst": "ip.dst",
+    "ip6_src": "ipv6.src",
+    "ip6_dst": "ipv6.dst",
+    "ttl": "ip.ttl",
+    "hlim": "ipv6.hlim",
+    "ip_id": "ip.id",
+    "stream": "tcp.stream",
+    "sport": "tcp.srcport",
+    "dport": "tcp.dstport",
+    "tcp_len": "tcp.len",
+    "tcp_flags": "tcp.flags",
+    "retransmission": "tcp.analysis.retransmission",
+    "lost_segment": "tcp.analysis.lost_segment",
+    "ack_lost_segment": "tcp.analysis.ack_lost_segment",
+    "out_of_order": "tcp.analysis.out_of_order",
+    "zero_window": "tcp.analysis.zero_window",
+    "keep_alive": "tcp.analysis.keep_alive",
+    "http_method": "http.request.method",
+    "http_uri": "http.request.uri",
+    "http_req_headers": "http.request.line",
+    "http_status": "http.response.code",
+    "http_phrase": "http.response.phrase",
+    "http_resp_headers": "http.response.line",
+    "http_request_in": "http.request_in",
+    "http_body": "http.file_data",
+    "tls_sni": "tls.handshake.extensions_server_name",
+    "tls_content_type": "tls.record.content_type",
+    "tls_alert": "tls.alert_message.desc",
+    "ws_fin": "websocket.fin",
+    "ws_rsv": "websocket.rsv",
+    "ws_opcode": "websocket.opcode",
+    "ws_mask": "websocket.mask",
+    "ws_len7": "websocket.payload_length",
+    "ws_len16": "websocket.payload_length_ext_16",
+    "ws_len64": "websocket.payload_length_ext_64",
+    "ws_text": "websocket.payload.text",
+    "ws_close_code": "websocket.payload.close.status_code",
+    "ws_close_reason": "websocket.payload.close.reason",
+    "ws_decompress_failed": "websocket.decompression.failed.expert",
+}
+
+# Packets worth a row: anything carrying payload or a TCP state change. Pure ACKs are
+# the bulk of a capture and say nothing a rule needs.
+DISPLAY_FILTER = (
+    "tcp.len > 0 || tcp.flags.syn == 1 || tcp.flags.fin == 1 || tcp.flags.reset == 1"
+    " || tcp.analysis.lost_segment || tcp.analysis.ack_lost_segment"
+    " || tcp.analysis.zero_window || tcp.analysis.keep_alive"
+)
+
+
+@dataclass(frozen=True)
+class Tshark:
+    path: str
+    version: tuple[int, int, int]
+
+    @property
+    def version_text(self) -> str:
+        return ".".join(map(str, self.version))
+
+
+@dataclass
+class RunResult:
+    """What one tshark run produced besides the rows: its verdict on the file."""
+
+    returncode: int
+    stderr_lines: list[str] = field(default_factory=list)
+
+
+def find_tshark(explicit: str | None = None) -> Tshark:
+    """Locate tshark (flag > WSDOCTOR_TSHARK > pyshark's search) and check its version."""
+    return _probe(explicit or os.environ.get("WSDOCTOR_TSHARK") or _pyshark_search())
+
+
+def _pyshark_search() -> str:
+    from pyshark.tshark.tshark import TSharkNotFoundException, get_process_path
+
+    try:
+        return get_process_path()
+    except TSharkNotFoundException:
+        raise InputError("tshark was not found", source="tshark", hint=INSTALL_HINT) from None
+
+
+@lru_cache(maxsize=4)
+def _probe(path: str) -> Tshark:
+    resolved = shutil.which(path) or path
+    if not (os.path.isfile(resolved) and os.access(resolved, os.X_OK)):
+        raise InputError("not an executable tshark", source=path, hint=INSTALL_HINT)
+    version = _version_of(resolved)
+    if version < MIN_VERSION:
+        wanted = ".".join(map(str, MIN_VERSION))
+        have = ".".join(map(str, version))
+        raise InputError(
+            f"tshark {have} is too old (need >= {wanted})", source=path, hint=INSTALL_HINT
+        )
+    return Tshark(resolved, version)
+
+
+def _version_of(path: str) -> tuple[int, int, int]:
+    # pyshark re-derives the binary from the folder name; call tshark -v the same way
+    # it does but on the exact path we were given.
+    from pyshark.tshark.tshark import TSharkVersionException, get_tshark_version
+
+    try:
+        if os.path.basename(path).startswith("tshark"):
+            parsed = get_tshark_version(path)
+            return (parsed.major, parsed.minor, parsed.micro)
+        out = subprocess.run([path, "-v"], capture_output=True, text=True, timeout=30).stdout
+        first = out.splitlines()[0] if out else ""
+        numbers = next(w for w in first.split() if w[:1].isdigit())
+        major, minor, micro = (int(p) for p in numbers.split(".")[:3])
+        return (major, minor, micro)
+    except (
+        OSError,
+        subprocess.SubprocessError,
+        TSharkVersionException,
+        StopIteration,
+        ValueError,
+    ) as exc:
+        raise InputError(
+            f"cannot run `{path} -v`: {exc}", source="tshark", hint=INSTALL_HINT
+        ) from None
+
+
+def fields_command(
+    capture: Path | str, keylog: Path | str | None = None, tshark: Tshark | None = None
+) -> list[str]:
+    """The exact argv the engine runs; the benchmark times it alone."""
+    binary = tshark.path if tshark else find_tshark().path
+    argv = [
+        binary,
+        "-r",
+        str(capture),
+        "-n",
+        "-Q",
+        "-o",
+        "tcp.desegment_tcp_streams:TRUE",
+        "-o",
+        "tcp.reassemble_out_of_order:TRUE",
+        "-o",
+        "frame.show_file_off:TRUE",
+        "-o",
+        "websocket.decompress:TRUE",
+        "--enable-heuristic",
+        "websocket_tcp",
+        "-Y",
+        DISPLAY_FILTER,
+        "-T",
+        "fields",
+        "-E",
+        "separator=/t",
+        "-E",
+        "quote=n",
+        "-E",
+        "occurrence=a",
+        "-E",
+        f"aggregator={AGGREGATOR}",
+    ]
+    if keylog is not None:
+        argv += ["-o", f"tls.keylog_file:{keylog}"]
+    for name in FIELDS.values():
+        argv += ["-e", name]
+    return argv
+
+
+def read_packets(
+    argv: list[str],
+    on_progress: Callable[[int, int], None] | None = None,
+) -> tuple[pl.DataFrame, RunResult]:
+    """Run tshark and parse its output, chunk by chunk, into one all-String DataFrame."""
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+    )
+    stderr_lines: list[str] = []
+    err_thread = threading.Thread(
+        target=_drain_lines, args=(proc.stderr, stderr_lines), daemon=True
+    )
+    err_thread.start()
+    frames = [_parse_chunk(chunk) for chunk in _chunks(proc, on_progress)]
+    proc.wait()
+    err_thread.join()
+    table = pl.concat(frames) if frames else _empty_packets()
+    return table, RunResult(proc.returncode, stderr_lines)
+
+
+def _chunks(
+    proc: subprocess.Popen[bytes], on_progress: Callable[[int, int], None] | None
+) -> Iterator[bytes]:
+    """Yield newline-terminated blocks; a reader thread keeps tshark's pipe drained."""
+    blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+    threading.Thread(target=_pump, args=(proc.stdout, blocks), daemon=True).start()
+    pending = b""
+    seen = 0
+    while (block := blocks.get()) is not None:
+        pending += block
+        cut = pending.rfind(b"\n") + 1
+        if cut:
+            ready, pending = pending[:cut], pending[cut:]
+            seen += ready.count(b"\n")
+            if on_progress:
+                on_progress(seen, _last_file_offset(ready))
+            yield ready
+    if pending:
+        yield pending + b"\n"
+
+
+def _pump(stream: io.BufferedReader, out: queue.Queue[bytes | None]) -> None:
+    try:
+        # read(n) on a pipe blocks until n bytes or EOF: big blocks, few polars parses.
+        while block := stream.read(CHUNK_BYTES):
+            out.put(block)
+    finally:
+        out.put(None)
+
+
+def _drain_lines(stream: io.BufferedReader, sink: list[str]) -> None:
+    for raw in stream:
+        sink.append(raw.decode("utf-8", "replace").rstrip())
+
+
+def _last_file_offset(block: bytes) -> int:
+    start = block.rfind(b"\n", 0, len(block) - 1) + 1
+    cells = block[start:].split(b"\t", 3)
+    try:
+        return int(cells[2])
+    except (IndexError, ValueError):
+        return -1
+
+
+def _parse_chunk(chunk: bytes) -> pl.DataFrame:
+    return pl.read_csv(
+        io.BytesIO(chunk),
+        separator="\t",
+        has_header=False,
+        quote_char=None,
+        new_columns=list(FIELDS),
+        schema=dict.fromkeys(FIELDS, pl.String),
+        encoding="utf8-lossy",
+        truncate_ragged_lines=True,
+    )
+
+
+def _empty_packets() -> pl.DataFrame:
+    return pl.DataFrame(schema=dict.fromkeys(FIELDS, pl.String))

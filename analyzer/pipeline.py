@@ -1,0 +1,162 @@
+"""inputs -> normalised tables -> sessions with features: the engine behind every command."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from analyzer import anomalies, sessions
+from analyzer.features.closing import closing_features
+from analyzer.features.common import seconds
+from analyzer.features.framing import framing_features
+from analyzer.features.liveness import liveness_features, quiet_features
+from analyzer.features.tcp import baseline_features, tcp_event_features
+from analyzer.ingest import tshark
+from analyzer.ingest.capture import CaptureData, load_capture
+from analyzer.ingest.frames import explode_frames
+from analyzer.ingest.handshakes import handshake_rows
+from analyzer.ingest.tcp_events import tcp_events
+from analyzer.schema import COUNT_COLUMNS, FRAMES, SESSIONS
+
+Progress = Callable[[Path, int, int], None]
+
+
+@dataclass
+class Dataset:
+    sessions: pl.DataFrame
+    frames: pl.DataFrame
+    tcp_events: pl.DataFrame
+    anomalies: pl.DataFrame
+    captures: list[dict[str, Any]]
+    warnings: list[str] = field(default_factory=list)
+
+
+def load(
+    paths: list[Path],
+    keylog: Path | None = None,
+    tshark_path: str | None = None,
+    progress: Progress | None = None,
+) -> Dataset:
+    binary = tshark.find_tshark(tshark_path)
+    captures = [
+        load_capture(
+            p, i, keylog, binary, (lambda n, off, p=p: progress(p, n, off)) if progress else None
+        )
+        for i, p in enumerate(paths)
+    ]
+    return build(captures, keylog)
+
+
+def build(captures: list[CaptureData], keylog: Path | None = None) -> Dataset:
+    packets = pl.concat([c.packets for c in captures])
+    raw_frames, misaligned = explode_frames(packets)
+    handshakes = handshake_rows(packets)
+    base = sessions.session_streams(packets, raw_frames, handshakes).join(
+        sessions.stream_roles(packets, raw_frames, handshakes), on=sessions.KEY, how="left"
+    )
+    numbered = sessions.number_sessions(base, packets)
+    frames = _frames(sessions.tag(raw_frames, numbered))
+    tagged_packets = sessions.tag(packets, numbered)
+    events = tcp_events(tagged_packets)
+    table = _session_table(numbered, handshakes, frames, events, tagged_packets, captures)
+    found = anomalies.collect(
+        anomalies.frame_anomalies(frames) + anomalies.handshake_anomalies(table)
+    )
+    warnings = [w for c in captures for w in c.warnings]
+    warnings += _coverage_warnings(captures, table, keylog, misaligned.height)
+    facts = [c.facts | _session_facts(table, i) for i, c in enumerate(captures)]
+    return Dataset(table, FRAMES.conform(frames), events, found, facts, warnings)
+
+
+def _frames(tagged: pl.DataFrame) -> pl.DataFrame:
+    """Add per-message context: the opcode a continuation frame belongs to."""
+    data_op = pl.when(pl.col("opcode").is_in(["text", "binary"])).then(pl.col("opcode"))
+    # Stable sort: frames that share a packet keep tshark's (wire) order.
+    return tagged.sort("session", "ts", "frame_no", maintain_order=True).with_columns(
+        pl.when(pl.col("opcode") == "continuation")
+        .then(data_op.forward_fill().over("session", "from_client"))
+        .otherwise(pl.col("opcode"))
+        .alias("message_opcode"),
+        pl.col("frame_no").alias("frame"),
+        pl.col("ts").alias("time"),
+        pl.col("stream").alias("tcp_stream"),
+    )
+
+
+def _session_table(
+    numbered: pl.DataFrame,
+    handshakes: pl.DataFrame,
+    frames: pl.DataFrame,
+    events: pl.DataFrame,
+    packets: pl.DataFrame,
+    captures: list[CaptureData],
+) -> pl.DataFrame:
+    by_id = [
+        framing_features(frames),
+        liveness_features(frames),
+        closing_features(frames),
+        tcp_event_features(events),
+        baseline_features(packets),
+    ]
+    table = numbered.join(handshakes.drop("client", "server"), on=sessions.KEY, how="left")
+    for part in by_id:
+        table = table.join(part.rename({"session": "id"}), on="id", how="left")
+    table = table.join(quiet_features(table), on="id", how="left")
+    names = {i: str(c.file.path) for i, c in enumerate(captures)}
+    return SESSIONS.conform(
+        table.with_columns(
+            pl.col("input").alias("input_index"),
+            pl.col("input").replace_strict(names, return_dtype=pl.String),
+            pl.col("stream").alias("tcp_stream"),
+            pl.lit("capture").alias("source"),
+            seconds(pl.col("end") - pl.col("start")).alias("duration_s"),
+            (seconds(pl.col("response_time") - pl.col("request_time")) * 1000).alias(
+                "handshake_rtt_ms"
+            ),
+            pl.col(COUNT_COLUMNS).fill_null(0),
+        )
+    )
+
+
+def _session_facts(table: pl.DataFrame, index: int) -> dict[str, Any]:
+    mine = table.filter(pl.col("input_index") == index)
+    return {
+        "sessions": mine.height,
+        "encrypted_sessions": mine.filter(pl.col("kind") == "encrypted").height,
+        "recovered_sessions": mine.filter(pl.col("kind") == "recovered").height,
+    }
+
+
+def _coverage_warnings(
+    captures: list[CaptureData], table: pl.DataFrame, keylog: Path | None, misaligned: int
+) -> list[str]:
+    out = []
+    for i, c in enumerate(captures):
+        mine = table.filter(pl.col("input_index") == i)
+        if mine.height == 0:
+            out.append(
+                f"{c.file.path}: no WebSocket traffic found "
+                f"({c.facts['tcp_connections']} TCP connections, "
+                f"{c.facts['packets']} packets examined)"
+            )
+        encrypted = mine.filter(pl.col("kind") == "encrypted").height
+        if encrypted and keylog is None:
+            out.append(
+                f"{c.file.path}: {encrypted} TLS connection(s) could not be decrypted; "
+                "pass --keylog FILE (an SSLKEYLOGFILE) to see their WebSocket frames"
+            )
+        elif encrypted:
+            out.append(
+                f"{c.file.path}: {encrypted} TLS connection(s) stayed encrypted: "
+                f"{keylog} has no keys for them"
+            )
+    if misaligned:
+        out.append(
+            f"{misaligned} packet(s) had WebSocket header fields tshark did not "
+            "report once per frame; their frames were skipped"
+        )
+    return out

@@ -1,0 +1,1 @@
+"""Renderings of a Dataset: JSON records and terminal tables (reports come later)."""

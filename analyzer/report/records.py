@@ -1,0 +1,55 @@
+"""Dataset tables -> JSON-ready records in the contract's shapes (contract.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import polars as pl
+
+from analyzer.schema import SESSION_GROUPS, SESSIONS
+
+ISO = "%Y-%m-%dT%H:%M:%S%.6fZ"
+FRAME_FIELDS = [
+    "session",
+    "time",
+    "frame",
+    "from_client",
+    "fin",
+    "rsv",
+    "opcode",
+    "message_opcode",
+    "payload_len",
+    "masked",
+    "close_code",
+    "close_reason",
+    "json_type",
+    "text_preview",
+    "input",
+    "tcp_stream",
+]
+
+
+def iso_times(df: pl.DataFrame) -> pl.DataFrame:
+    return df.with_columns(pl.col(pl.Datetime).dt.convert_time_zone("UTC").dt.strftime(ISO))
+
+
+def session_records(sessions: pl.DataFrame) -> list[dict[str, Any]]:
+    grouped = {c for cols in SESSION_GROUPS.values() for c in cols}
+    top = [c for c in SESSIONS.columns if c not in grouped]
+    out = []
+    for row in iso_times(sessions).iter_rows(named=True):
+        record = {c: row[c] for c in top}
+        record.update({g: {c: row[c] for c in cols} for g, cols in SESSION_GROUPS.items()})
+        out.append(record)
+    return out
+
+
+def sessions_json(sessions: pl.DataFrame) -> str:
+    return json.dumps(session_records(sessions), indent=2, ensure_ascii=False) + "\n"
+
+
+def frames_json(frames: pl.DataFrame) -> str:
+    """Row-oriented JSON written by polars itself: fast for hundreds of thousands of rows."""
+    text = iso_times(frames.select(FRAME_FIELDS)).write_json()
+    return (text or "[]") + "\n"

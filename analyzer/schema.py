@@ -1,0 +1,281 @@
+"""Declared polars schemas: every table column, its type and meaning, written down once.
+
+Rules (YAML) read session columns by these names; the JSON outputs serialise them. A
+column not declared here does not leave the pipeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+TS = pl.Datetime("ns", "UTC")
+HEADER = pl.List(pl.Struct({"name": pl.String, "value": pl.String}))
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: dict[str, tuple[pl.DataType, str]]
+
+    @property
+    def polars(self) -> pl.Schema:
+        return pl.Schema({k: t for k, (t, _) in self.columns.items()})
+
+    def empty(self) -> pl.DataFrame:
+        return pl.DataFrame(schema=self.polars)
+
+    def conform(self, df: pl.DataFrame) -> pl.DataFrame:
+        """Select exactly the declared columns, cast to the declared types."""
+        return df.select([pl.col(k).cast(t) for k, (t, _) in self.columns.items()])
+
+    def doc(self, column: str) -> str:
+        return self.columns[column][1]
+
+
+def _t(name: str, **cols: tuple[pl.DataType, str]) -> Table:
+    return Table(name, cols)
+
+
+S, I, F, B = pl.String, pl.Int64, pl.Float64, pl.Boolean
+
+FRAMES = _t(
+    "frames",
+    session=(S, "session id"),
+    time=(TS, "capture time of the packet that completed the frame"),
+    frame=(I, "capture frame number of that packet"),
+    from_client=(B, "sent by the client (the side that opened TCP / sent the upgrade)"),
+    fin=(B, "FIN bit: last frame of a message"),
+    rsv=(pl.Int8, "RSV1-3 bits as a number (4 = RSV1, the permessage-deflate flag)"),
+    opcode=(S, "continuation|text|binary|close|ping|pong|reserved-N"),
+    message_opcode=(S, "for continuation frames the opcode of the message they continue"),
+    payload_len=(I, "payload length on the wire (compressed length under permessage-deflate)"),
+    masked=(B, "MASK bit (clients must mask, servers must not)"),
+    close_code=(pl.Int32, "close status code; null for non-close frames or an empty close"),
+    close_reason=(S, "close reason text (control bytes replaced)"),
+    text_preview=(
+        S,
+        "first 160 characters of a text message, decompressed; tshark writes "
+        "tab/CR/LF as \\t \\r \\n; null when fragmented or not assignable",
+    ),
+    json_type=(S, "value of the JSON `type` key of a text message (KeepAlive, Results, ...)"),
+    input=(S, "capture file the frame came from"),
+    tcp_stream=(I, "tshark tcp.stream index within that file"),
+)
+
+HANDSHAKES = _t(
+    "handshakes",
+    input=(pl.Int32, "input index"),
+    stream=(I, "tcp.stream"),
+    request_frame=(I, "frame of the upgrade request"),
+    request_time=(TS, "time of the upgrade request"),
+    client=(S, "request sender ip:port"),
+    server=(S, "request receiver ip:port"),
+    method=(S, "HTTP method (GET for an upgrade, CONNECT for a proxy tunnel)"),
+    path=(S, "request path without the query"),
+    query=(HEADER, "query parameters, credentials redacted"),
+    uri=(S, "path and query, credentials redacted"),
+    request_headers=(HEADER, "request headers, credentials redacted"),
+    host=(S, "Host header"),
+    origin=(S, "Origin header"),
+    user_agent=(S, "User-Agent header"),
+    upgrade_header=(S, "Upgrade header as sent"),
+    connection_header=(S, "Connection header as sent"),
+    ws_version=(S, "Sec-WebSocket-Version"),
+    ws_key=(S, "Sec-WebSocket-Key"),
+    subprotocols_offered=(pl.List(S), "Sec-WebSocket-Protocol entries, credentials redacted"),
+    extensions_offered=(S, "Sec-WebSocket-Extensions offered"),
+    response_frame=(I, "frame of the HTTP response, null when none was seen"),
+    response_time=(TS, "time of the HTTP response"),
+    status=(pl.Int32, "HTTP status (101 = upgraded), null when no response was seen"),
+    reason=(S, "HTTP reason phrase"),
+    response_headers=(HEADER, "response headers, credentials redacted"),
+    subprotocol_accepted=(S, "Sec-WebSocket-Protocol chosen by the server"),
+    extensions_accepted=(S, "Sec-WebSocket-Extensions accepted by the server"),
+    accept=(S, "Sec-WebSocket-Accept"),
+    accept_valid=(B, "Accept equals base64(sha1(key + GUID)); null if either is missing"),
+    server_software=(S, "Server header"),
+    via=(S, "Via header (set by proxies)"),
+    dg_request_id=(S, "Deepgram dg-request-id header"),
+    dg_error=(S, "Deepgram dg-error header"),
+    body_preview=(S, "first 300 characters of a non-101 response body, redacted"),
+    upgrade_attempts=(I, "upgrade requests seen on this TCP connection"),
+    connect_target=(S, "CONNECT target when the connection went through a forward proxy"),
+    connect_status=(pl.Int32, "proxy's answer to the CONNECT"),
+)
+
+TCP_EVENTS = _t(
+    "tcp_events",
+    session=(S, "session id"),
+    frame=(I, "capture frame number"),
+    time=(TS, "capture time"),
+    from_client=(B, "sent by the client"),
+    kind=(
+        S,
+        "syn|synack|fin|rst|retransmission|lost_segment|ack_lost_segment|"
+        "out_of_order|zero_window|keep_alive",
+    ),
+    ttl=(pl.Int32, "IP TTL / hop limit of the packet"),
+    ip_id=(pl.Int32, "IPv4 identification (null for IPv6)"),
+)
+
+ANOMALIES = _t(
+    "anomalies",
+    session=(S, "session id, null for capture-level anomalies"),
+    frame=(I, "capture frame number"),
+    time=(TS, "capture time"),
+    kind=(S, "anomaly name (Zeek style), e.g. ws_control_frame_too_long"),
+    detail=(S, "what was measured"),
+)
+
+
+def _sided(template: str, dtype: pl.DataType, doc: str) -> dict[str, tuple[pl.DataType, str]]:
+    """The same feature for each direction: `{side}` in the name and the text."""
+    return {template.format(side=s): (dtype, doc.format(side=s)) for s in ("client", "server")}
+
+
+_IDENTITY = dict(
+    id=(S, "session id, unique in the result, ordered by start time (s1, s2, ...)"),
+    source=(S, "where the session was seen: capture | har | log"),
+    input=(S, "input file"),
+    input_index=(pl.Int32, "position of the input file on the command line"),
+    tcp_stream=(I, "tshark tcp.stream index"),
+    client=(S, "client ip:port ([v6]:port for IPv6)"),
+    server=(S, "server ip:port"),
+    client_evidence=(S, "how the client side was identified: handshake|syn|masking|ports"),
+    kind=(
+        S,
+        "websocket (101 seen) | rejected (non-101) | unanswered (no response seen) | "
+        "recovered (frames without a captured handshake) | encrypted (TLS, no keys)",
+    ),
+    tls=(B, "the connection carried TLS"),
+    decrypted=(B, "TLS was decrypted with the key log"),
+    sni=(S, "TLS server name"),
+    start=(TS, "first packet of the connection"),
+    end=(TS, "last packet of the connection"),
+    duration_s=(F, "end - start in seconds"),
+    first_frame=(I, "first capture frame of the connection"),
+    last_frame=(I, "last capture frame of the connection"),
+)
+_HANDSHAKE = {
+    k: v for k, v in HANDSHAKES.columns.items() if k not in ("input", "stream", "client", "server")
+}
+_HANDSHAKE["handshake_rtt_ms"] = (F, "response time - request time, milliseconds")
+_FRAMING = {
+    **_sided("frames_{side}", I, "frames sent by the {side}"),
+    **_sided("data_frames_{side}", I, "text/binary/continuation frames sent by the {side}"),
+    **_sided("control_frames_{side}", I, "close/ping/pong frames sent by the {side}"),
+    **_sided("payload_bytes_{side}", I, "sum of on-the-wire payload lengths from the {side}"),
+    **_sided("text_frames_{side}", I, "text frames from the {side}"),
+    **_sided("binary_frames_{side}", I, "binary frames from the {side}"),
+    **_sided("pings_{side}", I, "pings sent by the {side}"),
+    **_sided("pongs_{side}", I, "pongs sent by the {side}"),
+    **_sided("masked_frames_{side}", I, "frames from the {side} with the MASK bit"),
+    **_sided("first_data_time_{side}", TS, "first data frame from the {side}"),
+    **_sided("last_data_time_{side}", TS, "last data frame from the {side}"),
+    **_sided("last_data_frame_{side}", I, "capture frame of the {side}'s last data frame"),
+    **_sided("last_frame_time_{side}", TS, "last frame of any kind from the {side}"),
+    "keepalive_client": (I, 'client text frames whose JSON type is "KeepAlive"'),
+    "closestream_client": (I, 'client text frames whose JSON type is "CloseStream"'),
+    "finalize_client": (I, 'client text frames whose JSON type is "Finalize"'),
+    "results_server": (I, 'server text frames whose JSON type is "Results"'),
+    "metadata_server": (I, 'server text frames whose JSON type is "Metadata"'),
+    "empty_binary_client": (
+        I,
+        "zero-length binary frames from the client (legacy end-of-stream signal)",
+    ),
+    "empty_binary_client_frame": (I, "capture frame of the first such frame"),
+    "compressed": (B, "some frame had RSV1 set (permessage-deflate in use)"),
+}
+_LIVENESS = {
+    **_sided(
+        "max_gap_{side}_s",
+        F,
+        "largest gap in seconds between consecutive data frames from the {side}",
+    ),
+    **_sided("max_gap_{side}_from_frame", I, "frame that starts the {side}'s largest gap"),
+    **_sided("max_gap_{side}_to_frame", I, "frame that ends the {side}'s largest gap"),
+    "client_first_data_after_s": (
+        F,
+        "seconds from the 101 (or start) to the client's first data frame",
+    ),
+    "client_quiet_before_server_close_s": (
+        F,
+        "seconds from the client's last data frame (or the 101) to the server's close frame",
+    ),
+    "client_quiet_before_end_s": (
+        F,
+        "seconds from the client's last data frame (or the "
+        "101) to the first FIN/RST (or the last packet)",
+    ),
+    "server_quiet_before_end_s": (F, "the same for the server"),
+    **_sided("unanswered_pings_{side}", I, "pings from the {side} minus pongs from the other side"),
+}
+_CLOSING = {
+    **_sided("close_{side}_time", TS, "the {side}'s first close frame"),
+    **_sided("close_{side}_frame", I, "capture frame of the {side}'s close frame"),
+    **_sided("close_{side}_code", pl.Int32, "status code in the {side}'s close frame"),
+    **_sided("close_{side}_reason", S, "reason text in the {side}'s close frame"),
+    **_sided("close_{side}_payload_len", I, "payload length of the {side}'s close frame"),
+    "close_first_by": (S, "client | server: who sent a close frame first; null if nobody"),
+    "close_handshake": (S, "complete | client-only | server-only | none"),
+    "client_last_data_before_server_close": (
+        TS,
+        "the client's last data frame before the server's close",
+    ),
+    "client_last_data_frame_before_server_close": (I, "capture frame of that data frame"),
+}
+_TCP = {
+    "syn_seen": (B, "the SYN was captured (false: the capture started mid-connection)"),
+    **_sided("fin_{side}_time", TS, "first FIN from the {side}"),
+    **_sided("fin_{side}_frame", I, "capture frame of that FIN"),
+    **_sided("rst_{side}_time", TS, "first RST claiming to come from the {side}"),
+    **_sided("rst_{side}_frame", I, "capture frame of that RST"),
+    **_sided("rst_{side}_ttl", pl.Int32, "IP TTL of that RST"),
+    **_sided("rst_{side}_ip_id", pl.Int32, "IP ID of that RST"),
+    **_sided("rst_{side}_count", I, "RSTs from the {side}"),
+    **_sided("ttl_{side}", pl.Int32, "the {side}'s usual TTL (mode over its non-RST packets)"),
+    **_sided(
+        "ip_id_before_rst_{side}", pl.Int32, "IP ID of the {side}'s packet before its first RST"
+    ),
+    **{
+        f"{k}_count": (I, f"tcp.analysis.{k} events")
+        for k in (
+            "retransmission",
+            "lost_segment",
+            "ack_lost_segment",
+            "out_of_order",
+            "zero_window",
+            "keep_alive",
+        )
+    },
+    "tcp_end": (S, "fin | rst | open: the first FIN or RST, or neither captured"),
+    "tcp_ended_by": (S, "client | server: who sent that first FIN/RST"),
+    "tcp_end_time": (TS, "time of that FIN/RST"),
+    "tcp_end_frame": (I, "capture frame of that FIN/RST"),
+}
+# How a session row nests in JSON: identity at the top, then one object per group.
+SESSION_GROUPS: dict[str, list[str]] = {
+    "handshake": list(_HANDSHAKE),
+    "close": [*_CLOSING, "tcp_end", "tcp_ended_by", "tcp_end_time", "tcp_end_frame"],
+    "traffic": list(_FRAMING),
+    "liveness": list(_LIVENESS),
+    "tcp": [k for k in _TCP if not k.startswith("tcp_end")],
+}
+SESSIONS = Table(
+    "sessions", {**_IDENTITY, **_HANDSHAKE, **_FRAMING, **_LIVENESS, **_CLOSING, **_TCP}
+)
+# Counts are 0, not null, for a session that never sent a frame (e.g. a rejected upgrade).
+COUNT_COLUMNS = [
+    k
+    for k, (t, _) in {**_FRAMING, **_TCP}.items()
+    if t == I
+    and "frame"
+    not in k.removeprefix("frames_")
+    .removeprefix("data_frames_")
+    .removeprefix("control_frames_")
+    .removeprefix("masked_frames_")
+    .removeprefix("text_frames_")
+    .removeprefix("binary_frames_")
+]

@@ -1,0 +1,124 @@
+"""Packets + frames + handshakes -> WebSocket sessions, and every event tagged with one.
+
+A session is one TCP connection that attempted a WebSocket upgrade, carried WebSocket
+frames (a capture started after the handshake: `recovered`), or carried TLS that could
+not be decrypted (`encrypted`). Its client is the side that sent the upgrade request;
+failing that the SYN; failing that the side whose frames are masked (RFC 6455 §5.3);
+failing that the side with the higher port.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+KEY = ["input", "stream"]
+
+
+def _first_by(df: pl.DataFrame, value: str, alias: str) -> pl.DataFrame:
+    return df.sort("frame_no").group_by(KEY).agg(pl.col(value).first().alias(alias))
+
+
+def stream_roles(
+    packets: pl.DataFrame, frames: pl.DataFrame, handshakes: pl.DataFrame
+) -> pl.DataFrame:
+    """(input, stream) -> client endpoint, by the strongest evidence available."""
+    tcp = packets.filter(pl.col("stream").is_not_null())
+    first = (
+        tcp.sort("frame_no")
+        .group_by(KEY)
+        .agg(
+            pl.col("src").first().alias("a"),
+            pl.col("dst").first().alias("b"),
+            pl.col("sport").first().alias("a_port"),
+            pl.col("dport").first().alias("b_port"),
+        )
+    )
+    by_port = pl.when(pl.col("a_port") >= pl.col("b_port")).then("a").otherwise("b")
+    roles = (
+        first.join(handshakes.select(*KEY, pl.col("client").alias("hs")), on=KEY, how="left")
+        .join(
+            _first_by(tcp.filter(pl.col("syn") & ~pl.col("ack")), "src", "syn"), on=KEY, how="left"
+        )
+        .join(_first_by(frames.filter(pl.col("masked")), "src", "masked"), on=KEY, how="left")
+        .join(_first_by(frames.filter(~pl.col("masked")), "dst", "unmasked"), on=KEY, how="left")
+        .with_columns(
+            pl.coalesce("hs", "syn", "masked", "unmasked", by_port).alias("client"),
+            pl.when(pl.col("hs").is_not_null())
+            .then(pl.lit("handshake"))
+            .when(pl.col("syn").is_not_null())
+            .then(pl.lit("syn"))
+            .when(pl.col("masked").is_not_null() | pl.col("unmasked").is_not_null())
+            .then(pl.lit("masking"))
+            .otherwise(pl.lit("ports"))
+            .alias("client_evidence"),
+        )
+    )
+    return roles.select(
+        *KEY,
+        "client",
+        pl.when(pl.col("client") == pl.col("a")).then("b").otherwise("a").alias("server"),
+        "client_evidence",
+    )
+
+
+def session_streams(
+    packets: pl.DataFrame, frames: pl.DataFrame, handshakes: pl.DataFrame
+) -> pl.DataFrame:
+    """Which TCP streams are sessions, and of which kind."""
+    with_ws = frames.select(KEY).unique().with_columns(pl.lit(True).alias("has_frames"))
+    tls = (
+        packets.filter(pl.col("tls_content_type").is_not_null())
+        .group_by(KEY)
+        .agg(pl.col("tls_sni").drop_nulls().first().alias("sni"))
+        .with_columns(pl.lit(True).alias("tls"))
+    )
+    hs = handshakes.select(*KEY, "status", "method")
+    kinds = (
+        hs.join(with_ws, on=KEY, how="full", coalesce=True)
+        .join(tls, on=KEY, how="full", coalesce=True)
+        .with_columns(pl.col("has_frames", "tls").fill_null(False))
+    )
+    kind = (
+        pl.when(pl.col("status") == 101)
+        .then(pl.lit("websocket"))
+        .when(
+            pl.col("method").is_not_null() & pl.col("status").is_not_null() & ~pl.col("has_frames")
+        )
+        .then(pl.lit("rejected"))
+        .when(pl.col("method").is_not_null() & ~pl.col("has_frames"))
+        .then(pl.lit("unanswered"))
+        .when(pl.col("has_frames"))
+        .then(pl.lit("recovered"))
+        .otherwise(pl.lit("encrypted"))
+    )
+    return kinds.select(
+        *KEY,
+        kind.alias("kind"),
+        "tls",
+        "sni",
+        (pl.col("tls") & pl.col("method").is_not_null()).alias("decrypted"),
+    )
+
+
+def number_sessions(base: pl.DataFrame, packets: pl.DataFrame) -> pl.DataFrame:
+    """Attach start/end and ids s1.. ordered by start time (then input, stream)."""
+    span = packets.group_by(KEY).agg(
+        pl.col("ts").min().alias("start"),
+        pl.col("ts").max().alias("end"),
+        pl.col("frame_no").min().alias("first_frame"),
+        pl.col("frame_no").max().alias("last_frame"),
+    )
+    return (
+        base.join(span, on=KEY, how="left")
+        .sort("start", *KEY)
+        .with_columns(pl.format("s{}", pl.int_range(1, pl.len() + 1)).alias("id"))
+    )
+
+
+def tag(df: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
+    """Give each row of a per-packet table its session id and direction."""
+    return (
+        df.join(sessions.select(*KEY, "id", "client"), on=KEY, how="inner")
+        .with_columns((pl.col("src") == pl.col("client")).alias("from_client"))
+        .rename({"id": "session"})
+    )
