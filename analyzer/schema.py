@@ -38,7 +38,7 @@ def _t(name: str, **cols: tuple[pl.DataType, str]) -> Table:
     return Table(name, cols)
 
 
-S, I, F, B = pl.String, pl.Int64, pl.Float64, pl.Boolean
+S, I, F, B = pl.String, pl.Int64, pl.Float64, pl.Boolean  # noqa: E741
 
 FRAMES = _t(
     "frames",

@@ -1,0 +1,39 @@
+"""Shared test fixtures: real tshark, real captures, the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "sample_captures"
+ZEEK = REPO.parent / "shared" / "zeek-traces"
+
+
+def run_cli(*args: str | Path, check: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run `python -m analyzer ARGS` exactly as a user would, capturing both streams."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "analyzer", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"wsdoctor {args} exited {proc.returncode}: {proc.stderr}")
+    return proc
+
+
+def cli_json(*args: str | Path) -> object:
+    return json.loads(run_cli(*args, "--format", "json", "-o", "-", check=True).stdout)
+
+
+@pytest.fixture(scope="session")
+def zeek_traces() -> list[Path]:
+    traces = sorted(p for p in ZEEK.glob("*.pcap*"))
+    assert traces, f"no Zeek traces under {ZEEK}; ../shared must sit beside the repo"
+    return traces
