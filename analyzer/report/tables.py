@@ -26,7 +26,7 @@ def _cut(text: str) -> str:
 
 def _close(code: int | None, reason: str | None) -> str:
     if code is None:
-        return "close"
+        return "close (no code)"
     return f"{code} {reason}" if reason else str(code)
 
 
@@ -105,20 +105,27 @@ def _frame_detail(r: dict) -> str:
 
 
 def frames_table(frames: pl.DataFrame, sessions: pl.DataFrame) -> str:
+    """GAP is the time since the session's previous frame: idle periods stand out."""
     starts = dict(sessions.select("id", "start").iter_rows())
-    rows = []
+    rows, previous = [], {}
     for r in frames.iter_rows(named=True):
         offset = (r["time"] - starts[r["session"]]).total_seconds()
+        before = previous.get(r["session"])
+        gap = "" if before is None else f"{(r['time'] - before).total_seconds():.3f}"
+        previous[r["session"]] = r["time"]
+        direction = "C→S" if r["from_client"] else "S→C"
         rows.append(
             [
                 r["session"],
                 str(r["frame"]),
                 f"+{offset:.6f}",
-                "C→S" if r["from_client"] else "S→C",
+                gap,
+                direction,
                 r["opcode"],
                 "1" if r["fin"] else "0",
                 str(r["payload_len"]),
                 _frame_detail(r),
             ]
         )
-    return _fmt(rows, ["SESSION", "FRAME", "TIME", "DIR", "OPCODE", "FIN", "LEN", "DETAIL"])
+    headers = ["SESSION", "FRAME", "TIME", "GAP", "DIR", "OPCODE", "FIN", "LEN", "DETAIL"]
+    return _fmt(rows, headers)
