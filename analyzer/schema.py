@@ -239,6 +239,13 @@ _TCP = {
     **_sided(
         "ip_id_before_rst_{side}", pl.Int32, "IP ID of the {side}'s packet before its first RST"
     ),
+    **_sided(
+        "max_payload_gap_{side}_s",
+        F,
+        "largest gap in seconds between TCP segments with payload from the {side} "
+        "(retransmissions excluded; works without TLS keys)",
+    ),
+    **_sided("last_payload_time_{side}", TS, "last TCP segment with payload from the {side}"),
     **{
         f"{k}_count": (I, f"tcp.analysis.{k} events")
         for k in (

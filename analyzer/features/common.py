@@ -10,7 +10,7 @@ DATA_OPCODES = ("text", "binary", "continuation")
 
 def seconds(delta: pl.Expr) -> pl.Expr:
     """A Duration expression in float seconds."""
-    return delta.dt.total_microseconds() / 1e6
+    return (delta.dt.total_microseconds() / 1e6).round(6)
 
 
 def side(is_client: bool) -> pl.Expr:

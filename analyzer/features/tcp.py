@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from analyzer.features.common import SIDES, side
+from analyzer.features.common import SIDES, seconds, side
 
 COUNTED = (
     "retransmission",
@@ -68,7 +68,21 @@ def baseline_features(packets: pl.DataFrame) -> pl.DataFrame:
     out = normal.group_by("session").agg(
         pl.col("ttl").filter(side(c)).mode().first().alias(f"ttl_{n}") for n, c in SIDES
     )
-    return out.join(_ip_id_before_rst(packets), on="session", how="left")
+    out = out.join(_ip_id_before_rst(packets), on="session", how="left")
+    for name, is_client in SIDES:
+        out = out.join(_payload_gaps(packets, name, is_client), on="session", how="left")
+    return out
+
+
+def _payload_gaps(packets: pl.DataFrame, name: str, is_client: bool) -> pl.DataFrame:
+    """Silence measured on TCP payload: the only clock an undecrypted TLS session has."""
+    sent = packets.filter(
+        side(is_client) & (pl.col("tcp_len") > 0) & ~pl.col("retransmission")
+    ).sort("session", "ts")
+    return sent.group_by("session").agg(
+        seconds(pl.col("ts").diff()).max().alias(f"max_payload_gap_{name}_s"),
+        pl.col("ts").max().alias(f"last_payload_time_{name}"),
+    )
 
 
 def _ip_id_before_rst(packets: pl.DataFrame) -> pl.DataFrame:
