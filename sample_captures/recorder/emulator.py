@@ -1,0 +1,483 @@
+"""A small Deepgram-like live speech-to-text server, for recording sample captures.
+
+It speaks just enough of ``wss://api.deepgram.com/v1/listen`` (see
+``/work/shared/reference/client-signatures.md`` §1) that a capture of a client talking to
+it looks, on the wire, like a capture of a client talking to Deepgram: the ``dg-request-id``
+header on every upgrade response, ``Results`` text messages while audio flows, ``Metadata``
+then close 1000 after ``CloseStream`` (or a legacy empty binary frame), and close 1011 with
+the exact NET-0001 reason after the inactivity window.
+
+Nothing here transcribes anything: transcripts are canned phrases, timed by the audio clock.
+Every behaviour that a later recording may want to change is a command-line switch, and the
+per-connection logic lives in :class:`ListenSession` so new misbehaviours can be added as
+methods without touching the plumbing.
+
+Run ``python emulator.py --help`` for the switches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import logging
+import signal
+import ssl
+import sys
+import time
+import uuid
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+log = logging.getLogger("emulator")
+
+# Wire text observed from Deepgram (reference §1.2); rules match it byte-for-byte.
+NET0001_REASON = (
+    "Deepgram did not receive audio data or a text message within the timeout window. "
+    "See https://dpgr.am/net0001"
+)
+LISTEN_PATH = "/v1/listen"
+CLOSE_NORMAL = 1000
+CLOSE_INTERNAL_ERROR = 1011
+AUTH_SUBPROTOCOLS = ("token", "bearer")
+
+# Bytes per sample for the raw encodings a client may declare; anything else (containers,
+# compressed codecs) is costed as linear16 because the emulator never decodes audio.
+BYTES_PER_SAMPLE = {"linear16": 2, "linear32": 4, "mulaw": 1, "alaw": 1}
+
+MODEL_INFO = {"name": "general-nova-3", "version": "2024-12-20.0", "arch": "nova-3"}
+MODEL_UUID = "40bd3654-e622-47c4-a111-63a61b23bfe8"  # fixed fake, so captures are comparable
+
+PHRASES = (
+    "hello this is a test of the streaming endpoint",
+    "the quick brown fox jumps over the lazy dog",
+    "one two three four five",
+    "testing testing is this thing on",
+)
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Everything a recording scenario can tune; built from the command line."""
+
+    host: str
+    port: int
+    inactivity_timeout: float
+    require_auth: bool
+    tls_cert: str | None
+    tls_key: str | None
+    log_path: str | None
+    ping_interval: float | None
+    flush_delay: float
+    results_every: float
+
+
+@dataclass
+class AudioFormat:
+    """What the client declared in the query string; used only to turn bytes into seconds."""
+
+    encoding: str
+    sample_rate: int
+    channels: int
+    interim_results: bool
+
+    @property
+    def bytes_per_second(self) -> float:
+        """Audio clock rate: Deepgram timestamps follow audio bytes, not wall-clock time."""
+        width = BYTES_PER_SAMPLE.get(self.encoding, 2)
+        return float(width * self.sample_rate * self.channels)
+
+    @classmethod
+    def from_path(cls, path: str) -> AudioFormat:
+        """Parse ``/v1/listen?encoding=…&sample_rate=…`` with Deepgram's defaults."""
+        query = parse_qs(urlsplit(path).query)
+
+        def first(name: str, default: str) -> str:
+            return query.get(name, [default])[0]
+
+        return cls(
+            encoding=first("encoding", "linear16"),
+            sample_rate=int(first("sample_rate", "16000")),
+            channels=int(first("channels", "1")),
+            interim_results=first("interim_results", "false").lower() == "true",
+        )
+
+
+def utc_now_iso() -> str:
+    """Timestamps in Deepgram's ``created`` style (UTC, ISO 8601, ``Z``)."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class ListenSession:
+    """One ``/v1/listen`` connection: receive audio and control messages, answer like Deepgram.
+
+    The receive loop is the only place that waits, so the inactivity timer is simply the
+    timeout on ``recv``: any message (audio or text) restarts it, protocol pings do not.
+    """
+
+    def __init__(self, ws: ServerConnection, request_id: str, config: EmulatorConfig) -> None:
+        self.ws = ws
+        self.request_id = request_id
+        self.config = config
+        self.audio = AudioFormat.from_path(ws.request.path if ws.request else LISTEN_PATH)
+        self.sha256 = hashlib.sha256()
+        self.total_bytes = 0
+        self.reported_bytes = 0  # audio already covered by a Results message
+        self.phrase_index = 0
+        self.interim_sent = False  # one interim per window when interim_results=true
+
+    @property
+    def total_seconds(self) -> float:
+        return self.total_bytes / self.audio.bytes_per_second
+
+    async def run(self) -> None:
+        """Serve the connection until the client goes away or the stream ends."""
+        log.info(
+            "session %s open from %s path=%s",
+            self.request_id,
+            self.ws.remote_address,
+            self.ws.request.path if self.ws.request else "?",
+        )
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(self.config.inactivity_timeout):
+                        message = await self.ws.recv()
+                except TimeoutError:
+                    await self.close_idle()
+                    return
+                if isinstance(message, bytes):
+                    done = await self.on_binary(message)
+                else:
+                    done = await self.on_text(message)
+                if done:
+                    return
+        except ConnectionClosed as exc:
+            # A vanished client (killed process, reset) lands here with "no close frame
+            # received or sent"; log it the way an operator would read it.
+            log.warning("session %s: client connection closed: %s", self.request_id, exc)
+        finally:
+            log.info(
+                "session %s done: audio=%.3fs bytes=%d close_code=%s reason=%r",
+                self.request_id,
+                self.total_seconds,
+                self.total_bytes,
+                self.ws.close_code,
+                self.ws.close_reason,
+            )
+
+    async def on_binary(self, data: bytes) -> bool:
+        """Audio chunk; an empty one is the legacy end-of-stream signal Deepgram still honours."""
+        if not data:
+            log.info("session %s: empty binary frame -> end of stream (legacy)", self.request_id)
+            await self.finish("empty binary frame")
+            return True
+        self.total_bytes += len(data)
+        self.sha256.update(data)
+        await self.maybe_send_results()
+        return False
+
+    async def on_text(self, text: str) -> bool:
+        """Control messages (reference §1.3); unknown ones are logged and ignored."""
+        try:
+            msg_type = json.loads(text).get("type")
+        except (ValueError, AttributeError):
+            log.warning("session %s: unparseable text message %r", self.request_id, text[:200])
+            return False
+        if msg_type == "KeepAlive":
+            log.debug("session %s: KeepAlive (timer reset, no reply)", self.request_id)
+            return False
+        if msg_type == "CloseStream":
+            log.info("session %s: CloseStream", self.request_id)
+            await self.finish("CloseStream")
+            return True
+        if msg_type == "Finalize":
+            log.info("session %s: Finalize", self.request_id)
+            await self.flush_results(from_finalize=True)
+            return False
+        log.warning("session %s: ignoring text message type %r", self.request_id, msg_type)
+        return False
+
+    async def maybe_send_results(self) -> None:
+        """Emit a final Results per ``results_every`` seconds of audio (interim at halves)."""
+        window = int(self.config.results_every * self.audio.bytes_per_second)
+        pending = self.total_bytes - self.reported_bytes
+        half_way = window // 2 <= pending < window
+        if self.audio.interim_results and half_way and not self.interim_sent:
+            await self.send_results(self.reported_bytes, pending, is_final=False)
+            self.interim_sent = True
+        if pending >= window:
+            await self.send_results(self.reported_bytes, window, is_final=True)
+            self.reported_bytes += window
+            self.interim_sent = False
+
+    async def flush_results(self, *, from_finalize: bool = False) -> None:
+        """Report whatever audio is left over, as Deepgram does on Finalize/CloseStream."""
+        pending = self.total_bytes - self.reported_bytes
+        if pending <= 0:
+            return
+        await self.send_results(
+            self.reported_bytes,
+            pending,
+            is_final=True,
+            speech_final=True,
+            from_finalize=from_finalize,
+        )
+        self.reported_bytes += pending
+
+    async def send_results(
+        self,
+        start_byte: int,
+        length: int,
+        *,
+        is_final: bool,
+        speech_final: bool = False,
+        from_finalize: bool = False,
+    ) -> None:
+        """Send one ``Results`` message shaped like reference §1.4 (canned transcript)."""
+        bps = self.audio.bytes_per_second
+        phrase = PHRASES[self.phrase_index % len(PHRASES)]
+        if is_final:
+            self.phrase_index += 1
+        message: dict[str, object] = {
+            "type": "Results",
+            "channel_index": [0, 1],
+            "duration": round(length / bps, 3),
+            "start": round(start_byte / bps, 3),
+            "is_final": is_final,
+            "speech_final": speech_final,
+            "channel": {"alternatives": [{"transcript": phrase, "confidence": 0.9, "words": []}]},
+            "metadata": {
+                "request_id": self.request_id,
+                "model_info": MODEL_INFO,
+                "model_uuid": MODEL_UUID,
+            },
+        }
+        if from_finalize:
+            message["from_finalize"] = True
+        await self.ws.send(json.dumps(message))
+
+    async def finish(self, why: str) -> None:
+        """Normal end of stream: final Results, ``Metadata``, then close 1000 (reference §1.2)."""
+        if self.config.flush_delay > 0:
+            await asyncio.sleep(self.config.flush_delay)
+        await self.flush_results()
+        metadata = {
+            "type": "Metadata",
+            "transaction_key": "deprecated",
+            "request_id": self.request_id,
+            "sha256": self.sha256.hexdigest(),
+            "created": utc_now_iso(),
+            "duration": round(self.total_seconds, 3),
+            "channels": self.audio.channels,
+        }
+        await self.ws.send(json.dumps(metadata))
+        log.info("session %s: Metadata sent after %s; closing 1000", self.request_id, why)
+        await self.ws.close(CLOSE_NORMAL)
+
+    async def close_idle(self) -> None:
+        """NET-0001: nothing arrived within the inactivity window -> 1011 with the exact reason."""
+        log.warning(
+            "session %s: no audio or text message for %.1fs -> close 1011 NET-0001",
+            self.request_id,
+            self.config.inactivity_timeout,
+        )
+        await self.ws.close(CLOSE_INTERNAL_ERROR, NET0001_REASON)
+
+
+class DeepgramEmulator:
+    """Handshake hooks plus the connection handler, sharing one request id per connection."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.request_ids: weakref.WeakKeyDictionary[ServerConnection, str] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def request_id(self, connection: ServerConnection) -> str:
+        """Deepgram issues a request id for every upgrade attempt, accepted or not."""
+        return self.request_ids.setdefault(connection, str(uuid.uuid4()))
+
+    def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Reject what Deepgram would reject before the upgrade: wrong path, missing auth."""
+        request_id = self.request_id(connection)
+        path = urlsplit(request.path).path
+        if path != LISTEN_PATH:
+            return self.json_error(connection, 404, "NOT_FOUND", "Not found.", request_id)
+        if self.config.require_auth and not has_credentials(request):
+            return self.json_error(
+                connection, 401, "INVALID_AUTH", "Invalid credentials.", request_id
+            )
+        return None
+
+    def process_response(
+        self, connection: ServerConnection, request: Request, response: Response
+    ) -> Response:
+        """``dg-request-id`` (and model headers on success) go on every upgrade response."""
+        response.headers["dg-request-id"] = self.request_id(connection)
+        if response.status_code == 101:
+            response.headers["dg-model-name"] = MODEL_INFO["name"]
+            response.headers["dg-model-uuid"] = MODEL_UUID
+        return response
+
+    def json_error(
+        self,
+        connection: ServerConnection,
+        status: int,
+        err_code: str,
+        err_msg: str,
+        request_id: str,
+    ) -> Response:
+        """Deepgram-style handshake error: JSON body and the same text in ``dg-error``."""
+        body = json.dumps({"err_code": err_code, "err_msg": err_msg, "request_id": request_id})
+        response = connection.respond(status, body)
+        del response.headers["Content-Type"]
+        response.headers["Content-Type"] = "application/json"
+        response.headers["dg-error"] = err_msg
+        log.info("request %s rejected: %d %s", request_id, status, err_code)
+        return response
+
+    async def handler(self, ws: ServerConnection) -> None:
+        await ListenSession(ws, self.request_id(ws), self.config).run()
+
+
+def has_credentials(request: Request) -> bool:
+    """Header auth or the browser subprotocol form (reference §1.6); the key is not checked."""
+    auth = request.headers.get("Authorization", "")
+    if auth.startswith(("Token ", "Bearer ")) and len(auth.split(" ", 1)[1].strip()) > 0:
+        return True
+    offered = request.headers.get("Sec-WebSocket-Protocol", "")
+    protocols = [p.strip().lower() for p in offered.split(",")]
+    return len(protocols) >= 2 and protocols[0] in AUTH_SUBPROTOCOLS
+
+
+def select_subprotocol(connection: ServerConnection, offered: Sequence[str]) -> str | None:
+    """Echo ``token``/``bearer`` like Deepgram's 101 does for browser-style auth."""
+    for protocol in offered:
+        if protocol.lower() in AUTH_SUBPROTOCOLS:
+            return protocol
+    return None
+
+
+def server_ssl_context(config: EmulatorConfig) -> ssl.SSLContext | None:
+    """TLS only when both a cert and a key were given."""
+    if not (config.tls_cert and config.tls_key):
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(config.tls_cert, config.tls_key)
+    return context
+
+
+def setup_logging(path: str | None) -> None:
+    """DEBUG, UTC ISO timestamps with milliseconds, so log lines line up with capture times."""
+    formatter = logging.Formatter(
+        "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%S",
+    )
+    formatter.converter = time.gmtime
+    handler: logging.Handler = logging.FileHandler(path) if path else logging.StreamHandler()
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG)
+    root.addHandler(handler)
+
+
+async def serve_until_signalled(config: EmulatorConfig) -> None:
+    """Run until SIGINT/SIGTERM so the recorder can stop us cleanly between scenarios."""
+    emulator = DeepgramEmulator(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with serve(
+        emulator.handler,
+        config.host,
+        config.port,
+        process_request=emulator.process_request,
+        process_response=emulator.process_response,
+        ssl=server_ssl_context(config),
+        select_subprotocol=select_subprotocol,
+        compression=None,  # Deepgram does not negotiate permessage-deflate
+        ping_interval=config.ping_interval,
+    ):
+        scheme = "wss" if config.tls_cert else "ws"
+        log.info("listening on %s://%s:%d%s", scheme, config.host, config.port, LISTEN_PATH)
+        # The recorder waits for this line before it starts capturing.
+        print(f"listening on {config.host}:{config.port}", flush=True)
+        await stop.wait()
+    log.info("stopped")
+
+
+def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.21")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument(
+        "--inactivity-timeout",
+        type=float,
+        default=10.0,
+        help="seconds with neither audio nor text before close 1011 NET-0001 (default 10)",
+    )
+    parser.add_argument(
+        "--no-auth",
+        dest="require_auth",
+        action="store_false",
+        help="accept upgrades without credentials instead of answering 401 INVALID_AUTH",
+    )
+    parser.add_argument("--tls-cert", help="PEM certificate; with --tls-key serves wss://")
+    parser.add_argument("--tls-key", help="PEM private key")
+    parser.add_argument("--log", dest="log_path", help="DEBUG log file (default stderr)")
+    parser.add_argument(
+        "--ping-interval",
+        type=float,
+        default=0,
+        help="server-initiated WebSocket pings every N s; 0 (default) sends none",
+    )
+    parser.add_argument(
+        "--flush-delay",
+        type=float,
+        default=0.1,
+        help="seconds between CloseStream/empty frame and the final messages (default 0.1)",
+    )
+    parser.add_argument(
+        "--results-every",
+        type=float,
+        default=1.0,
+        help="seconds of audio per final Results message (default 1.0)",
+    )
+    args = parser.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    return EmulatorConfig(
+        host=args.host,
+        port=args.port,
+        inactivity_timeout=args.inactivity_timeout,
+        require_auth=args.require_auth,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        log_path=args.log_path,
+        ping_interval=args.ping_interval or None,
+        flush_delay=args.flush_delay,
+        results_every=args.results_every,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_args(argv)
+    setup_logging(config.log_path)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_until_signalled(config))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
