@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from conftest import ZEEK, run_cli
 
 REAL = ZEEK / "broker-websocket.pcap"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from conftest import ZEEK
-
 from analyzer import redact
 from analyzer.ingest.sniff import sniff_capture
 from analyzer.protocol import accept_key, opcode_name
+
+from conftest import ZEEK
 
 
 def test_accept_key_matches_rfc6455_example() -> None:

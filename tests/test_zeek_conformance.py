@@ -31,8 +31,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import independent_ws as iw
 import pytest
+
+import independent_ws as iw
 
 REPO = Path(__file__).resolve().parents[1]
 ZEEK_DIR = REPO.parent / "shared" / "zeek-traces"

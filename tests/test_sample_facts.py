@@ -1,0 +1,81 @@
+"""Every recorded sample reproduces the facts its expected.yaml states.
+
+The facts were verified with plain tshark queries when the sample was recorded (each
+scenario's README lists them), independently of the engine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+import yaml
+
+from analyzer.pipeline import load
+
+from conftest import SAMPLES
+
+EXPECTED = sorted(SAMPLES.glob("*/expected.yaml"))
+
+
+def _cases() -> list[tuple[str, Path, Path | None, list[dict[str, Any]]]]:
+    cases = []
+    for spec_path in EXPECTED:
+        spec = yaml.safe_load(spec_path.read_text())
+        folder = spec_path.parent
+        for cap in spec["captures"]:
+            keylog = folder / cap["keylog"] if "keylog" in cap else None
+            cases.append(
+                (f"{folder.name}/{cap['path']}", folder / cap["path"], keylog, spec["sessions"])
+            )
+        if "without_keys" in spec:
+            plain = spec["without_keys"]
+            cases.append(
+                (
+                    f"{folder.name}/{plain['path']} (no keys)",
+                    folder / plain["path"],
+                    None,
+                    plain["sessions"],
+                )
+            )
+    return cases
+
+
+def _matches(actual: Any, expected: Any) -> bool:
+    if isinstance(expected, list) and len(expected) == 2 and actual is not None:
+        return expected[0] <= actual <= expected[1]
+    return actual == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "keylog", "sessions"), _cases(), ids=[c[0] for c in _cases()]
+)
+def test_sample_facts(
+    name: str, path: Path, keylog: Path | None, sessions: list[dict[str, Any]]
+) -> None:
+    data = load([path], keylog)
+    assert data.sessions.height == len(sessions), name
+    rows = data.sessions.sort("start").to_dicts()
+    mismatches = {
+        (i, key): (row[key], want)
+        for i, (row, spec) in enumerate(zip(rows, sessions, strict=True))
+        for key, want in spec.items()
+        if not _matches(row[key], want)
+    }
+    assert not mismatches, f"{name}: (session, column): (engine, expected) {mismatches}"
+
+
+def test_every_scenario_folder_states_its_facts() -> None:
+    folders = {p.parent for p in SAMPLES.glob("*/capture.pcap*")}
+    assert folders, "no sample captures"
+    assert folders <= {p.parent for p in EXPECTED}, "a sample folder has no expected.yaml"
+
+
+def test_frames_table_has_one_row_per_frame_of_each_session() -> None:
+    """Cross-check: per-session frame counts agree with the frames table itself."""
+    data = load([SAMPLES / "clean-close" / "capture.pcap"])
+    per_session = data.frames.group_by("session", "from_client").len()
+    client = per_session.filter(pl.col("from_client"))["len"].item()
+    assert client == data.sessions["frames_client"].item()
