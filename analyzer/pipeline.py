@@ -69,6 +69,8 @@ def build(captures: list[CaptureData], keylog: Path | None = None) -> Dataset:
     warnings = [w for c in captures for w in c.warnings]
     warnings += _coverage_warnings(captures, table, keylog, misaligned.height)
     facts = [c.facts | _session_facts(table, i) for i, c in enumerate(captures)]
+    names = {i: str(c.file.path) for i, c in enumerate(captures)}
+    frames = frames.with_columns(pl.col("input").replace_strict(names, return_dtype=pl.String))
     return Dataset(table, FRAMES.conform(frames), events, found, facts, warnings)
 
 

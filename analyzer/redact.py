@@ -30,8 +30,16 @@ SECRET_PARAMS = re.compile(
     r"signature|sig|jwt|x-amz-security-token|x-amz-signature)$"
 )
 SUBPROTOCOL_AUTH = frozenset({"token", "bearer"})
-# A long opaque run of key-like characters inside free text (e.g. a pasted API key).
-KEY_LIKE = re.compile(r"\b(?=[A-Za-z0-9_\-]{32,}\b)(?=[^\s]*\d)[A-Za-z0-9_\-]{32,}")
+# Key-looking runs inside free text: 32+ word characters (Deepgram keys are 40 hex; UUIDs
+# such as request ids have hyphens every <= 12 characters and survive) or a JWT. The
+# pattern is valid for both Python's re and polars' Rust regex, so text frames (polars)
+# and single values (Python) are redacted by the same definition.
+KEY_PATTERN = (
+    r"\b([A-Za-z0-9_]{4})[A-Za-z0-9_]{28,}\b"
+    r"|\b(eyJ[A-Za-z0-9_-])[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"
+)
+KEY_REPLACEMENT_POLARS = "${1}${2}" + REDACTED
+_KEY_LIKE = re.compile(KEY_PATTERN)
 
 
 def mask(value: str) -> str:
@@ -67,4 +75,4 @@ def query_value(name: str, value: str) -> str:
 
 def free_text(text: str) -> str:
     """Mask key-looking runs in text frames and log lines."""
-    return KEY_LIKE.sub(lambda m: mask(m.group(0)), text)
+    return _KEY_LIKE.sub(lambda m: (m.group(1) or m.group(2)) + REDACTED, text)

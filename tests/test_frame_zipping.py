@@ -144,3 +144,16 @@ def test_misaligned_header_lists_are_reported_not_guessed() -> None:
 def test_epoch_keeps_nanoseconds() -> None:
     frames, _ = _frames(_packet(1, fin="1", rsv="0x00", opcode="2", mask="1", len7="1"))
     assert frames["ts"].dt.nanosecond().to_list() == [123456789]
+
+
+def test_key_looking_strings_in_text_frames_are_redacted_but_uuids_kept() -> None:
+    text = (
+        '{"type": "Auth", "key": "9f8e7d6c5b4a39281706f5e4d3c2b1a0ffee1234", '
+        '"request_id": "3f2a1b4c-1111-2222-3333-444455556666"}'
+    )
+    frames, _ = _frames(
+        _packet(4, fin="1", rsv="0x00", opcode="1", mask="1", len7="100", text=text)
+    )
+    preview = frames["text_preview"].item()
+    assert "9f8e…redacted" in preview and "39281706" not in preview
+    assert "3f2a1b4c-1111-2222-3333-444455556666" in preview

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from analyzer import redact
 from analyzer.ingest.tshark import AGGREGATOR
 from analyzer.protocol import OPCODE_NAMES
 
@@ -138,7 +139,9 @@ def _finish(frames: pl.DataFrame) -> pl.DataFrame:
         "payload_len",
         "close_code",
         _printable(pl.col("close_reason")).alias("close_reason"),
-        _printable(text.str.slice(0, PREVIEW_CHARS)).alias("text_preview"),
+        _printable(text.str.slice(0, PREVIEW_CHARS))
+        .str.replace_all(redact.KEY_PATTERN, redact.KEY_REPLACEMENT_POLARS)
+        .alias("text_preview"),
         scan.str.extract(r'^\s*\{.*?"type"\s*:\s*"([^"\\]{1,64})"', 1).alias("json_type"),
         (pl.col("_text_expected") & text.is_null()).alias("text_unassigned"),
         pl.col("ws_decompress_failed").alias("decompress_failed"),
