@@ -6,8 +6,6 @@ text file, not a capture") rather than as whatever tshark happens to print.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -55,10 +53,6 @@ class CaptureFile:
     size: int
     link_types: list[str] = field(default_factory=list)
     snaplen: int | None = None
-
-    @property
-    def kind(self) -> str:
-        return self.format
 
 
 def sniff_capture(path: Path) -> CaptureFile:
@@ -142,22 +136,3 @@ def _describe_unknown(head: bytes) -> str:
             return "this is a HAR file, not a packet capture (HAR input is not supported yet)"
         return "this is a text file, not a packet capture (expected pcap or pcapng)"
     return "not a packet capture: unknown format (expected pcap or pcapng, optionally gzip'd)"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def gzip_is_complete(path: Path) -> bool:
-    """True when the whole gzip stream decompresses; a cut-off stream returns False."""
-    try:
-        with gzip.open(path, "rb") as fh:
-            while fh.read(1 << 22):
-                pass
-        return True
-    except (EOFError, OSError, zlib.error):
-        return False

@@ -147,12 +147,12 @@ def _probe(path: str) -> Tshark:
 
 
 def _version_of(path: str) -> tuple[int, int, int]:
-    # pyshark re-derives the binary from the folder name; call tshark -v the same way
-    # it does but on the exact path we were given.
+    # pyshark's get_tshark_version(p) runs `dirname(p)/tshark -v`: exact only for a binary
+    # named tshark. A renamed build (tshark-4.2) is asked directly, the same way.
     from pyshark.tshark.tshark import TSharkVersionException, get_tshark_version
 
     try:
-        if os.path.basename(path).startswith("tshark"):
+        if os.path.basename(path) in ("tshark", "tshark.exe"):
             parsed = get_tshark_version(path)
             return (parsed.major, parsed.minor, parsed.micro)
         out = subprocess.run([path, "-v"], capture_output=True, text=True, timeout=30).stdout
