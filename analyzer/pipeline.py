@@ -143,7 +143,7 @@ def _coverage_warnings(
             out.append(
                 f"{c.file.path}: no WebSocket traffic found "
                 f"({c.facts['tcp_connections']} TCP connections, "
-                f"{c.facts['packets']} packets examined)"
+                f"{c.facts['packets']} packets)"
             )
         encrypted = mine.filter(pl.col("kind") == "encrypted").height
         if encrypted and keylog is None:

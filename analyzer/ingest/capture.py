@@ -48,15 +48,19 @@ def load_capture(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> CaptureData:
     info = sniff_capture(path)
+    counting = tshark.start_packet_count(binary, path)
     raw, run = tshark.read_packets(tshark.fields_command(path, keylog, binary), on_progress)
+    total = tshark.finish_packet_count(counting)
     messages = [ln for ln in run.stderr_lines if ln and not ln.startswith(NOISE)]
     damage = _damage(messages)
     if run.returncode != 0 and raw.height == 0 and not damage:
         detail = messages[-1] if messages else f"tshark exited with {run.returncode}"
         raise InputError(f"tshark could not read it: {detail}", source=str(path))
     packets = normalise(raw, index)
-    warnings = [f"{path}: {d} (kept the {packets.height} packets read before it)" for d in damage]
-    return CaptureData(info, packets, _facts(info, packets, bool(damage)), warnings)
+    read = total if total is not None else packets.height
+    warnings = [f"{path}: {d} (kept the {read} packets read before it)" for d in damage]
+    facts = _facts(info, packets, bool(damage)) | {"packets": total}
+    return CaptureData(info, packets, facts, warnings)
 
 
 def _damage(messages: list[str]) -> list[str]:
@@ -70,7 +74,7 @@ def _damage(messages: list[str]) -> list[str]:
 
 def _facts(info: CaptureFile, packets: pl.DataFrame, damaged: bool) -> dict[str, Any]:
     stats = packets.select(
-        pl.len().alias("packets"),
+        pl.len().alias("packets_examined"),
         pl.col("ts").min().alias("start"),
         pl.col("ts").max().alias("end"),
         (pl.col("cap_len") < pl.col("frame_len")).sum().alias("truncated_packets"),
