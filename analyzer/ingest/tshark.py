@@ -247,9 +247,14 @@ def read_packets(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> tuple[pl.DataFrame, RunResult]:
     """Run tshark and parse its output, chunk by chunk, into one all-String DataFrame."""
-    proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
-    )
+    try:
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+        )
+    except OSError as exc:
+        raise InputError(
+            f"cannot start: {exc.strerror}", source=argv[0], hint=INSTALL_HINT
+        ) from None
     stderr_lines: list[str] = []
     err_thread = threading.Thread(
         target=_drain_lines, args=(proc.stderr, stderr_lines), daemon=True
