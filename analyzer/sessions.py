@@ -61,11 +61,46 @@ def stream_roles(
     )
 
 
+def plausible_recovered(frames: pl.DataFrame) -> pl.DataFrame:
+    """Streams whose frames could be RFC 6455: without a handshake, this is the only proof.
+
+    Arbitrary bytes decoded as WebSocket produce reserved opcodes, RSV bits without an
+    extension and a MASK bit that flips at random; a real session masks every client frame
+    and no server frame (RFC 6455 §5.1).
+    """
+    per_side = frames.group_by(*KEY, "src").agg(
+        pl.col("masked").all().alias("all_masked"),
+        (~pl.col("masked")).all().alias("none_masked"),
+        pl.col("opcode_num").is_in([0, 1, 2, 8, 9, 10]).all().alias("known"),
+        pl.col("rsv").is_in([0, 4]).all().alias("rsv_ok"),
+        pl.len().alias("n"),
+    )
+    return (
+        per_side.group_by(KEY)
+        .agg(
+            (pl.col("all_masked") | pl.col("none_masked")).all().alias("uniform"),
+            pl.col("all_masked").sum().alias("masked_sides"),
+            (pl.col("known") & pl.col("rsv_ok")).all().alias("valid"),
+            pl.col("n").sum().alias("n"),
+        )
+        .filter(
+            pl.col("uniform") & (pl.col("masked_sides") <= 1) & pl.col("valid") & (pl.col("n") >= 2)
+        )
+        .select(KEY)
+    )
+
+
 def session_streams(
     packets: pl.DataFrame, frames: pl.DataFrame, handshakes: pl.DataFrame
 ) -> pl.DataFrame:
     """Which TCP streams are sessions, and of which kind."""
-    with_ws = frames.select(KEY).unique().with_columns(pl.lit(True).alias("has_frames"))
+    with_ws = (
+        frames.select(KEY)
+        .unique()
+        .join(handshakes.select(KEY), on=KEY, how="semi")
+        .vstack(plausible_recovered(frames).join(handshakes.select(KEY), on=KEY, how="anti"))
+        .with_columns(pl.lit(True).alias("has_frames"))
+    )
     tls = (
         packets.filter(pl.col("tls_content_type").is_not_null())
         .group_by(KEY)

@@ -56,11 +56,53 @@ def load_capture(
     if run.returncode != 0 and raw.height == 0 and not damage:
         detail = messages[-1] if messages else f"tshark exited with {run.returncode}"
         raise InputError(f"tshark could not read it: {detail}", source=str(path))
-    packets = normalise(raw, index)
+    packets = _recover_streams(normalise(raw, index), path, index, keylog, binary)
     read = total if total is not None else packets.height
     warnings = [f"{path}: {d} (kept the {read} packets read before it)" for d in damage]
     facts = _facts(info, packets, bool(damage)) | {"packets": total}
     return CaptureData(info, packets, facts, warnings)
+
+
+def _recover_streams(
+    packets: pl.DataFrame, path: Path, index: int, keylog: Path | None, binary: tshark.Tshark
+) -> pl.DataFrame:
+    """Re-read, as WebSocket, streams that began before the capture and decoded as nothing.
+
+    A WebSocket connection that starts inside the capture shows its HTTP upgrade; one that
+    started earlier shows bare frames, which tshark leaves undecoded when the port belongs
+    to another dissector (8080 is HTTP's). Only such streams are re-read, so a normal
+    capture never pays for a second pass; `sessions.plausible_recovered` later drops any
+    that turn out not to be WebSocket.
+    """
+    candidates = _undecoded_without_syn(packets)
+    if not candidates:
+        return packets
+    argv = tshark.fields_command(path, keylog, binary, recover=candidates)
+    again, _ = tshark.read_packets(argv)
+    kept = packets.filter(~pl.col("stream").is_in(list(candidates)))
+    return pl.concat([kept, normalise(again, index)]).sort("frame_no")
+
+
+def _undecoded_without_syn(packets: pl.DataFrame) -> dict[int, list[int]]:
+    decoded = (
+        pl.col("http_method").is_not_null()
+        | pl.col("http_status").is_not_null()
+        | pl.col("ws_opcode").is_not_null()
+        | pl.col("tls_content_type").is_not_null()
+        | pl.col("syn")
+    )
+    streams = (
+        packets.filter(pl.col("stream").is_not_null())
+        .group_by("stream")
+        .agg(
+            (pl.col("tcp_len") > 0).any().alias("payload"),
+            decoded.any().alias("decoded"),
+            pl.col("sport").first(),
+            pl.col("dport").first(),
+        )
+        .filter(pl.col("payload") & ~pl.col("decoded"))
+    )
+    return {row[0]: [row[1], row[2]] for row in streams.select("stream", "sport", "dport").rows()}
 
 
 def _damage(messages: list[str]) -> list[str]:

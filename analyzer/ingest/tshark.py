@@ -173,44 +173,39 @@ def _version_of(path: str) -> tuple[int, int, int]:
 
 
 def fields_command(
-    capture: Path | str, keylog: Path | str | None = None, tshark: Tshark | None = None
+    capture: Path | str,
+    keylog: Path | str | None = None,
+    tshark: Tshark | None = None,
+    recover: dict[int, list[int]] | None = None,
 ) -> list[str]:
-    """The exact argv the engine runs; the benchmark times it alone."""
+    """The exact argv the engine runs; the benchmark times it alone.
+
+    `recover` maps TCP streams that the first pass left undecoded to their ports: the
+    second pass decodes those ports as WebSocket (Decode As) and keeps only those streams.
+    That is how a capture started after the handshake on a port another dissector owns
+    (8080 is HTTP's) still yields its frames.
+    """
     binary = tshark.path if tshark else find_tshark().path
-    argv = [
-        binary,
-        "-r",
-        str(capture),
-        "-n",
-        "-Q",
-        "-o",
-        "tcp.desegment_tcp_streams:TRUE",
-        "-o",
-        "tcp.reassemble_out_of_order:TRUE",
-        "-o",
-        "frame.show_file_off:TRUE",
-        "-o",
-        "websocket.decompress:TRUE",
-        "--enable-heuristic",
-        "websocket_tcp",
-        "-Y",
-        DISPLAY_FILTER,
-        "-T",
-        "fields",
-        "-E",
-        "separator=/t",
-        "-E",
-        "quote=n",
-        "-E",
-        "occurrence=a",
-        "-E",
-        f"aggregator={AGGREGATOR}",
-    ]
+    flags = [
+        "-n", "-Q",
+        "-o", "tcp.desegment_tcp_streams:TRUE",
+        "-o", "tcp.reassemble_out_of_order:TRUE",
+        "-o", "frame.show_file_off:TRUE",
+        "-o", "websocket.decompress:TRUE",
+        "--enable-heuristic", "websocket_tcp",
+    ]  # fmt: skip
+    display = DISPLAY_FILTER
+    if recover:
+        ports = sorted({port for pair in recover.values() for port in pair})
+        flags += [arg for port in ports for arg in ("-d", f"tcp.port=={port},websocket")]
+        streams = " ".join(map(str, sorted(recover)))
+        display = f"({DISPLAY_FILTER}) && tcp.stream in {{{streams}}}"
     if keylog is not None:
-        argv += ["-o", f"tls.keylog_file:{keylog}"]
-    for name in FIELDS.values():
-        argv += ["-e", name]
-    return argv
+        flags += ["-o", f"tls.keylog_file:{keylog}"]
+    output = ["-T", "fields", "-E", "separator=/t", "-E", "quote=n", "-E", "occurrence=a",
+              "-E", f"aggregator={AGGREGATOR}"]  # fmt: skip
+    fields = [arg for name in FIELDS.values() for arg in ("-e", name)]
+    return [binary, "-r", str(capture), *flags, "-Y", display, *output, *fields]
 
 
 def start_packet_count(tshark: Tshark, capture: Path | str) -> subprocess.Popen[str] | None:

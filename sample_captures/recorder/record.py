@@ -1,18 +1,26 @@
-"""Re-record the sample captures from scratch, on loopback only.
+"""Re-record the sample captures from scratch, on loopback or in private namespaces only.
 
-For each scenario: start the Deepgram-like emulator (server 127.0.0.21), start tcpdump on
-``lo`` and wait until it is really listening, run the scripted client (source 127.0.0.11),
+For each recorded scenario: start the Deepgram-like emulator (server 127.0.0.21, or ``::1``),
+start the capture (tcpdump on ``lo``, or dumpcap on ``any`` for a Linux cooked pcapng) and
+wait until it is really listening, run the scripted client (source 127.0.0.11, or ``::1``),
 wait for the connection to finish plus a settle delay so FIN/RST and the last ACKs land in
-the file, stop tcpdump with SIGINT (so it flushes), then stop the emulator. Logs, the exact
-commands and (for TLS) the key log end up next to ``capture.pcap``.
+the file, stop the capture with SIGINT (so it flushes), then stop the emulator. Logs, the
+exact commands and (for TLS) the key log end up next to the capture.
 
-Usage: ``record.py [--out DIR] [scenario ...]`` (default: all scenarios). Needs root for
-tcpdump; ``record.sh`` is the wrapper that installs the tools and picks the venv.
+A scenario may run inside a network namespace of its own (created and always deleted here)
+whose loopback drops a random share of client->server packets with iptables, so the real
+kernel has to retransmit. Derived scenarios record no traffic: they rewrite another
+scenario's real capture (an 802.1Q tag, a late capture start) with tcprewrite/editcap.
+
+Usage: ``record.py [--out DIR] [scenario ...]`` (default: all scenarios, derived ones after
+their source). Needs root for the capture and the namespace; ``record.sh`` is the wrapper
+that installs the tools and picks the venv.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import selectors
@@ -23,9 +31,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal
+
+from lossy_path import LossyPath, Role
 
 RECORDER_DIR = Path(__file__).resolve().parent
 DEFAULT_OUT = RECORDER_DIR.parent
@@ -44,13 +55,17 @@ CLIENT_TIMEOUT = 60.0
 # Files a recording produces; removed before re-recording so nothing stale survives.
 GENERATED = (
     "capture.pcap",
+    "capture.pcapng",
     "capture-with-secrets.pcapng",
     "keys.log",
     "server.log",
     "client.log",
     "tcpdump.log",
+    "dumpcap.log",
     "record.log",
 )
+
+CaptureTool = Literal["tcpdump", "dumpcap-any"]
 
 
 @dataclass(frozen=True)
@@ -63,9 +78,44 @@ class Scenario:
     kill_after: float | None = None  # SIGKILL the client this long after the upgrade
     settle: float = SETTLE_SECONDS
     server_args: tuple[str, ...] = field(default_factory=tuple)
+    server_addr: str = SERVER_ADDR
+    client_addr: str = CLIENT_ADDR
+    capture: CaptureTool = "tcpdump"
+    lossy: LossyPath | None = None  # run in three namespaces with loss on the router
+    # Display filters that must each match at least one packet, or the recording is redone
+    # (up to ``attempts`` times): for randomness that cannot be seeded, such as packet loss.
+    require: tuple[str, ...] = ()
+    attempts: int = 1
+
+    @property
+    def capture_file(self) -> str:
+        return "capture.pcapng" if self.capture == "dumpcap-any" else "capture.pcap"
+
+    @property
+    def capture_iface(self) -> str:
+        return self.lossy.capture_iface if self.lossy else "lo"
 
 
-SCENARIOS = {
+@dataclass(frozen=True)
+class Derived:
+    """A scenario made from another scenario's real capture, rewritten; no new traffic.
+
+    ``vlan``: tcprewrite adds an 802.1Q tag to every packet (a trunk-port capture).
+    ``late-start``: editcap keeps the packets from the first client audio frame at or after
+    ``start_after`` seconds to the end (tcpdump started late: no SYN, no handshake).
+    """
+
+    name: str
+    source: str
+    transform: Literal["vlan", "late-start"]
+    vlan_tag: int = 42
+    start_after: float = 2.0
+    require: tuple[str, ...] = ()
+    tshark_args: tuple[str, ...] = ()  # for the ``require`` check (e.g. a heuristic)
+    capture_file: str = "capture.pcap"
+
+
+SCENARIOS: dict[str, Scenario | Derived] = {
     s.name: s
     for s in (
         Scenario("clean-close", ("audio:3", "keepalive:7:3", "audio:2", "closestream")),
@@ -74,8 +124,81 @@ SCENARIOS = {
         # longer settle gives the server time to notice and close its side.
         Scenario("client-killed", ("audio:60",), kill_after=3.0, settle=2.0),
         Scenario("wss-keylog", ("audio:3", "keepalive:7:3", "audio:2", "closestream"), tls=True),
+        # IPv6 loopback captured on the "any" pseudo-interface: Linux cooked v2, pcapng.
+        Scenario(
+            "ipv6-cooked",
+            ("audio:3", "closestream"),
+            server_addr="::1",
+            client_addr="::1",
+            capture="dumpcap-any",
+            require=("ipv6", "sll", "websocket.opcode == 8"),
+        ),
+        # Real kernel retransmissions: a router namespace drops 5 % of client->server
+        # packets; tcpdump runs on the server, downstream of the loss (see lossy_path.py).
+        Scenario(
+            "lossy-stream",
+            ("audio:5", "closestream"),
+            server_addr=LossyPath().server_addr,
+            client_addr=LossyPath().client_addr,
+            lossy=LossyPath(drop_probability=0.05),
+            require=(
+                "tcp.analysis.lost_segment",
+                "tcp.analysis.retransmission or tcp.analysis.fast_retransmission",
+                "tcp.analysis.out_of_order or tcp.analysis.retransmission",
+                "websocket.opcode == 8",
+            ),
+            attempts=5,
+        ),
+        Derived("vlan-tagged", "clean-close", "vlan", require=("vlan.id == 42", "websocket")),
+        Derived(
+            "mid-session",
+            "clean-close",
+            "late-start",
+            require=("websocket.opcode == 2", "websocket.opcode == 8"),
+            # Port 8080 belongs to HTTP, whose dissector is tried before any heuristic.
+            tshark_args=(
+                "-o",
+                "tcp.try_heuristic_first:TRUE",
+                "--enable-heuristic",
+                "websocket_tcp",
+            ),
+        ),
     )
 }
+
+
+def url_host(addr: str) -> str:
+    """An address as it appears in a URL: IPv6 literals go in brackets (RFC 3986)."""
+    return f"[{addr}]" if ":" in addr else addr
+
+
+class Journal:
+    """record.log: every command exactly as run, with UTC timestamps."""
+
+    def __init__(self, name: str, folder: Path) -> None:
+        self.name = name
+        self.file = (folder / "record.log").open("w")
+
+    def note(self, text: str) -> None:
+        stamp = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        self.file.write(f"{stamp} {text}\n")
+        self.file.flush()
+        print(f"[{self.name}] {text}", flush=True)
+
+    def command(self, argv: list[str], cwd: Path | None = None) -> None:
+        shown = shlex.join(display_argv(argv))
+        self.note(f"$ (cd {display_argv([str(cwd)])[0]} && {shown})" if cwd else f"$ {shown}")
+
+    def run(self, argv: list[str], cwd: Path | None = None) -> str:
+        """Run a short tool to completion, log it, fail loudly, return its stdout."""
+        self.command(argv, cwd)
+        proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{argv[0]} exited {proc.returncode}: {proc.stderr.strip()}")
+        return proc.stdout
+
+    def close(self) -> None:
+        self.file.close()
 
 
 class Recording:
@@ -85,33 +208,61 @@ class Recording:
         self.scenario = scenario
         self.folder = folder
         self.workdir = workdir
-        self.journal = (folder / "record.log").open("w")
+        self.journal = Journal(scenario.name, folder)
 
     def note(self, text: str) -> None:
-        stamp = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        self.journal.write(f"{stamp} {text}\n")
-        self.journal.flush()
-        print(f"[{self.scenario.name}] {text}", flush=True)
+        self.journal.note(text)
 
-    def spawn(self, argv: list[str], **kwargs: object) -> subprocess.Popen[str]:
-        self.note("$ " + shlex.join(display_argv(argv)))
+    def wrap(self, argv: list[str], role: Role) -> list[str]:
+        """Inside the role's namespace when the scenario has a lossy path."""
+        lossy = self.scenario.lossy
+        return [*lossy.exec_prefix(role), *argv] if lossy else argv
+
+    def spawn(self, argv: list[str], role: Role, **kwargs: object) -> subprocess.Popen[str]:
+        argv = self.wrap(argv, role)
+        self.journal.command(argv)
         return subprocess.Popen(argv, text=True, **kwargs)  # type: ignore[call-overload]
 
     def run(self) -> None:
+        try:
+            with self.namespace():
+                self.record()
+        finally:
+            self.journal.close()
+
+    def record(self) -> None:
         cert, key = self.make_cert() if self.scenario.tls else (None, None)
         server = self.start_server(cert, key)
         try:
-            tcpdump = self.start_tcpdump()
+            capture = self.start_capture()
             try:
                 self.run_client(cert)
                 time.sleep(self.scenario.settle)
             finally:
-                self.stop_tcpdump(tcpdump)
+                self.stop_capture(capture)
         finally:
             self.stop(server, "emulator")
         if self.scenario.tls:
             self.inject_secrets()
-        self.journal.close()
+
+    @contextlib.contextmanager
+    def namespace(self) -> Iterator[None]:
+        """Build the lossy path (if any) and always delete its namespaces, even on failure."""
+        lossy = self.scenario.lossy
+        if lossy is None:
+            yield
+            return
+        for name in lossy.existing():  # left over from a crashed run
+            self.journal.run(["ip", "netns", "del", name])
+        try:
+            for argv in lossy.setup_commands(PLAIN_PORT):
+                self.journal.run(argv)
+            yield
+            counters = self.journal.run(lossy.counters_command())
+            self.note("iptables counters after the run:\n" + counters.rstrip())
+        finally:
+            for name in lossy.existing():
+                self.journal.run(["ip", "netns", "del", name])
 
     def make_cert(self) -> tuple[Path, Path]:
         """Throwaway self-signed cert for the fake host name; the key never leaves the tmpdir."""
@@ -122,7 +273,7 @@ class Recording:
             "-keyout", str(key), "-out", str(cert), "-days", "2",
             "-subj", f"/CN={TLS_NAME}", "-addext", f"subjectAltName=DNS:{TLS_NAME}",
         ]  # fmt: skip
-        self.note("$ " + shlex.join(display_argv(argv)))
+        self.journal.command(argv)
         subprocess.run(argv, check=True, capture_output=True)
         return cert, key
 
@@ -130,43 +281,66 @@ class Recording:
         port = TLS_PORT if self.scenario.tls else PLAIN_PORT
         argv = [
             PYTHON, str(RECORDER_DIR / "emulator.py"),
-            "--host", SERVER_ADDR, "--port", str(port),
+            "--host", self.scenario.server_addr, "--port", str(port),
             "--log", str(self.folder / "server.log"),
             *self.scenario.server_args,
         ]  # fmt: skip
         if cert and key:
             argv += ["--tls-cert", str(cert), "--tls-key", str(key)]
-        server = self.spawn(argv, stdout=subprocess.PIPE)
+        server = self.spawn(argv, "server", stdout=subprocess.PIPE)
         wait_for_line(server, server.stdout, "listening on", timeout=10)
         return server
+
+    def start_capture(self) -> subprocess.Popen[str]:
+        """Start tcpdump or dumpcap and return once its filter is attached."""
+        if self.scenario.capture == "dumpcap-any":
+            return self.start_dumpcap()
+        return self.start_tcpdump()
 
     def start_tcpdump(self) -> subprocess.Popen[str]:
         """``-U`` writes each packet at once; ``-Z root`` keeps the output file writable."""
         argv = [
-            "tcpdump", "-i", "lo", "-U", "-Z", "root",
-            "-w", str(self.folder / "capture.pcap"), f"host {SERVER_ADDR}",
+            "tcpdump", "-i", self.scenario.capture_iface, "-U", "-Z", "root",
+            "-w", str(self.folder / "capture.pcap"), f"host {self.scenario.server_addr}",
         ]  # fmt: skip
-        tcpdump = self.spawn(argv, stderr=subprocess.PIPE)
+        tcpdump = self.spawn(argv, "server", stderr=subprocess.PIPE)
         # tcpdump prints "tcpdump: listening on lo, …" once the filter is attached.
         first = wait_for_line(tcpdump, tcpdump.stderr, "tcpdump: listening on", timeout=10)
         (self.folder / "tcpdump.log").write_text(first)
         time.sleep(0.3)
         return tcpdump
 
+    def start_dumpcap(self) -> subprocess.Popen[str]:
+        """``-i any`` sees loopback as a Linux cooked capture; ``-y LINUX_SLL2`` picks v2,
+        which is what tcpdump 4.99 writes for ``-i any`` too. dumpcap writes pcapng; ``-q``
+        keeps its running packet counter out of the log."""
+        port = TLS_PORT if self.scenario.tls else PLAIN_PORT
+        argv = [
+            "dumpcap", "-q", "-i", "any", "-y", "LINUX_SLL2",
+            "-w", str(self.folder / "capture.pcapng"),
+            "-f", f"host {self.scenario.server_addr} and tcp port {port}",
+        ]  # fmt: skip
+        dumpcap = self.spawn(argv, "server", stderr=subprocess.PIPE)
+        first = wait_for_line(dumpcap, dumpcap.stderr, "Capturing on", timeout=10)
+        (self.folder / "dumpcap.log").write_text(first)
+        time.sleep(0.5)
+        return dumpcap
+
     def client_argv(self, cert: Path | None) -> list[str]:
-        argv = [PYTHON, str(RECORDER_DIR / "client.py"), "--bind", CLIENT_ADDR]
+        argv = [PYTHON, str(RECORDER_DIR / "client.py"), "--bind", self.scenario.client_addr]
         argv += ["--log", str(self.folder / "client.log")]
         if self.scenario.tls:
             # Keep the public-looking name in the URL (Host header, SNI); dial the loopback.
             argv += ["--url", f"wss://{TLS_NAME}:{TLS_PORT}/v1/listen?{QUERY}"]
-            argv += ["--connect-host", SERVER_ADDR, "--cafile", str(cert)]
+            argv += ["--connect-host", self.scenario.server_addr, "--cafile", str(cert)]
             argv += ["--keylog", str(self.folder / "keys.log")]
         else:
-            argv += ["--url", f"ws://{SERVER_ADDR}:{PLAIN_PORT}/v1/listen?{QUERY}"]
+            host = url_host(self.scenario.server_addr)
+            argv += ["--url", f"ws://{host}:{PLAIN_PORT}/v1/listen?{QUERY}"]
         return argv + list(self.scenario.steps)
 
     def run_client(self, cert: Path | None) -> None:
-        client = self.spawn(self.client_argv(cert), stdout=subprocess.PIPE)
+        client = self.spawn(self.client_argv(cert), "client", stdout=subprocess.PIPE)
         if self.scenario.kill_after is None:
             client.wait(timeout=CLIENT_TIMEOUT)
             self.note(f"client exited with {client.returncode}")
@@ -178,13 +352,16 @@ class Recording:
         client.wait(timeout=10)
         self.note(f"client pid {client.pid} killed (returncode {client.returncode})")
 
-    def stop_tcpdump(self, tcpdump: subprocess.Popen[str]) -> None:
-        """SIGINT, not SIGTERM/kill: tcpdump then flushes and prints its packet counts."""
-        tcpdump.send_signal(signal.SIGINT)
-        _, stderr = tcpdump.communicate(timeout=10)
-        with (self.folder / "tcpdump.log").open("a") as fh:
+    def stop_capture(self, capture: subprocess.Popen[str]) -> None:
+        """SIGINT, not SIGTERM/kill: tcpdump/dumpcap then flush and print packet counts."""
+        capture.send_signal(signal.SIGINT)
+        _, stderr = capture.communicate(timeout=10)
+        stderr = stderr.replace("\r", "")  # dumpcap rewrites its counter line in place
+        log = "dumpcap.log" if self.scenario.capture == "dumpcap-any" else "tcpdump.log"
+        with (self.folder / log).open("a") as fh:
             fh.write(stderr)
-        self.note(f"tcpdump stopped: {' / '.join(stderr.strip().splitlines())}")
+        tool = log.removesuffix(".log")
+        self.note(f"{tool} stopped: {' / '.join(stderr.strip().splitlines())}")
 
     def stop(self, proc: subprocess.Popen[str], name: str) -> None:
         proc.send_signal(signal.SIGINT)
@@ -201,8 +378,60 @@ class Recording:
             "editcap", "--inject-secrets", "tls,keys.log",
             "capture.pcap", "capture-with-secrets.pcapng",
         ]  # fmt: skip
-        self.note("$ (cd " + self.folder.name + " && " + shlex.join(argv) + ")")
+        self.journal.command(argv, cwd=self.folder)
         subprocess.run(argv, check=True, cwd=self.folder)
+
+
+class Derivation:
+    """Makes a derived scenario's capture from its source scenario's capture.pcap."""
+
+    def __init__(self, derived: Derived, folder: Path, source: Path) -> None:
+        self.derived = derived
+        self.folder = folder
+        self.source = source
+        self.journal = Journal(derived.name, folder)
+
+    def run(self) -> None:
+        try:
+            if not (self.source / "capture.pcap").is_file():
+                raise RuntimeError(f"record {self.derived.source} first: no {self.source}")
+            src = os.path.relpath(self.source / "capture.pcap", self.folder)
+            self.journal.note(f"derived from {self.derived.source}/capture.pcap (real traffic)")
+            if self.derived.transform == "vlan":
+                self.add_vlan_tag(src)
+            else:
+                self.cut_late_start(src)
+            for log in ("client.log", "server.log"):
+                shutil.copyfile(self.source / log, self.folder / log)
+            self.journal.note(f"copied client.log and server.log from {self.derived.source}")
+        finally:
+            self.journal.close()
+
+    def add_vlan_tag(self, src: str) -> None:
+        """The same packets with an 802.1Q header (priority 0, CFI 0) after the MAC addresses."""
+        tag = self.derived.vlan_tag
+        argv = [
+            "tcprewrite", "--enet-vlan=add", f"--enet-vlan-tag={tag}",
+            "--enet-vlan-cfi=0", "--enet-vlan-pri=0",
+            f"--infile={src}", f"--outfile={self.derived.capture_file}",
+        ]  # fmt: skip
+        self.journal.run(argv, cwd=self.folder)
+
+    def cut_late_start(self, src: str) -> None:
+        """Keep packets from the first client audio frame at or after ``start_after`` s (as
+        pcap: editcap would write pcapng by default)."""
+        argv = [
+            "tshark", "-r", src, "-Y", "websocket.opcode == 2 and websocket.mask == 1",
+            "-T", "fields", "-e", "frame.number", "-e", "frame.time_relative",
+        ]  # fmt: skip
+        fields = self.journal.run(argv, cwd=self.folder)
+        rows = [line.split("\t") for line in fields.splitlines()]
+        first = next(int(n) for n, t in rows if float(t) >= self.derived.start_after)
+        count = self.journal.run(["capinfos", "-c", "-M", "-T", "-r", src], cwd=self.folder)
+        last = int(count.split()[-1])
+        self.journal.note(f"first client audio frame at >= {self.derived.start_after}s: {first}")
+        argv = ["editcap", "-F", "pcap", "-r", src, self.derived.capture_file, f"{first}-{last}"]
+        self.journal.run(argv, cwd=self.folder)
 
 
 def display_argv(argv: list[str]) -> list[str]:
@@ -240,6 +469,19 @@ def wait_for_line(
     raise RuntimeError(f"{proc.args[0]!s}: no {prefix!r} line within {timeout}s")
 
 
+def missing_evidence(capture: Path, filters: tuple[str, ...], extra: tuple[str, ...]) -> list[str]:
+    """The required display filters that match no packet of ``capture`` (plain tshark)."""
+    missing = []
+    for display_filter in filters:
+        argv = ["tshark", "-r", str(capture), *extra, "-Y", display_filter]
+        out = subprocess.run(
+            [*argv, "-T", "fields", "-e", "frame.number"], capture_output=True, text=True
+        )
+        if out.returncode != 0 or not out.stdout.strip():
+            missing.append(display_filter)
+    return missing
+
+
 def prepare_folder(folder: Path) -> None:
     """Fresh outputs every time, but keep the hand-written README.md."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -247,13 +489,47 @@ def prepare_folder(folder: Path) -> None:
         (folder / name).unlink(missing_ok=True)
 
 
-def check_tools(scenarios: list[Scenario]) -> None:
-    needed = ["tcpdump"] + (["openssl", "editcap"] if any(s.tls for s in scenarios) else [])
+def required_tools(scenario: Scenario | Derived) -> list[str]:
+    """The external programs a scenario runs (record.sh installs them)."""
+    if isinstance(scenario, Derived):
+        rewrite = "tcprewrite" if scenario.transform == "vlan" else "editcap"
+        return [rewrite, "tshark", "capinfos"]
+    tools = ["dumpcap" if scenario.capture == "dumpcap-any" else "tcpdump"]
+    tools += ["openssl", "editcap"] if scenario.tls else []
+    tools += ["ip", "iptables", "sysctl"] if scenario.lossy else []
+    return tools + (["tshark"] if scenario.require else [])
+
+
+def check_tools(scenarios: list[Scenario | Derived]) -> None:
+    needed = sorted({tool for s in scenarios for tool in required_tools(s)})
     missing = [tool for tool in needed if shutil.which(tool) is None]
     if missing:
         sys.exit(f"missing tools: {', '.join(missing)} (record.sh installs them)")
-    if os.geteuid() != 0:
-        sys.exit("tcpdump needs root (or CAP_NET_RAW); run as root")
+    if os.geteuid() != 0 and any(isinstance(s, Scenario) for s in scenarios):
+        sys.exit("capturing (and network namespaces) need root; run as root")
+
+
+def record(scenario: Scenario, folder: Path) -> None:
+    """Record until the capture shows what the scenario is for (``require``)."""
+    for attempt in range(1, scenario.attempts + 1):
+        prepare_folder(folder)
+        with tempfile.TemporaryDirectory(prefix="wsdoctor-rec-") as tmp:
+            Recording(scenario, folder, Path(tmp)).run()
+        missing = missing_evidence(folder / scenario.capture_file, scenario.require, ())
+        if not missing:
+            return
+        print(f"[{scenario.name}] attempt {attempt}: no packet matches {missing}", flush=True)
+    raise SystemExit(f"{scenario.name}: required evidence missing after {scenario.attempts} runs")
+
+
+def derive(derived: Derived, folder: Path, out: Path) -> None:
+    """Rewrite the source scenario's capture and check the result still shows the point."""
+    prepare_folder(folder)
+    Derivation(derived, folder, out / derived.source).run()
+    capture = folder / derived.capture_file
+    missing = missing_evidence(capture, derived.require, derived.tshark_args)
+    if missing:
+        raise SystemExit(f"{derived.name}: no packet matches {missing}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -266,15 +542,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(
             f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}"
         )
-    chosen = [SCENARIOS[name] for name in args.scenarios or SCENARIOS]
+    # Table order, whatever the command line's: derived scenarios come after their source.
+    chosen = [s for name, s in SCENARIOS.items() if not args.scenarios or name in args.scenarios]
     check_tools(chosen)
     for scenario in chosen:
         folder = args.out / scenario.name
-        prepare_folder(folder)
-        with tempfile.TemporaryDirectory(prefix="wsdoctor-rec-") as tmp:
-            Recording(scenario, folder, Path(tmp)).run()
-        size = (folder / "capture.pcap").stat().st_size
-        print(f"[{scenario.name}] capture.pcap {size} bytes", flush=True)
+        if isinstance(scenario, Derived):
+            derive(scenario, folder, args.out)
+        else:
+            record(scenario, folder)
+        size = (folder / scenario.capture_file).stat().st_size
+        print(f"[{scenario.name}] {scenario.capture_file} {size} bytes", flush=True)
     return 0
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Re-record the sample captures: bash sample_captures/recorder/record.sh [scenario...]
-# Installs tcpdump/openssl/editcap via apt when missing, then runs record.py with the
-# repository's venv (.venv at the repo root, two levels above this script).
+# Installs the tools via apt when missing (tcpdump; openssl; dumpcap/editcap/capinfos and
+# tshark; iproute2, iptables and procps for the lossy namespaces; tcpreplay for tcprewrite),
+# then runs record.py with the repository's venv (.venv at the repo root, two levels up).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -12,7 +13,14 @@ need=()
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v openssl >/dev/null || need+=(openssl)
 command -v editcap >/dev/null || need+=(wireshark-common)
+command -v dumpcap >/dev/null || need+=(wireshark-common)
+command -v tshark >/dev/null || need+=(tshark)
+command -v ip >/dev/null || need+=(iproute2)
+command -v iptables >/dev/null || need+=(iptables)
+command -v sysctl >/dev/null || need+=(procps)
+command -v tcprewrite >/dev/null || need+=(tcpreplay)
 if ((${#need[@]})); then
+  mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   echo "installing: ${need[*]}" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
