@@ -257,6 +257,7 @@ _TCP = {
             "keep_alive",
         )
     },
+    "truncated_packets": (I, "packets of this connection cut short by the snapshot length"),
     "tcp_end": (S, "fin | rst | open: the first FIN or RST, or neither captured"),
     "tcp_ended_by": (S, "client | server: who sent that first FIN/RST"),
     "tcp_end_time": (TS, "time of that FIN/RST"),

@@ -124,3 +124,14 @@ def test_usage_error_is_one_line() -> None:
     proc = run_cli("sessions", REAL, "--format", "xml")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_snaplen_cut_capture_warns_that_absence_proves_nothing(tmp_path: Path) -> None:
+    """`tcpdump -s 100` keeps headers and drops the frames: a classic useless capture."""
+    source = Path(__file__).resolve().parents[1] / "sample_captures" / "idle-1011" / "capture.pcap"
+    cut = tmp_path / "snap100.pcap"
+    subprocess.run(["editcap", "-s", "100", str(source), str(cut)], check=True)
+    proc = run_cli("sessions", cut, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert "cut short by the capture's snapshot length (at most 100 bytes kept)" in proc.stderr
+    assert '"truncated_packets": 26' in proc.stdout

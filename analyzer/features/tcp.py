@@ -65,8 +65,18 @@ def tcp_event_features(events: pl.DataFrame) -> pl.DataFrame:
 def baseline_features(packets: pl.DataFrame) -> pl.DataFrame:
     """Each side's usual TTL and the IP ID of its last packet before its first RST."""
     normal = packets.filter(~pl.col("rst"))
-    out = normal.group_by("session").agg(
-        pl.col("ttl").filter(side(c)).mode().first().alias(f"ttl_{n}") for n, c in SIDES
+    out = (
+        normal.group_by("session")
+        .agg(
+            *[pl.col("ttl").filter(side(c)).mode().first().alias(f"ttl_{n}") for n, c in SIDES],
+        )
+        .join(
+            packets.group_by("session").agg(
+                (pl.col("cap_len") < pl.col("frame_len")).sum().alias("truncated_packets")
+            ),
+            on="session",
+            how="left",
+        )
     )
     out = out.join(_ip_id_before_rst(packets), on="session", how="left")
     for name, is_client in SIDES:

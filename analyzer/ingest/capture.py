@@ -60,7 +60,19 @@ def load_capture(
     read = total if total is not None else packets.height
     warnings = [f"{path}: {d} (kept the {read} packets read before it)" for d in damage]
     facts = _facts(info, packets, bool(damage)) | {"packets": total}
+    if facts["truncated_packets"]:
+        warnings.append(_snaplen_warning(path, packets, facts))
     return CaptureData(info, packets, facts, warnings)
+
+
+def _snaplen_warning(path: Path, packets: pl.DataFrame, facts: dict[str, Any]) -> str:
+    """Cut packets hide frames: absence of a close frame proves nothing in such a capture."""
+    kept = packets.filter(pl.col("cap_len") < pl.col("frame_len"))["cap_len"].max()
+    return (
+        f"{path}: {facts['truncated_packets']} packet(s) were cut short by the capture's "
+        f"snapshot length (at most {kept} bytes kept): frames in them are missing, so missing "
+        "frames prove nothing; capture again with `tcpdump -s 0`"
+    )
 
 
 def _recover_streams(

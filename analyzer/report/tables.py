@@ -59,6 +59,8 @@ def _notes(r: dict) -> str:
         notes.append(f"TLS {r['sni'] or ''}".strip() + " (no keys)")
     if r["decrypted"]:
         notes.append("decrypted")
+    if r["truncated_packets"]:
+        notes.append(f"{r['truncated_packets']} packet(s) cut by snaplen")
     if r["lost_segment_count"]:
         notes.append(f"{r['lost_segment_count']} lost segment(s)")
     return "; ".join(notes)
