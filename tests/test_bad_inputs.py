@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -134,4 +135,17 @@ def test_snaplen_cut_capture_warns_that_absence_proves_nothing(tmp_path: Path) -
     proc = run_cli("sessions", cut, "--format", "json")
     assert proc.returncode == 0, proc.stderr
     assert "cut short by the capture's snapshot length (at most 100 bytes kept)" in proc.stderr
+    # 26 = the packets longer than 100 bytes (`tshark -Y "frame.len > 100"` on the original).
     assert '"truncated_packets": 26' in proc.stdout
+
+
+def test_wsdoctor_tshark_variable_is_honoured(tmp_path: Path) -> None:
+    env = {**os.environ, "WSDOCTOR_TSHARK": str(tmp_path / "elsewhere" / "tshark")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "analyzer", "sessions", str(REAL)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    _assert_one_line_error(proc, "elsewhere/tshark", "not an executable tshark")
