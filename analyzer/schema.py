@@ -11,6 +11,15 @@ from dataclasses import dataclass
 import polars as pl
 
 TS = pl.Datetime("ns", "UTC")
+# tshark's tcp.analysis.* flags wsdoctor keeps, by their column / event / feature name.
+TCP_ANALYSIS = (
+    "retransmission",
+    "lost_segment",
+    "ack_lost_segment",
+    "out_of_order",
+    "zero_window",
+    "keep_alive",
+)
 HEADER = pl.List(pl.Struct({"name": pl.String, "value": pl.String}))
 
 
@@ -111,11 +120,7 @@ TCP_EVENTS = _t(
     frame=(I, "capture frame number"),
     time=(TS, "capture time"),
     from_client=(B, "sent by the client"),
-    kind=(
-        S,
-        "syn|synack|fin|rst|retransmission|lost_segment|ack_lost_segment|"
-        "out_of_order|zero_window|keep_alive",
-    ),
+    kind=(S, "|".join(("syn", "synack", "fin", "rst", *TCP_ANALYSIS))),
     ttl=(pl.Int32, "IP TTL / hop limit of the packet"),
     ip_id=(pl.Int32, "IPv4 identification (null for IPv6)"),
 )
@@ -246,17 +251,7 @@ _TCP = {
         "(retransmissions excluded; works without TLS keys)",
     ),
     **_sided("last_payload_time_{side}", TS, "last TCP segment with payload from the {side}"),
-    **{
-        f"{k}_count": (I, f"tcp.analysis.{k} events")
-        for k in (
-            "retransmission",
-            "lost_segment",
-            "ack_lost_segment",
-            "out_of_order",
-            "zero_window",
-            "keep_alive",
-        )
-    },
+    **{f"{k}_count": (I, f"tcp.analysis.{k} events") for k in TCP_ANALYSIS},
     "truncated_packets": (I, "packets of this connection cut short by the snapshot length"),
     "tcp_end": (S, "fin | rst | open: the first FIN or RST, or neither captured"),
     "tcp_ended_by": (S, "client | server: who sent that first FIN/RST"),

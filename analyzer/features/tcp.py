@@ -10,15 +10,7 @@ from __future__ import annotations
 import polars as pl
 
 from analyzer.features.common import SIDES, seconds, side
-
-COUNTED = (
-    "retransmission",
-    "lost_segment",
-    "ack_lost_segment",
-    "out_of_order",
-    "zero_window",
-    "keep_alive",
-)
+from analyzer.schema import TCP_ANALYSIS
 
 
 def _side_events(name: str, is_client: bool) -> list[pl.Expr]:
@@ -43,7 +35,7 @@ def tcp_event_features(events: pl.DataFrame) -> pl.DataFrame:
         .agg(
             (pl.col("kind") == "syn").any().alias("syn_seen"),
             *[e for name, c in SIDES for e in _side_events(name, c)],
-            *[(pl.col("kind") == k).sum().alias(f"{k}_count") for k in COUNTED],
+            *[(pl.col("kind") == k).sum().alias(f"{k}_count") for k in TCP_ANALYSIS],
             pl.col("time").filter(ended).first().alias("tcp_end_time"),
             pl.col("frame").filter(ended).first().alias("tcp_end_frame"),
             pl.col("kind").filter(ended).first().alias("tcp_end"),

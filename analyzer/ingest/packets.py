@@ -10,6 +10,7 @@ from __future__ import annotations
 import polars as pl
 
 from analyzer.ingest.tshark import AGGREGATOR
+from analyzer.schema import TCP_ANALYSIS
 
 # Fields that can occur several times in one packet (several frames per segment).
 LIST_FIELDS = (
@@ -23,15 +24,7 @@ LIST_FIELDS = (
     "ws_close_code",
     "tls_content_type",
 )
-FLAG_FIELDS = (
-    "retransmission",
-    "lost_segment",
-    "ack_lost_segment",
-    "out_of_order",
-    "zero_window",
-    "keep_alive",
-    "ws_decompress_failed",
-)
+FLAG_FIELDS = (*TCP_ANALYSIS, "ws_decompress_failed")
 
 
 def _last(name: str) -> pl.Expr:

@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from analyzer.schema import TCP_EVENTS
-
-FLAG_KINDS = (
-    "retransmission",
-    "lost_segment",
-    "ack_lost_segment",
-    "out_of_order",
-    "zero_window",
-    "keep_alive",
-)
+from analyzer.schema import TCP_ANALYSIS, TCP_EVENTS
 
 
 def tcp_events(packets: pl.DataFrame) -> pl.DataFrame:
@@ -22,7 +13,7 @@ def tcp_events(packets: pl.DataFrame) -> pl.DataFrame:
         "synack": pl.col("syn") & pl.col("ack"),
         "fin": pl.col("fin"),
         "rst": pl.col("rst"),
-        **{k: pl.col(k) for k in FLAG_KINDS},
+        **{k: pl.col(k) for k in TCP_ANALYSIS},
     }
     parts = [
         packets.filter(cond).select(
