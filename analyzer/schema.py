@@ -157,11 +157,11 @@ _IDENTITY = dict(
     tls=(B, "the connection carried TLS"),
     decrypted=(B, "TLS was decrypted with the key log"),
     sni=(S, "TLS server name"),
-    start=(TS, "first packet of the connection"),
-    end=(TS, "last packet of the connection"),
+    start=(TS, "first packet of the connection that carries payload or SYN/FIN/RST"),
+    end=(TS, "last such packet (a trailing pure ACK is not read)"),
     duration_s=(F, "end - start in seconds"),
-    first_frame=(I, "first capture frame of the connection"),
-    last_frame=(I, "last capture frame of the connection"),
+    first_frame=(I, "capture frame of `start`"),
+    last_frame=(I, "capture frame of `end`"),
 )
 _HANDSHAKE = {
     k: v for k, v in HANDSHAKES.columns.items() if k not in ("input", "stream", "client", "server")

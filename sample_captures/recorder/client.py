@@ -268,6 +268,8 @@ async def run_client(args: argparse.Namespace, steps: list[Step]) -> None:
         args.url,
         additional_headers=headers,
         ping_interval=args.ping_interval or None,
+        # websockets >= 15 follows HTTP(S)_PROXY from the environment; recordings stay on loopback.
+        proxy=None,
         **kwargs,
     ) as ws:
         local = ws.local_address

@@ -75,6 +75,11 @@ for marker in lost_segment retransmission fast_retransmission spurious_retransmi
 done
 ooo_off="$(tshark -r "$cap" "${opts[@]}" -o tcp.reassemble_out_of_order:FALSE -Y websocket 2>/dev/null | wc -l)"
 echo "packets with WebSocket frames: $(t -Y websocket | wc -l) (with reassemble_out_of_order FALSE: $ooo_off)"
+# A frame completed by a packet that is not the last of its segments (tshark lists them in
+# sequence order): a retransmission filled a hole after later bytes had already arrived.
+late="$(t -Y websocket -T fields -e frame.number -e tcp.segment |
+  awk -F'\t' '{n = split($2, s, ","); if (n && s[n] != $1) print $1}' | paste -sd, -)"
+echo "packets completing a WebSocket frame out of order: ${late:-none}"
 
 echo "## HTTP upgrade (frame, t, sender, method/uri/host or status) and dg-* headers"
 tf http.request frame.number frame.time_relative SENDER http.request.method http.request.uri \

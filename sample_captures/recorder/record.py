@@ -7,10 +7,13 @@ wait for the connection to finish plus a settle delay so FIN/RST and the last AC
 the file, stop the capture with SIGINT (so it flushes), then stop the emulator. Logs, the
 exact commands and (for TLS) the key log end up next to the capture.
 
-A scenario may run inside a network namespace of its own (created and always deleted here)
-whose loopback drops a random share of client->server packets with iptables, so the real
-kernel has to retransmit. Derived scenarios record no traffic: they rewrite another
-scenario's real capture (an 802.1Q tag, a late capture start) with tcprewrite/editcap.
+A scenario may run across three private network namespaces (client, router, server; built
+and always deleted here, addresses in 127.0.0.0/8 only, see ``lossy_path.py``) whose router
+drops a random share of client->server packets with iptables, so the real kernel has to
+retransmit. Derived scenarios record no traffic: they rewrite another scenario's real
+capture (an 802.1Q tag, a late capture start) with tcprewrite/editcap. The plain-TCP
+scenario records an ordinary HTTP download (not WebSocket) on ``lo`` into a scratch file and
+keeps only its tail, cut with editcap, as a late capture would.
 
 Usage: ``record.py [--out DIR] [scenario ...]`` (default: all scenarios, derived ones after
 their source). Needs root for the capture and the namespace; ``record.sh`` is the wrapper
@@ -22,7 +25,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import hashlib
 import os
+import random
 import selectors
 import shlex
 import shutil
@@ -36,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
+import lossy_path
 from lossy_path import LossyPath, Role
 
 RECORDER_DIR = Path(__file__).resolve().parent
@@ -51,6 +57,9 @@ QUERY = "encoding=linear16&sample_rate=16000&channels=1&model=nova-3"
 
 SETTLE_SECONDS = 1.0  # after the client is done: let the last FIN/ACK/RST reach the capture
 CLIENT_TIMEOUT = 60.0
+# tcpdump -B for the plain download: 2 MB arrive within a few ms as 64 KB loopback packets,
+# which overflow tcpdump's default 2 MB buffer now and then ("packets dropped by kernel").
+CAPTURE_BUFFER_KIB = 16384
 
 # Files a recording produces; removed before re-recording so nothing stale survives.
 GENERATED = (
@@ -86,6 +95,8 @@ class Scenario:
     # (up to ``attempts`` times): for randomness that cannot be seeded, such as packet loss.
     require: tuple[str, ...] = ()
     attempts: int = 1
+    # Also required: a WebSocket frame that only out-of-order reassembly completes.
+    reordered_frames: bool = False
 
     @property
     def capture_file(self) -> str:
@@ -115,7 +126,34 @@ class Derived:
     capture_file: str = "capture.pcap"
 
 
-SCENARIOS: dict[str, Scenario | Derived] = {
+@dataclass(frozen=True)
+class PlainDownload:
+    """Not WebSocket at all: an HTTP download, captured as if tcpdump had started mid-body.
+
+    ``python -m http.server`` (127.0.0.21:8080) serves ``body_bytes`` of seeded pseudo-random
+    data (as incompressible as a .gz) to curl (127.0.0.11); tcpdump on ``lo`` records the
+    whole download into a scratch file, and editcap keeps the packets from the first server
+    data packet at or past response byte ``keep_from`` to the end: no SYN, no request, no
+    response headers. Only that tail is kept (the whole would not fit the < 1 MB budget).
+    ``require`` filters must match, ``forbid`` filters must not (plain tshark + ``tshark_args``).
+    """
+
+    name: str
+    body_bytes: int = 2_000_000
+    keep_from: int = 1_300_000
+    seed: int = 6455
+    settle: float = SETTLE_SECONDS
+    require: tuple[str, ...] = ()
+    forbid: tuple[str, ...] = ()
+    tshark_args: tuple[str, ...] = ()
+    capture_file: str = "capture.pcap"
+
+
+AnyScenario = Scenario | Derived | PlainDownload
+# Port 8080 belongs to HTTP, whose dissector is tried before any heuristic.
+WEBSOCKET_HEURISTIC = ("-o", "tcp.try_heuristic_first:TRUE", "--enable-heuristic", "websocket_tcp")
+
+SCENARIOS: dict[str, AnyScenario] = {
     s.name: s
     for s in (
         Scenario("clean-close", ("audio:3", "keepalive:7:3", "audio:2", "closestream")),
@@ -148,6 +186,7 @@ SCENARIOS: dict[str, Scenario | Derived] = {
                 "websocket.opcode == 8",
             ),
             attempts=5,
+            reordered_frames=True,
         ),
         Derived("vlan-tagged", "clean-close", "vlan", require=("vlan.id == 42", "websocket")),
         Derived(
@@ -155,13 +194,14 @@ SCENARIOS: dict[str, Scenario | Derived] = {
             "clean-close",
             "late-start",
             require=("websocket.opcode == 2", "websocket.opcode == 8"),
-            # Port 8080 belongs to HTTP, whose dissector is tried before any heuristic.
-            tshark_args=(
-                "-o",
-                "tcp.try_heuristic_first:TRUE",
-                "--enable-heuristic",
-                "websocket_tcp",
-            ),
+            tshark_args=WEBSOCKET_HEURISTIC,
+        ),
+        # The negative case: mid-stream TCP that is not WebSocket; nothing may be recovered.
+        PlainDownload(
+            "not-websocket",
+            require=("tcp.len > 0", "tcp.flags.fin == 1"),
+            forbid=("tcp.flags.syn == 1", "http.request", "http.response", "websocket"),
+            tshark_args=WEBSOCKET_HEURISTIC,
         ),
     )
 }
@@ -252,17 +292,47 @@ class Recording:
         if lossy is None:
             yield
             return
-        for name in lossy.existing():  # left over from a crashed run
-            self.journal.run(["ip", "netns", "del", name])
+        self.delete_namespaces(lossy)  # left over from a crashed run
         try:
-            for argv in lossy.setup_commands(PLAIN_PORT):
+            for argv in lossy.setup_commands():
                 self.journal.run(argv)
+            self.check_path(lossy)
+            self.journal.run(lossy.drop_rule(PLAIN_PORT))
             yield
             counters = self.journal.run(lossy.counters_command())
             self.note("iptables counters after the run:\n" + counters.rstrip())
         finally:
-            for name in lossy.existing():
-                self.journal.run(["ip", "netns", "del", name])
+            self.delete_namespaces(lossy)
+
+    def delete_namespaces(self, lossy: LossyPath) -> None:
+        for name in lossy.existing():
+            self.journal.run(["ip", "netns", "del", name])
+        if lossy.existing():
+            raise RuntimeError(f"namespaces left behind: {lossy.existing()}")
+
+    def check_path(self, lossy: LossyPath) -> None:
+        """Before any loss: only 127/8 addresses and routes, and a real TCP connect works."""
+        outside = lossy.outside_loopback()
+        if outside:
+            raise RuntimeError(f"address or route outside 127.0.0.0/8: {outside}")
+        for argv in lossy.state_commands():
+            self.note(self.journal.run(argv).rstrip())
+        listen, connect = lossy.probe_commands(
+            PYTHON, str(RECORDER_DIR / "lossy_path.py"), PLAIN_PORT
+        )
+        self.journal.command(listen)
+        server = subprocess.Popen(listen, text=True, stdout=subprocess.PIPE)
+        try:
+            wait_for_line(server, server.stdout, "probe listening", timeout=10)
+            self.note(self.journal.run(connect).rstrip())
+            out, _ = server.communicate(timeout=lossy_path.PROBE_TIMEOUT + 1)
+            self.note(out.rstrip())
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+        if server.returncode != 0:
+            raise RuntimeError(f"path probe listener exited {server.returncode}")
 
     def make_cert(self) -> tuple[Path, Path]:
         """Throwaway self-signed cert for the fake host name; the key never leaves the tmpdir."""
@@ -434,6 +504,125 @@ class Derivation:
         self.journal.run(argv, cwd=self.folder)
 
 
+class DownloadRecording:
+    """Records a ``PlainDownload``: http.server, tcpdump on lo, curl, then the editcap cut."""
+
+    def __init__(self, scenario: PlainDownload, folder: Path, workdir: Path) -> None:
+        self.scenario = scenario
+        self.folder = folder
+        self.workdir = workdir
+        self.journal = Journal(scenario.name, folder)
+        self.env = {**os.environ, "TZ": "UTC"}  # log times in UTC, like the other samples
+
+    def run(self) -> None:
+        try:
+            full = self.workdir / "full.pcap"
+            self.record(full)
+            self.cut(full)
+        finally:
+            self.journal.close()
+
+    def record(self, full: Path) -> None:
+        served = self.write_body(self.workdir / "www" / "download.bin")
+        server = self.start_server(served.parent)
+        try:
+            tcpdump = self.start_tcpdump(full)
+            try:
+                self.download(served)
+                time.sleep(self.scenario.settle)
+            finally:
+                self.stop_tcpdump(tcpdump)
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=10)
+            self.journal.note(f"http.server stopped ({server.returncode})")
+
+    def write_body(self, path: Path) -> Path:
+        """Seeded, so every re-recording serves the same bytes."""
+        path.parent.mkdir()
+        body = random.Random(self.scenario.seed).randbytes(self.scenario.body_bytes)
+        path.write_bytes(body)
+        digest = hashlib.sha256(body).hexdigest()
+        self.journal.note(
+            f"wrote {path.name}: random.Random({self.scenario.seed}).randbytes"
+            f"({self.scenario.body_bytes}), sha256 {digest}"
+        )
+        return path
+
+    def start_server(self, root: Path) -> subprocess.Popen[str]:
+        argv = [
+            PYTHON, "-u", "-m", "http.server", str(PLAIN_PORT),
+            "--bind", SERVER_ADDR, "--directory", str(root),
+        ]  # fmt: skip
+        self.journal.command(argv)
+        with (self.folder / "server.log").open("w") as log:
+            server = subprocess.Popen(
+                argv, text=True, stdout=subprocess.PIPE, stderr=log, env=self.env
+            )
+        wait_for_line(server, server.stdout, "Serving HTTP on", timeout=10)
+        return server
+
+    def start_tcpdump(self, full: Path) -> subprocess.Popen[str]:
+        argv = [
+            "tcpdump", "-i", "lo", "-U", "-Z", "root", "-B", str(CAPTURE_BUFFER_KIB),
+            "-w", str(full), f"host {SERVER_ADDR} and tcp port {PLAIN_PORT}",
+        ]  # fmt: skip
+        self.journal.command(argv)
+        tcpdump = subprocess.Popen(argv, text=True, stderr=subprocess.PIPE)
+        first = wait_for_line(tcpdump, tcpdump.stderr, "tcpdump: listening on", timeout=10)
+        (self.folder / "tcpdump.log").write_text(first)
+        time.sleep(0.3)
+        return tcpdump
+
+    def stop_tcpdump(self, tcpdump: subprocess.Popen[str]) -> None:
+        """SIGINT so tcpdump flushes and prints its counters; a packet the kernel dropped
+        would be a hole the download never had, so that fails the recording."""
+        tcpdump.send_signal(signal.SIGINT)
+        _, stderr = tcpdump.communicate(timeout=10)
+        with (self.folder / "tcpdump.log").open("a") as fh:
+            fh.write(stderr)
+        self.journal.note(f"tcpdump stopped: {' / '.join(stderr.strip().splitlines())}")
+        if "\n0 packets dropped by kernel" not in f"\n{stderr}":
+            raise RuntimeError("tcpdump dropped packets: the capture is incomplete")
+
+    def download(self, served: Path) -> None:
+        """curl from 127.0.0.11, never through a proxy; the copy must equal the original."""
+        received = self.workdir / "received.bin"
+        argv = [
+            "curl", "-sS", "-v", "--trace-time", "--noproxy", "*",
+            "--interface", CLIENT_ADDR, "-o", str(received),
+            f"http://{SERVER_ADDR}:{PLAIN_PORT}/{served.name}",
+        ]  # fmt: skip
+        self.journal.command(argv)
+        with (self.folder / "client.log").open("w") as log:
+            proc = subprocess.run(argv, stderr=log, env=self.env, timeout=CLIENT_TIMEOUT)
+        if proc.returncode != 0 or received.read_bytes() != served.read_bytes():
+            raise RuntimeError(f"curl exited {proc.returncode} or the download differs")
+        self.journal.note(f"curl exited 0; {received.stat().st_size} bytes, identical")
+
+    def cut(self, full: Path) -> None:
+        """Keep the server's data packet at or past response byte ``keep_from`` (relative
+        tcp.seq - 1) and everything after it, as pcap (editcap's default is pcapng)."""
+        stats = self.journal.run(["capinfos", "-c", "-s", "-H", "-M", str(full)])
+        self.journal.note("whole download (scratch file, not kept):\n" + stats.rstrip())
+        argv = [
+            "tshark", "-r", str(full), "-Y", f"tcp.srcport == {PLAIN_PORT} and tcp.len > 0",
+            "-T", "fields", "-e", "frame.number", "-e", "tcp.seq",
+        ]  # fmt: skip
+        rows = [line.split("\t") for line in self.journal.run(argv).splitlines()]
+        first, seq = next(
+            (int(n), int(s)) for n, s in rows if int(s) - 1 >= self.scenario.keep_from
+        )
+        count = self.journal.run(["capinfos", "-c", "-M", "-T", "-r", str(full)])
+        last = int(count.split()[-1])
+        self.journal.note(
+            f"first server data packet at response byte >= {self.scenario.keep_from}: "
+            f"{first} (starts at response byte {seq - 1}, headers included)"
+        )
+        out = str(self.folder / self.scenario.capture_file)
+        self.journal.run(["editcap", "-F", "pcap", "-r", str(full), out, f"{first}-{last}"])
+
+
 def display_argv(argv: list[str]) -> list[str]:
     """Commands as a reader would type them: repo-relative paths, ``python`` for the venv."""
     repo = RECORDER_DIR.parent.parent
@@ -482,6 +671,28 @@ def missing_evidence(capture: Path, filters: tuple[str, ...], extra: tuple[str, 
     return missing
 
 
+def frames_completed_out_of_order(capture: Path) -> list[int]:
+    """Packets that complete a WebSocket frame some of whose later bytes arrived earlier.
+
+    With ``tcp.reassemble_out_of_order`` on, tshark lists a reassembled frame's segments in
+    sequence order; when a retransmission fills a hole, the packet that completes the frame is
+    not the last segment listed. A decoder without out-of-order reassembly loses these frames.
+    """
+    argv = [
+        "tshark", "-r", str(capture), "-o", "tcp.reassemble_out_of_order:TRUE",
+        "-Y", "websocket", "-T", "fields", "-e", "frame.number", "-e", "tcp.segment",
+    ]  # fmt: skip
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    rows = [line.split("\t") for line in out.splitlines()]
+    return [int(frame) for frame, segments in rows if segments.split(",")[-1] not in ("", frame)]
+
+
+def present_evidence(capture: Path, filters: tuple[str, ...], extra: tuple[str, ...]) -> list[str]:
+    """The display filters that do match some packet of ``capture``."""
+    missing = missing_evidence(capture, filters, extra)
+    return [display_filter for display_filter in filters if display_filter not in missing]
+
+
 def prepare_folder(folder: Path) -> None:
     """Fresh outputs every time, but keep the hand-written README.md."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -489,8 +700,10 @@ def prepare_folder(folder: Path) -> None:
         (folder / name).unlink(missing_ok=True)
 
 
-def required_tools(scenario: Scenario | Derived) -> list[str]:
+def required_tools(scenario: AnyScenario) -> list[str]:
     """The external programs a scenario runs (record.sh installs them)."""
+    if isinstance(scenario, PlainDownload):
+        return ["tcpdump", "curl", "editcap", "capinfos", "tshark"]
     if isinstance(scenario, Derived):
         rewrite = "tcprewrite" if scenario.transform == "vlan" else "editcap"
         return [rewrite, "tshark", "capinfos"]
@@ -500,12 +713,12 @@ def required_tools(scenario: Scenario | Derived) -> list[str]:
     return tools + (["tshark"] if scenario.require else [])
 
 
-def check_tools(scenarios: list[Scenario | Derived]) -> None:
+def check_tools(scenarios: list[AnyScenario]) -> None:
     needed = sorted({tool for s in scenarios for tool in required_tools(s)})
     missing = [tool for tool in needed if shutil.which(tool) is None]
     if missing:
         sys.exit(f"missing tools: {', '.join(missing)} (record.sh installs them)")
-    if os.geteuid() != 0 and any(isinstance(s, Scenario) for s in scenarios):
+    if os.geteuid() != 0 and not all(isinstance(s, Derived) for s in scenarios):
         sys.exit("capturing (and network namespaces) need root; run as root")
 
 
@@ -515,7 +728,10 @@ def record(scenario: Scenario, folder: Path) -> None:
         prepare_folder(folder)
         with tempfile.TemporaryDirectory(prefix="wsdoctor-rec-") as tmp:
             Recording(scenario, folder, Path(tmp)).run()
-        missing = missing_evidence(folder / scenario.capture_file, scenario.require, ())
+        capture = folder / scenario.capture_file
+        missing = missing_evidence(capture, scenario.require, ())
+        if scenario.reordered_frames and not frames_completed_out_of_order(capture):
+            missing.append("a WebSocket frame completed by out-of-order reassembly")
         if not missing:
             return
         print(f"[{scenario.name}] attempt {attempt}: no packet matches {missing}", flush=True)
@@ -530,6 +746,18 @@ def derive(derived: Derived, folder: Path, out: Path) -> None:
     missing = missing_evidence(capture, derived.require, derived.tshark_args)
     if missing:
         raise SystemExit(f"{derived.name}: no packet matches {missing}")
+
+
+def record_download(scenario: PlainDownload, folder: Path) -> None:
+    """Record, cut, and check that the cut is what it claims: mid-stream, and not WebSocket."""
+    prepare_folder(folder)
+    with tempfile.TemporaryDirectory(prefix="wsdoctor-rec-") as tmp:
+        DownloadRecording(scenario, folder, Path(tmp)).run()
+    capture = folder / scenario.capture_file
+    missing = missing_evidence(capture, scenario.require, scenario.tshark_args)
+    found = present_evidence(capture, scenario.forbid, scenario.tshark_args)
+    if missing or found:
+        raise SystemExit(f"{scenario.name}: no packet matches {missing}; some match {found}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -549,6 +777,8 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.out / scenario.name
         if isinstance(scenario, Derived):
             derive(scenario, folder, args.out)
+        elif isinstance(scenario, PlainDownload):
+            record_download(scenario, folder)
         else:
             record(scenario, folder)
         size = (folder / scenario.capture_file).stat().st_size

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Re-record the sample captures: bash sample_captures/recorder/record.sh [scenario...]
 # Installs the tools via apt when missing (tcpdump; openssl; dumpcap/editcap/capinfos and
-# tshark; iproute2, iptables and procps for the lossy namespaces; tcpreplay for tcprewrite),
+# tshark; iproute2, iptables and procps for the lossy namespaces; tcpreplay for tcprewrite;
+# curl for the not-websocket download),
 # then runs record.py with the repository's venv (.venv at the repo root, two levels up).
 set -euo pipefail
 
@@ -19,6 +20,7 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v iptables >/dev/null || need+=(iptables)
 command -v sysctl >/dev/null || need+=(procps)
 command -v tcprewrite >/dev/null || need+=(tcpreplay)
+command -v curl >/dev/null || need+=(curl)
 if ((${#need[@]})); then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   echo "installing: ${need[*]}" >&2
