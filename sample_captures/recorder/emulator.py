@@ -79,6 +79,7 @@ class EmulatorConfig:
     ping_interval: float | None
     flush_delay: float
     results_every: float
+    deflate: bool = False
 
 
 @dataclass
@@ -406,7 +407,9 @@ async def serve_until_signalled(config: EmulatorConfig) -> None:
         process_response=emulator.process_response,
         ssl=server_ssl_context(config),
         select_subprotocol=select_subprotocol,
-        compression=None,  # Deepgram does not negotiate permessage-deflate
+        # Deepgram does not negotiate permessage-deflate; --deflate exists so captures can
+        # show what compressed frames look like to the engine.
+        compression="deflate" if config.deflate else None,
         ping_interval=config.ping_interval,
     ):
         scheme = "wss" if config.tls_cert else "ws"
@@ -454,6 +457,11 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         default=1.0,
         help="seconds of audio per final Results message (default 1.0)",
     )
+    parser.add_argument(
+        "--deflate",
+        action="store_true",
+        help="accept permessage-deflate when the client offers it (Deepgram does not)",
+    )
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
@@ -468,6 +476,7 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         ping_interval=args.ping_interval or None,
         flush_delay=args.flush_delay,
         results_every=args.results_every,
+        deflate=args.deflate,
     )
 
 

@@ -162,6 +162,14 @@ SCENARIOS: dict[str, AnyScenario] = {
         # longer settle gives the server time to notice and close its side.
         Scenario("client-killed", ("audio:60",), kill_after=3.0, settle=2.0),
         Scenario("wss-keylog", ("audio:3", "keepalive:7:3", "audio:2", "closestream"), tls=True),
+        # permessage-deflate negotiated (Deepgram itself declines it): compressed text frames
+        # with RSV1 set, whose JSON only a decompressing dissector can read.
+        Scenario(
+            "deflate-stream",
+            ("audio:2", "keepalive:4:2", "closestream"),
+            server_args=("--deflate",),
+            require=("websocket.pmc == 1", "websocket.opcode == 8"),
+        ),
         # IPv6 loopback captured on the "any" pseudo-interface: Linux cooked v2, pcapng.
         Scenario(
             "ipv6-cooked",
