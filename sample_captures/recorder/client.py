@@ -33,12 +33,12 @@ import math
 import ssl
 import struct
 import sys
-import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from logsetup import setup_logging
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -237,21 +237,6 @@ def client_ssl_context(cafile: str | None, keylog: str | None) -> ssl.SSLContext
     if keylog:
         context.keylog_filename = keylog
     return context
-
-
-def setup_logging(path: str | None) -> None:
-    """Root at DEBUG so the ``websockets`` logger's frame-by-frame lines are kept."""
-    formatter = logging.Formatter(
-        "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s",
-        datefmt="%Y-%m-%dT%H:%M:%S",
-    )
-    formatter.converter = time.gmtime
-    handler: logging.Handler = logging.FileHandler(path) if path else logging.StreamHandler()
-    handler.setFormatter(formatter)
-    root = logging.getLogger()
-    root.setLevel(logging.DEBUG)
-    root.addHandler(handler)
-    logging.getLogger("websockets").setLevel(logging.DEBUG)
 
 
 async def run_client(args: argparse.Namespace, steps: list[Step]) -> None:

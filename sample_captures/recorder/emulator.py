@@ -27,13 +27,13 @@ import logging
 import signal
 import ssl
 import sys
-import time
 import uuid
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
+from logsetup import setup_logging
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -376,20 +376,6 @@ def server_ssl_context(config: EmulatorConfig) -> ssl.SSLContext | None:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(config.tls_cert, config.tls_key)
     return context
-
-
-def setup_logging(path: str | None) -> None:
-    """DEBUG, UTC ISO timestamps with milliseconds, so log lines line up with capture times."""
-    formatter = logging.Formatter(
-        "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s",
-        datefmt="%Y-%m-%dT%H:%M:%S",
-    )
-    formatter.converter = time.gmtime
-    handler: logging.Handler = logging.FileHandler(path) if path else logging.StreamHandler()
-    handler.setFormatter(formatter)
-    root = logging.getLogger()
-    root.setLevel(logging.DEBUG)
-    root.addHandler(handler)
 
 
 async def serve_until_signalled(config: EmulatorConfig) -> None:
