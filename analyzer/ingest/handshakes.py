@@ -79,7 +79,8 @@ def _stream_handshake(requests: list[dict[str, Any]]) -> dict[str, Any] | None:
     connects = [r for r, _ in attempts if r["http_method"] == "CONNECT"]
     chosen = next((a for a in upgrades if a[0]["http_status"] == 101), None)
     req, headers = chosen or (upgrades[-1] if upgrades else attempts[-1])
-    row = _request_fields(req, headers) | _response_fields(req)
+    row = _request_fields(req, headers)
+    row |= _response_fields(req, row["ws_key"])
     row["upgrade_attempts"] = len(upgrades)
     row["connect_target"] = connects[-1]["http_uri"] if connects else None
     row["connect_status"] = connects[-1]["http_status"] if connects else None
@@ -90,7 +91,6 @@ def _request_fields(req: dict[str, Any], headers: list[tuple[str, str]]) -> dict
     uri = req["http_uri"] or ""
     split = urlsplit(uri)
     query = [(k, redact.query_value(k, v)) for k, v in parse_qsl(split.query, True)]
-    key = _get(headers, "sec-websocket-key")
     return {
         "input": req["input"],
         "stream": req["stream"],
@@ -109,16 +109,15 @@ def _request_fields(req: dict[str, Any], headers: list[tuple[str, str]]) -> dict
         "upgrade_header": _get(headers, "upgrade"),
         "connection_header": _get(headers, "connection"),
         "ws_version": _get(headers, "sec-websocket-version"),
-        "ws_key": key,
+        "ws_key": _get(headers, "sec-websocket-key"),
         "subprotocols_offered": redact.subprotocols(_get(headers, "sec-websocket-protocol") or ""),
         "extensions_offered": _get(headers, "sec-websocket-extensions"),
     }
 
 
-def _response_fields(req: dict[str, Any]) -> dict[str, Any]:
+def _response_fields(req: dict[str, Any], key: str | None) -> dict[str, Any]:
     headers = _headers(req["http_resp_headers"])
     accept = _get(headers, "sec-websocket-accept")
-    key = _get(_headers(req["http_req_headers"]), "sec-websocket-key")
     body = req["http_body"]
     return {
         "response_frame": req["response_frame"],
