@@ -62,14 +62,14 @@ def build(captures: list[CaptureData], keylog: Path | None = None) -> Dataset:
     frames = _frames(sessions.tag(raw_frames, numbered))
     tagged_packets = sessions.tag(packets, numbered)
     events = tcp_events(tagged_packets)
-    table = _session_table(numbered, handshakes, frames, events, tagged_packets, captures)
+    names = {i: str(c.file.path) for i, c in enumerate(captures)}
+    table = _session_table(numbered, handshakes, frames, events, tagged_packets, names)
     found = anomalies.collect(
         anomalies.frame_anomalies(frames) + anomalies.handshake_anomalies(table)
     )
     warnings = [w for c in captures for w in c.warnings]
     warnings += _coverage_warnings(captures, table, keylog, misaligned.height)
     facts = [c.facts | _session_facts(table, i) for i, c in enumerate(captures)]
-    names = {i: str(c.file.path) for i, c in enumerate(captures)}
     frames = frames.with_columns(pl.col("input").replace_strict(names, return_dtype=pl.String))
     return Dataset(table, FRAMES.conform(frames), events, found, facts, warnings)
 
@@ -95,7 +95,7 @@ def _session_table(
     frames: pl.DataFrame,
     events: pl.DataFrame,
     packets: pl.DataFrame,
-    captures: list[CaptureData],
+    names: dict[int, str],
 ) -> pl.DataFrame:
     by_id = [
         framing_features(frames),
@@ -108,7 +108,6 @@ def _session_table(
     for part in by_id:
         table = table.join(part.rename({"session": "id"}), on="id", how="left")
     table = table.join(quiet_features(table), on="id", how="left")
-    names = {i: str(c.file.path) for i, c in enumerate(captures)}
     return SESSIONS.conform(
         table.with_columns(
             pl.col("input").alias("input_index"),
