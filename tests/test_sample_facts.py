@@ -1,7 +1,9 @@
 """Every recorded sample reproduces the facts its expected.yaml states.
 
-The facts were verified with plain tshark queries when the sample was recorded (each
-scenario's README lists them), independently of the engine.
+The facts are computed from plain tshark queries by sample_captures/recorder/expected.py
+when the sample is recorded, independently of the engine. Each session entry is
+`{facts: {column: value}, categories: {must: [...], must_not: [...]}}`; the facts are
+compared with the engine's session row here, the categories belong to the rule tests.
 """
 
 from __future__ import annotations
@@ -18,6 +20,18 @@ from analyzer.pipeline import load
 from conftest import SAMPLES
 
 EXPECTED = sorted(SAMPLES.glob("*/expected.yaml"))
+# The contract's category vocabulary (/work/shared/contract.md).
+CATEGORIES = {
+    "idle-timeout",
+    "keepalive-misuse",
+    "ping-timeout",
+    "missing-close",
+    "proxy-interference",
+    "handshake-failure",
+    "protocol-error",
+    "server-error",
+    "capture-quality",
+}
 
 
 def _cases() -> list[tuple[str, Path, Path | None, list[dict[str, Any]]]]:
@@ -28,7 +42,7 @@ def _cases() -> list[tuple[str, Path, Path | None, list[dict[str, Any]]]]:
         for cap in spec["captures"]:
             keylog = folder / cap["keylog"] if "keylog" in cap else None
             cases.append(
-                (f"{folder.name}/{cap['path']}", folder / cap["path"], keylog, spec["sessions"])
+                (f"{folder.name}/{cap['path']}", folder / cap["path"], keylog, _facts(spec))
             )
         if "without_keys" in spec:
             plain = spec["without_keys"]
@@ -37,10 +51,15 @@ def _cases() -> list[tuple[str, Path, Path | None, list[dict[str, Any]]]]:
                     f"{folder.name}/{plain['path']} (no keys)",
                     folder / plain["path"],
                     None,
-                    plain["sessions"],
+                    _facts(plain),
                 )
             )
     return cases
+
+
+def _facts(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The facts dict of each session (categories are not engine columns)."""
+    return [session["facts"] for session in spec["sessions"]]
 
 
 def _matches(actual: Any, expected: Any) -> bool:
@@ -71,6 +90,17 @@ def test_every_scenario_folder_states_its_facts() -> None:
     folders = {p.parent for p in SAMPLES.glob("*/capture.pcap*")}
     assert folders, "no sample captures"
     assert folders <= {p.parent for p in EXPECTED}, "a sample folder has no expected.yaml"
+
+
+@pytest.mark.parametrize("spec_path", EXPECTED, ids=[p.parent.name for p in EXPECTED])
+def test_every_session_declares_contract_categories(spec_path: Path) -> None:
+    spec = yaml.safe_load(spec_path.read_text())
+    sessions = spec["sessions"] + spec.get("without_keys", {}).get("sessions", [])
+    for session in sessions:
+        assert set(session) == {"facts", "categories"}, spec_path
+        must, must_not = session["categories"]["must"], session["categories"]["must_not"]
+        assert set(must) | set(must_not) <= CATEGORIES, spec_path
+        assert not set(must) & set(must_not), spec_path
 
 
 def test_frames_table_has_one_row_per_frame_of_each_session() -> None:

@@ -8,14 +8,22 @@ so one program can record a clean session, an idle timeout or a crash mid-stream
 
     audio:SECONDS            stream audio in real time
     keepalive:SECONDS[:K]    pause audio, sending {"type": "KeepAlive"} every K s (default 3)
+    keepalive-binary:S[:K]   the same KeepAlive JSON, wrongly sent in a BINARY frame
+    bad-audio:SECONDS        stream 100 ms chunks that are not audio (an HTML error page)
+    big:BYTES                send one binary message of BYTES bytes of audio at once
     silence:SECONDS          send nothing at all
     closestream[:TIMEOUT]    send {"type": "CloseStream"} and wait for the server's close
     empty[:TIMEOUT]          send a zero-length binary frame (legacy end of stream) and wait
+                             (empty:0 carries on at once, as a buggy app would)
     finalize                 send {"type": "Finalize"}
     wait-close[:TIMEOUT]     send nothing and wait until the server closes
     close[:CODE]             close from the client side (default 1000)
+    close-and-drop[:CODE]    send a close frame, then reset the TCP connection at once
+                             (SO_LINGER 0 -> RST) without waiting for the server's close
 
 Example: ``client.py audio:3 keepalive:7:3 audio:2 closestream``.
+``--param language=english`` / ``--drop-param encoding`` edit the URL's query string, so one
+URL from the recorder can become a rejected or an encoding-less request.
 
 The ``websockets`` DEBUG log (every frame, the handshake headers, the close handshake) goes
 to ``--log`` with UTC timestamps, because those lines are what a support ticket attaches.
@@ -30,13 +38,14 @@ import asyncio
 import json
 import logging
 import math
+import socket
 import ssl
 import struct
 import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from logsetup import setup_logging
 from websockets.asyncio.client import ClientConnection, connect
@@ -52,6 +61,13 @@ SAMPLE_RATE = 16000
 CHUNK_SECONDS = 0.1  # 100 ms -> 3200 bytes of linear16 mono at 16 kHz
 TONE_HZ = 440.0
 TONE_AMPLITUDE = 600  # quiet: about -35 dBFS
+# What "bad audio" is: a saved error page streamed as if it were the recording, the classic
+# not-audio-at-all input behind DATA-0000 (reference §1.2, §6 #7).
+NOT_AUDIO = (
+    b"<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head>\n"
+    b"<body><h1>Not Found</h1><p>The requested URL was not found on this server.</p>"
+    b"</body></html>\n"
+)
 
 
 @dataclass(frozen=True)
@@ -62,17 +78,22 @@ class Step:
     seconds: float = 0.0
     every: float = 3.0
     code: int = 1000
+    size: int = 0
 
 
 STEP_KINDS = {
     "audio",
     "keepalive",
+    "keepalive-binary",
+    "bad-audio",
+    "big",
     "silence",
     "closestream",
     "empty",
     "finalize",
     "wait-close",
     "close",
+    "close-and-drop",
 }
 
 
@@ -82,10 +103,12 @@ def parse_step(text: str) -> Step:
     if kind not in STEP_KINDS:
         raise ValueError(f"unknown step {kind!r} (choose from {', '.join(sorted(STEP_KINDS))})")
     nums = [float(a) for a in args]
-    if kind == "close":
+    if kind in ("close", "close-and-drop"):
         return Step(kind, code=int(nums[0]) if nums else 1000)
-    if kind == "keepalive":
+    if kind in ("keepalive", "keepalive-binary"):
         return Step(kind, seconds=nums[0], every=nums[1] if len(nums) > 1 else 3.0)
+    if kind == "big":
+        return Step(kind, size=int(nums[0]))
     default_wait = 30.0 if kind in ("closestream", "empty", "wait-close") else 0.0
     return Step(kind, seconds=nums[0] if nums else default_wait)
 
@@ -99,14 +122,19 @@ class AudioSource:
         self.position = 0
 
     def next_chunk(self) -> bytes:
+        return self.next_samples(self.samples_per_chunk)
+
+    def next_samples(self, count: int) -> bytes:
         step = 2 * math.pi * TONE_HZ / self.sample_rate
         start = self.position
-        samples = (
-            round(TONE_AMPLITUDE * math.sin(step * (start + i)))
-            for i in range(self.samples_per_chunk)
-        )
-        self.position += self.samples_per_chunk
-        return struct.pack(f"<{self.samples_per_chunk}h", *samples)
+        samples = (round(TONE_AMPLITUDE * math.sin(step * (start + i))) for i in range(count))
+        self.position += count
+        return struct.pack(f"<{count}h", *samples)
+
+
+def not_audio_chunk(size: int) -> bytes:
+    """``size`` bytes of the error page, repeated: text, no audio container, no PCM."""
+    return (NOT_AUDIO * (size // len(NOT_AUDIO) + 1))[:size]
 
 
 class ScriptedClient:
@@ -123,12 +151,16 @@ class ScriptedClient:
         handlers: dict[str, Callable[[Step], Coroutine[Any, Any, None]]] = {
             "audio": self.stream_audio,
             "keepalive": self.pause_with_keepalive,
+            "keepalive-binary": self.pause_with_keepalive,
+            "bad-audio": self.stream_audio,
+            "big": self.send_big,
             "silence": self.silence,
             "closestream": self.close_stream,
             "empty": self.send_empty,
             "finalize": self.finalize,
             "wait-close": self.wait_close,
             "close": self.close,
+            "close-and-drop": self.close_and_drop,
         }
         try:
             for step in self.steps:
@@ -148,26 +180,42 @@ class ScriptedClient:
         log.info("reader done: %s", describe_close(self.ws))
 
     async def stream_audio(self, step: Step) -> None:
-        """Real-time pacing against a deadline, so 30 chunks really take ~3 s (no drift)."""
+        """Real-time pacing against a deadline, so 30 chunks really take ~3 s (no drift).
+
+        ``bad-audio`` paces the same way but its chunks are an error page, not PCM.
+        """
         loop = asyncio.get_running_loop()
         chunks = round(step.seconds / CHUNK_SECONDS)
         deadline = loop.time()
         for _ in range(chunks):
-            await self.ws.send(self.audio.next_chunk())
+            chunk = self.audio.next_chunk()
+            await self.ws.send(chunk if step.kind == "audio" else not_audio_chunk(len(chunk)))
             deadline += CHUNK_SECONDS
             await asyncio.sleep(max(0.0, deadline - loop.time()))
 
     async def pause_with_keepalive(self, step: Step) -> None:
-        """The documented way to go quiet: a text KeepAlive every K s, no audio."""
+        """The documented way to go quiet: a text KeepAlive every K s, no audio.
+
+        ``keepalive-binary`` sends the same JSON bytes with the binary opcode, the bug of
+        old .NET/Go SDKs (reference §1.3, GH deepgram-dotnet-sdk#131, deepgram-go-sdk#181).
+        """
         loop = asyncio.get_running_loop()
+        text = json.dumps({"type": "KeepAlive"})
+        message: str | bytes = text.encode() if step.kind == "keepalive-binary" else text
         end = loop.time() + step.seconds
         next_keepalive = loop.time() + step.every
         while next_keepalive < end:
             await asyncio.sleep(max(0.0, next_keepalive - loop.time()))
-            await self.ws.send(json.dumps({"type": "KeepAlive"}))
-            log.info("sent KeepAlive")
+            await self.ws.send(message)
+            log.info("sent KeepAlive as %s", "binary" if isinstance(message, bytes) else "text")
             next_keepalive += step.every
         await asyncio.sleep(max(0.0, end - loop.time()))
+
+    async def send_big(self, step: Step) -> None:
+        """One oversized message (a whole recording in one send), e.g. to meet ``max_size``."""
+        payload = self.audio.next_samples(step.size // 2)
+        log.info("sending one binary message of %d bytes", len(payload))
+        await self.ws.send(payload)
 
     async def silence(self, step: Step) -> None:
         await asyncio.sleep(step.seconds)
@@ -178,7 +226,12 @@ class ScriptedClient:
         await self.wait_reader(step.seconds)
 
     async def send_empty(self, step: Step) -> None:
+        """``empty:0`` goes straight on, like an app whose recorder emitted an empty chunk
+        mid-stream (iOS Safari, reference §1.3); otherwise wait for the server's close."""
         await self.ws.send(b"")
+        if step.seconds <= 0:
+            log.info("sent empty binary frame; carrying on")
+            return
         log.info("sent empty binary frame; waiting for the server to close")
         await self.wait_reader(step.seconds)
 
@@ -191,6 +244,22 @@ class ScriptedClient:
 
     async def close(self, step: Step) -> None:
         await self.ws.close(step.code)
+
+    async def close_and_drop(self, step: Step) -> None:
+        """A close frame, then an immediate RST: what an app that calls ``close()`` and exits
+        (or a socket closed with ``SO_LINGER`` 0) puts on the wire; the server's close reply
+        can only meet a dead socket."""
+        self.ws.protocol.send_close(step.code)
+        for data in self.ws.protocol.data_to_send():
+            self.ws.transport.write(data)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 1.0
+        while self.ws.transport.get_write_buffer_size() and loop.time() < deadline:
+            await asyncio.sleep(0.001)  # the close frame must reach the kernel first
+        sock = self.ws.transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        log.info("sent close %d; resetting the TCP connection without waiting", step.code)
+        self.ws.transport.abort()
 
     async def wait_reader(self, timeout: float) -> None:
         """The reader ends when the connection is closed; give up after ``timeout``."""
@@ -242,17 +311,20 @@ def client_ssl_context(cafile: str | None, keylog: str | None) -> ssl.SSLContext
 async def run_client(args: argparse.Namespace, steps: list[Step]) -> None:
     """Connect (from ``--bind``, optionally to ``--connect-host``) and run the script."""
     kwargs: dict[str, Any] = {"local_addr": (args.bind, 0)}
+    url = edit_query(args.url, args.param, args.drop_param)
     if args.connect_host:
         # The URL keeps the public host name (Host header, SNI); TCP goes to this address.
         kwargs["host"] = args.connect_host
-        kwargs["port"] = urlsplit(args.url).port or (443 if args.url.startswith("wss") else 80)
-    if args.url.startswith("wss"):
+        kwargs["port"] = urlsplit(url).port or (443 if url.startswith("wss") else 80)
+    if url.startswith("wss"):
         kwargs["ssl"] = client_ssl_context(args.cafile, args.keylog)
     headers = {} if args.no_auth else {"Authorization": f"Token {args.token}"}
     async with connect(
-        args.url,
+        url,
         additional_headers=headers,
         ping_interval=args.ping_interval or None,
+        ping_timeout=args.ping_timeout or None,
+        close_timeout=args.close_timeout,
         # websockets >= 15 follows HTTP(S)_PROXY from the environment; recordings stay on loopback.
         proxy=None,
         **kwargs,
@@ -264,6 +336,16 @@ async def run_client(args: argparse.Namespace, steps: list[Step]) -> None:
         await ScriptedClient(ws, steps).run()
     log.info("finished: %s", describe_close(ws))
     print("closed", flush=True)
+
+
+def edit_query(url: str, params: list[str], drop: list[str]) -> str:
+    """``--param name=value`` replaces or adds a query value; ``--drop-param`` removes one."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in drop]
+    for item in params:
+        name, _, value = item.partition("=")
+        query = [(k, v) for k, v in query if k != name] + [(name, value)]
+    return urlunsplit(parts._replace(query=urlencode(query, safe=",")))
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[Step]]:
@@ -284,6 +366,33 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
         type=float,
         default=20.0,
         help="client WebSocket pings every N s; 0 disables (default 20, as websockets)",
+    )
+    parser.add_argument(
+        "--ping-timeout",
+        type=float,
+        default=20.0,
+        help="give up (close 1011 'keepalive ping timeout') when a pong takes longer than "
+        "N s; 0 waits forever (default 20, as websockets)",
+    )
+    parser.add_argument(
+        "--close-timeout",
+        type=float,
+        default=10.0,
+        help="seconds to wait for the server's close / TCP close (default 10, as websockets)",
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a query parameter of --url (repeatable), e.g. language=english",
+    )
+    parser.add_argument(
+        "--drop-param",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="remove a query parameter of --url (repeatable), e.g. encoding",
     )
     args = parser.parse_args(argv)
     try:

@@ -7,6 +7,28 @@ header on every upgrade response, ``Results`` text messages while audio flows, `
 then close 1000 after ``CloseStream`` (or a legacy empty binary frame), and close 1011 with
 the exact NET-0001 reason after the inactivity window.
 
+The failure modes a support engineer meets, each tied to a reference tag:
+
+* handshake rejections: 401 ``INVALID_AUTH`` without credentials, 400 ``Bad Request`` for an
+  invalid query value (``language=english``, an ``encoding`` outside §1.7, a non-numeric
+  ``sample_rate``/``channels``), both with ``dg-error`` and a JSON body [D-STT, D-ERR,
+  GH livekit/agents#3519];
+* NET-0001 (1011): no binary or text frame for ``--inactivity-timeout`` s [D-KA, D-STT];
+* NET-0000 (1011): frames keep arriving but none of them is transcribable audio or a text
+  message, so no response is produced for ``--response-timeout`` s (30 s, as reported when
+  KeepAlive went out as *binary*: GH deepgram-dotnet-sdk#131/#133). A binary frame whose
+  payload is JSON (``{"type": "KeepAlive"}``) is such a frame: it is data to the server, so
+  it keeps NET-0001 away, but it is not a KeepAlive and not audio [D-KA, D-LL, §6 #3];
+* DATA-0000 (1008): without ``encoding`` the server must detect a container, and the first
+  audio message starts with no known container magic (RIFF/WAVE, Ogg, WebM/EBML, FLAC, MP3,
+  MP4, AMR) [D-STT "raw vs containerized", D-FMT]. The reason text is the emulator's own:
+  Deepgram's wire text for DATA-0000 is not confirmed (§1.2);
+* 1009: ``--max-message-size`` is the ``websockets`` ``max_size``; a longer message makes
+  the server library fail the connection with 1009 (§3.1, §6 #25);
+* a stalled server: ``--stall-after S`` stops reading the socket S s after the upgrade (no
+  pongs, no timers, no answers), as a blocked event loop would; the client's own keepalive
+  ping then times out (§3.1, §6 #21).
+
 Nothing here transcribes anything: transcripts are canned phrases, timed by the audio clock.
 Every behaviour that a later recording may want to change is a command-line switch, and the
 per-connection logic lives in :class:`ListenSession` so new misbehaviours can be added as
@@ -24,6 +46,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 import signal
 import ssl
 import sys
@@ -31,6 +54,7 @@ import uuid
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 from urllib.parse import parse_qs, urlsplit
 
 from logsetup import setup_logging
@@ -45,14 +69,32 @@ NET0001_REASON = (
     "Deepgram did not receive audio data or a text message within the timeout window. "
     "See https://dpgr.am/net0001"
 )
+NET0000_REASON = (
+    "Deepgram did not provide a response message within the timeout window. "
+    "See https://dpgr.am/net0000"
+)
+# Not confirmed wire text (§1.2 "DATA-0000: wire text not confirmed"): the identifier is
+# what rules match, the sentence is the emulator's.
+DATA0000_REASON = "DATA-0000: Deepgram could not decode the audio data (no supported format found)"
 LISTEN_PATH = "/v1/listen"
 CLOSE_NORMAL = 1000
+CLOSE_POLICY_VIOLATION = 1008
 CLOSE_INTERNAL_ERROR = 1011
 AUTH_SUBPROTOCOLS = ("token", "bearer")
 
 # Bytes per sample for the raw encodings a client may declare; anything else (containers,
 # compressed codecs) is costed as linear16 because the emulator never decodes audio.
 BYTES_PER_SAMPLE = {"linear16": 2, "linear32": 4, "mulaw": 1, "alaw": 1}
+# Reference §1.7: the values ``encoding`` accepts; anything else is a 400 at the handshake.
+ENCODINGS = frozenset(
+    {"linear16", "linear32", "flac", "alaw", "mulaw", "amr-nb", "amr-wb", "opus", "ogg-opus"}
+    | {"speex", "g729"}
+)
+# A BCP-47-shaped tag (``en``, ``en-US``, ``pt-BR``, ``zh-Hant-TW``) or ``multi``;
+# ``english`` is the reference's example of a value Deepgram rejects with 400.
+LANGUAGE_TAG = re.compile(r"(?:[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*|multi)")
+# Leading bytes of the containers Deepgram detects when no ``encoding`` is given.
+CONTAINER_MAGIC = (b"RIFF", b"OggS", b"\x1a\x45\xdf\xa3", b"fLaC", b"ID3", b"#!AMR")
 
 MODEL_INFO = {"name": "general-nova-3", "version": "2024-12-20.0", "arch": "nova-3"}
 MODEL_UUID = "40bd3654-e622-47c4-a111-63a61b23bfe8"  # fixed fake, so captures are comparable
@@ -80,6 +122,9 @@ class EmulatorConfig:
     flush_delay: float
     results_every: float
     deflate: bool = False
+    response_timeout: float = 30.0
+    max_message_size: int | None = 2**20
+    stall_after: float | None = None
 
 
 @dataclass
@@ -90,6 +135,7 @@ class AudioFormat:
     sample_rate: int
     channels: int
     interim_results: bool
+    declared: bool = True  # False: no ``encoding``, so a container must be detected
 
     @property
     def bytes_per_second(self) -> float:
@@ -110,7 +156,43 @@ class AudioFormat:
             sample_rate=int(first("sample_rate", "16000")),
             channels=int(first("channels", "1")),
             interim_results=first("interim_results", "false").lower() == "true",
+            declared="encoding" in query,
         )
+
+
+def invalid_parameter(path: str) -> str | None:
+    """The first query value Deepgram would reject with 400, described; None when all pass."""
+    query = parse_qs(urlsplit(path).query)
+    encoding = query.get("encoding", [None])[0]
+    if encoding is not None and encoding not in ENCODINGS:
+        return f"unsupported encoding: {encoding}"
+    language = query.get("language", [None])[0]
+    if language is not None and not LANGUAGE_TAG.fullmatch(language):
+        return f"invalid language: {language}"
+    for name in ("sample_rate", "channels"):
+        value = query.get(name, [None])[0]
+        if value is not None and not (value.isdigit() and int(value) > 0):
+            return f"invalid {name}: {value}"
+    return None
+
+
+def has_container_magic(data: bytes) -> bool:
+    """Does this first audio message start like a file Deepgram can identify on its own?"""
+    mpeg_sync = len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0  # MP3/AAC
+    mp4 = data[4:8] == b"ftyp"
+    return data.startswith(CONTAINER_MAGIC) or mpeg_sync or mp4
+
+
+def json_type_in_binary(data: bytes) -> str | None:
+    """``type`` of a JSON object sent as a binary frame (a control message in the wrong
+    opcode, reference §6 #3); None for anything that is not a JSON object."""
+    if not data.startswith(b"{"):
+        return None
+    try:
+        parsed = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return str(parsed.get("type")) if isinstance(parsed, dict) else None
 
 
 def utc_now_iso() -> str:
@@ -118,23 +200,66 @@ def utc_now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+class Timer(Enum):
+    """What ended a wait for the next client message."""
+
+    IDLE = "NET-0001 inactivity window"
+    NO_RESPONSE = "NET-0000 response window"
+    STALL = "--stall-after"
+
+
+@dataclass
+class Clocks:
+    """The loop times the server's timers run from (``asyncio`` loop clock, seconds).
+
+    ``last_message``: any binary or text frame from the client (NET-0001 counts both).
+    ``last_progress``: the later of the last server message and the last client text
+    message; frames that are neither audio nor text (JSON in binary) do not move it, which
+    is how a binary "KeepAlive" ends in NET-0000 (GH deepgram-dotnet-sdk#131).
+    """
+
+    last_message: float
+    last_progress: float
+    stall_at: float | None = None
+
+    def next_deadline(self, config: EmulatorConfig) -> tuple[float, Timer]:
+        deadlines = [
+            (self.last_message + config.inactivity_timeout, Timer.IDLE),
+            (self.last_progress + config.response_timeout, Timer.NO_RESPONSE),
+        ]
+        if self.stall_at is not None:
+            deadlines.append((self.stall_at, Timer.STALL))
+        return min(deadlines, key=lambda item: item[0])
+
+
 class ListenSession:
     """One ``/v1/listen`` connection: receive audio and control messages, answer like Deepgram.
 
-    The receive loop is the only place that waits, so the inactivity timer is simply the
-    timeout on ``recv``: any message (audio or text) restarts it, protocol pings do not.
+    The receive loop is the only place that waits, so every server timer is a deadline on
+    ``recv``: client messages move the clocks (see :class:`Clocks`), protocol pings do not.
     """
 
-    def __init__(self, ws: ServerConnection, request_id: str, config: EmulatorConfig) -> None:
+    def __init__(
+        self,
+        ws: ServerConnection,
+        request_id: str,
+        config: EmulatorConfig,
+        stalled: set[ServerConnection],
+    ) -> None:
         self.ws = ws
         self.request_id = request_id
         self.config = config
+        self.stalled = stalled  # the emulator aborts these at shutdown
         self.audio = AudioFormat.from_path(ws.request.path if ws.request else LISTEN_PATH)
         self.sha256 = hashlib.sha256()
         self.total_bytes = 0
         self.reported_bytes = 0  # audio already covered by a Results message
         self.phrase_index = 0
         self.interim_sent = False  # one interim per window when interim_results=true
+        self.first_audio_seen = False
+        now = asyncio.get_running_loop().time()
+        stall_at = now + config.stall_after if config.stall_after is not None else None
+        self.clocks = Clocks(last_message=now, last_progress=now, stall_at=stall_at)
 
     @property
     def total_seconds(self) -> float:
@@ -149,19 +274,7 @@ class ListenSession:
             self.ws.request.path if self.ws.request else "?",
         )
         try:
-            while True:
-                try:
-                    async with asyncio.timeout(self.config.inactivity_timeout):
-                        message = await self.ws.recv()
-                except TimeoutError:
-                    await self.close_idle()
-                    return
-                if isinstance(message, bytes):
-                    done = await self.on_binary(message)
-                else:
-                    done = await self.on_text(message)
-                if done:
-                    return
+            await self.serve_messages()
         except ConnectionClosed as exc:
             # A vanished client (killed process, reset) lands here with "no close frame
             # received or sent"; log it the way an operator would read it.
@@ -176,14 +289,61 @@ class ListenSession:
                 self.ws.close_reason,
             )
 
+    async def serve_messages(self) -> None:
+        """Dispatch client messages until one of them, or a timer, ends the session."""
+        handlers = {
+            Timer.IDLE: self.close_idle,
+            Timer.NO_RESPONSE: self.close_no_response,
+            Timer.STALL: self.stall,
+        }
+        while True:
+            message = await self.next_message()
+            if isinstance(message, Timer):
+                await handlers[message]()
+                return
+            self.clocks.last_message = asyncio.get_running_loop().time()
+            if isinstance(message, bytes):
+                done = await self.on_binary(message)
+            else:
+                self.clocks.last_progress = self.clocks.last_message
+                done = await self.on_text(message)
+            if done:
+                return
+
+    async def next_message(self) -> str | bytes | Timer:
+        """The next client message, or the timer whose deadline came first."""
+        deadline, timer = self.clocks.next_deadline(self.config)
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self.ws.recv()
+        except TimeoutError:
+            return timer
+
     async def on_binary(self, data: bytes) -> bool:
         """Audio chunk; an empty one is the legacy end-of-stream signal Deepgram still honours."""
         if not data:
             log.info("session %s: empty binary frame -> end of stream (legacy)", self.request_id)
             await self.finish("empty binary frame")
             return True
-        self.total_bytes += len(data)
         self.sha256.update(data)
+        if not self.first_audio_seen:
+            self.first_audio_seen = True
+            if not self.audio.declared and not has_container_magic(data):
+                await self.close_undecodable(data)
+                return True
+        json_type = json_type_in_binary(data)
+        if json_type is not None:
+            # Reference §1.3/§6 #3: not a KeepAlive (that must be text) and not audio either;
+            # it keeps NET-0001 away (a binary frame arrived) but produces no response.
+            log.warning(
+                "session %s: binary frame carrying JSON type=%r (%d bytes): not a KeepAlive, "
+                "not transcribable audio",
+                self.request_id,
+                json_type,
+                len(data),
+            )
+            return False
+        self.total_bytes += len(data)
         await self.maybe_send_results()
         return False
 
@@ -265,14 +425,19 @@ class ListenSession:
         }
         if from_finalize:
             message["from_finalize"] = True
+        await self.send_json(message)
+
+    async def send_json(self, message: dict[str, object]) -> None:
+        """Every server message is a response: it restarts the NET-0000 window."""
         await self.ws.send(json.dumps(message))
+        self.clocks.last_progress = asyncio.get_running_loop().time()
 
     async def finish(self, why: str) -> None:
         """Normal end of stream: final Results, ``Metadata``, then close 1000 (reference §1.2)."""
         if self.config.flush_delay > 0:
             await asyncio.sleep(self.config.flush_delay)
         await self.flush_results()
-        metadata = {
+        metadata: dict[str, object] = {
             "type": "Metadata",
             "transaction_key": "deprecated",
             "request_id": self.request_id,
@@ -281,7 +446,7 @@ class ListenSession:
             "duration": round(self.total_seconds, 3),
             "channels": self.audio.channels,
         }
-        await self.ws.send(json.dumps(metadata))
+        await self.send_json(metadata)
         log.info("session %s: Metadata sent after %s; closing 1000", self.request_id, why)
         await self.ws.close(CLOSE_NORMAL)
 
@@ -294,6 +459,45 @@ class ListenSession:
         )
         await self.ws.close(CLOSE_INTERNAL_ERROR, NET0001_REASON)
 
+    async def close_no_response(self) -> None:
+        """NET-0000: frames arrived, but nothing to answer for the response window."""
+        log.warning(
+            "session %s: no response message for %.1fs (no transcribable audio, no text "
+            "message) -> close 1011 NET-0000",
+            self.request_id,
+            self.config.response_timeout,
+        )
+        await self.ws.close(CLOSE_INTERNAL_ERROR, NET0000_REASON)
+
+    async def close_undecodable(self, data: bytes) -> None:
+        """DATA-0000: container detection found no known format in the first audio bytes."""
+        log.warning(
+            "session %s: no encoding declared and the first audio message (%d bytes, "
+            "starts %r) has no known container magic -> close 1008 DATA-0000",
+            self.request_id,
+            len(data),
+            data[:16],
+        )
+        await self.ws.close(CLOSE_POLICY_VIOLATION, DATA0000_REASON)
+
+    async def stall(self) -> None:
+        """Stop reading the socket, as a blocked server would: no pongs, no timers, no close.
+
+        The kernel keeps ACKing (and buffering) what the client sends; nothing is answered
+        until the client gives up or the emulator shuts down (which aborts the connection).
+        """
+        log.warning(
+            "session %s: stalling after %.1fs: reading paused, no more answers",
+            self.request_id,
+            self.config.stall_after or 0.0,
+        )
+        self.ws.transport.pause_reading()
+        self.stalled.add(self.ws)
+        try:
+            await self.ws.wait_closed()
+        finally:
+            self.stalled.discard(self.ws)
+
 
 class DeepgramEmulator:
     """Handshake hooks plus the connection handler, sharing one request id per connection."""
@@ -303,13 +507,15 @@ class DeepgramEmulator:
         self.request_ids: weakref.WeakKeyDictionary[ServerConnection, str] = (
             weakref.WeakKeyDictionary()
         )
+        self.stalled: set[ServerConnection] = set()
 
     def request_id(self, connection: ServerConnection) -> str:
         """Deepgram issues a request id for every upgrade attempt, accepted or not."""
         return self.request_ids.setdefault(connection, str(uuid.uuid4()))
 
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        """Reject what Deepgram would reject before the upgrade: wrong path, missing auth."""
+        """Reject what Deepgram would reject before the upgrade: wrong path, missing auth,
+        then invalid query values (auth first: the order real Deepgram uses is not known)."""
         request_id = self.request_id(connection)
         path = urlsplit(request.path).path
         if path != LISTEN_PATH:
@@ -318,6 +524,12 @@ class DeepgramEmulator:
             return self.json_error(
                 connection, 401, "INVALID_AUTH", "Invalid credentials.", request_id
             )
+        problem = invalid_parameter(request.path)
+        if problem is not None:
+            # Shape of reference/errors: err_code "Bad Request", err_msg "Bad Request: …";
+            # the wording after the prefix is the emulator's.
+            message = f"Bad Request: {problem}"
+            return self.json_error(connection, 400, "Bad Request", message, request_id)
         return None
 
     def process_response(
@@ -344,11 +556,17 @@ class DeepgramEmulator:
         del response.headers["Content-Type"]
         response.headers["Content-Type"] = "application/json"
         response.headers["dg-error"] = err_msg
-        log.info("request %s rejected: %d %s", request_id, status, err_code)
+        log.info("request %s rejected: %d %s (%s)", request_id, status, err_code, err_msg)
         return response
 
     async def handler(self, ws: ServerConnection) -> None:
-        await ListenSession(ws, self.request_id(ws), self.config).run()
+        await ListenSession(ws, self.request_id(ws), self.config, self.stalled).run()
+
+    def abort_stalled(self) -> None:
+        """At shutdown a stalled session cannot close politely (it reads nothing): abort."""
+        for ws in list(self.stalled):
+            log.info("aborting stalled connection from %s", ws.remote_address)
+            ws.transport.abort()
 
 
 def has_credentials(request: Request) -> bool:
@@ -397,12 +615,14 @@ async def serve_until_signalled(config: EmulatorConfig) -> None:
         # show what compressed frames look like to the engine.
         compression="deflate" if config.deflate else None,
         ping_interval=config.ping_interval,
+        max_size=config.max_message_size,
     ):
         scheme = "wss" if config.tls_cert else "ws"
         log.info("listening on %s://%s:%d%s", scheme, config.host, config.port, LISTEN_PATH)
         # The recorder waits for this line before it starts capturing.
         print(f"listening on {config.host}:{config.port}", flush=True)
         await stop.wait()
+        emulator.abort_stalled()
     log.info("stopped")
 
 
@@ -415,6 +635,13 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         type=float,
         default=10.0,
         help="seconds with neither audio nor text before close 1011 NET-0001 (default 10)",
+    )
+    parser.add_argument(
+        "--response-timeout",
+        type=float,
+        default=30.0,
+        help="seconds without a response to give (no transcribable audio, no text message) "
+        "before close 1011 NET-0000 (default 30)",
     )
     parser.add_argument(
         "--no-auth",
@@ -448,6 +675,18 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         action="store_true",
         help="accept permessage-deflate when the client offers it (Deepgram does not)",
     )
+    parser.add_argument(
+        "--max-message-size",
+        type=int,
+        default=2**20,
+        help="largest incoming message in bytes (websockets max_size; longer -> close 1009; "
+        "default 1 MiB, the library default: Deepgram's own limit is not documented)",
+    )
+    parser.add_argument(
+        "--stall-after",
+        type=float,
+        help="stop reading each connection this many seconds after the upgrade (no pongs)",
+    )
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
@@ -463,6 +702,9 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         flush_delay=args.flush_delay,
         results_every=args.results_every,
         deflate=args.deflate,
+        response_timeout=args.response_timeout,
+        max_message_size=args.max_message_size,
+        stall_after=args.stall_after,
     )
 
 

@@ -1,36 +1,46 @@
 #!/usr/bin/env bash
-# Re-record the sample captures: bash sample_captures/recorder/record.sh [scenario...]
-# Installs the tools via apt when missing (tcpdump; openssl; dumpcap/editcap/capinfos and
-# tshark; iproute2, iptables and procps for the lossy namespaces; tcpreplay for tcprewrite;
-# curl for the not-websocket download),
-# then runs record.py with the repository's venv (.venv at the repo root, two levels up).
+# Re-record the sample captures from scratch: bash sample_captures/recorder/record.sh [scenario...]
+# (no scenario: all of them; --facts-only rewrites expected.yaml from the committed captures).
+#
+# Works on a fresh Debian/Ubuntu machine: needs root (tcpdump, network namespaces, raw
+# sockets) and re-runs itself with sudo otherwise; installs the tools it needs with apt —
+# tcpdump, tshark/dumpcap/editcap/capinfos, openssl, iproute2/iptables/procps (lossy
+# namespaces), tcpreplay (tcprewrite), curl (not-websocket), nodejs/npm (Node `ws` client),
+# nginx, haproxy and squid (proxy scenarios) — then the repository's venv via
+# scripts/setup.sh, and runs record.py with it. Node's `ws` comes from node/package-lock.json.
 set -euo pipefail
+
+if [[ $EUID -ne 0 ]]; then
+  exec sudo -E bash "$0" "$@"
+fi
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-python="$repo/.venv/bin/python"
 
 need=()
-command -v tcpdump >/dev/null || need+=(tcpdump)
-command -v openssl >/dev/null || need+=(openssl)
-command -v editcap >/dev/null || need+=(wireshark-common)
-command -v dumpcap >/dev/null || need+=(wireshark-common)
-command -v tshark >/dev/null || need+=(tshark)
-command -v ip >/dev/null || need+=(iproute2)
-command -v iptables >/dev/null || need+=(iptables)
-command -v sysctl >/dev/null || need+=(procps)
-command -v tcprewrite >/dev/null || need+=(tcpreplay)
-command -v curl >/dev/null || need+=(curl)
+want() { command -v "$1" >/dev/null || need+=("$2"); }
+want tcpdump tcpdump
+want openssl openssl
+want tshark tshark
+want editcap wireshark-common
+want dumpcap wireshark-common
+want ip iproute2
+want iptables iptables
+want sysctl procps
+want tcprewrite tcpreplay
+want curl curl
+want node nodejs
+want npm npm
+want nginx nginx
+want haproxy haproxy
+want squid squid
 if ((${#need[@]})); then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   echo "installing: ${need[*]}" >&2
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
-if [[ ! -x "$python" ]]; then
-  echo "no venv at $repo/.venv (create it and install websockets: pip install -e '.[test]')" >&2
-  exit 2
-fi
-
-exec "$python" "$here/record.py" "$@"
+bash "$repo/scripts/setup.sh"
+exec "$repo/.venv/bin/python" "$here/record.py" "$@"
