@@ -151,11 +151,12 @@ _IDENTITY = dict(
     client_evidence=(S, "how the client side was identified: handshake|syn|masking|ports"),
     kind=(
         S,
-        "websocket (101 seen) | rejected (non-101) | unanswered (no response seen) | "
-        "recovered (frames without a captured handshake) | encrypted (TLS, no keys)",
+        "websocket (101 seen) | rejected (upgrade or CONNECT refused: non-101 / non-2xx) | "
+        "unanswered (no response seen) | recovered (frames without a captured handshake) | "
+        "encrypted (TLS without keys, directly or inside an open CONNECT tunnel)",
     ),
     tls=(B, "the connection carried TLS"),
-    decrypted=(B, "TLS was decrypted with the key log"),
+    decrypted=(B, "an HTTP request was read inside the TLS (key log or embedded secrets)"),
     sni=(S, "TLS server name"),
     start=(TS, "first packet of the connection that carries payload or SYN/FIN/RST"),
     end=(TS, "last such packet (a trailing pure ACK is not read)"),

@@ -113,9 +113,12 @@ def session_streams(
         .join(tls, on=KEY, how="full", coalesce=True)
         .with_columns(pl.col("has_frames", "tls").fill_null(False))
     )
+    tunnel_up = (pl.col("method") == "CONNECT") & pl.col("status").is_between(200, 299)
     kind = (
         pl.when(pl.col("status") == 101)
         .then(pl.lit("websocket"))
+        .when(tunnel_up & pl.col("tls") & ~pl.col("has_frames"))
+        .then(pl.lit("encrypted"))
         .when(
             pl.col("method").is_not_null() & pl.col("status").is_not_null() & ~pl.col("has_frames")
         )
@@ -131,7 +134,10 @@ def session_streams(
         kind.alias("kind"),
         "tls",
         "sni",
-        (pl.col("tls") & pl.col("method").is_not_null()).alias("decrypted"),
+        # A CONNECT is plain text before the TLS: only a request inside TLS proves decryption.
+        (pl.col("tls") & pl.col("method").is_not_null() & (pl.col("method") != "CONNECT"))
+        .fill_null(False)
+        .alias("decrypted"),
     )
 
 

@@ -89,7 +89,8 @@ def _stream_handshake(requests: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def _request_fields(req: dict[str, Any], headers: list[tuple[str, str]]) -> dict[str, Any]:
     uri = req["http_uri"] or ""
-    split = urlsplit(uri)
+    # A CONNECT target is authority-form (host:port, RFC 9110 §9.3.6), not a URL.
+    split = urlsplit("" if req["http_method"] == "CONNECT" else uri)
     query = [(k, redact.query_value(k, v)) for k, v in parse_qsl(split.query, True)]
     return {
         "input": req["input"],

@@ -53,7 +53,7 @@ TLS_NAME = "api.deepgram.test"  # RFC 2606 .test: obviously not the real service
 QUERY = "encoding=linear16&sample_rate=16000&channels=1&model=nova-3"
 
 SETTLE_SECONDS = 1.0  # after the client is done: let the last FIN/ACK/RST reach the capture
-CLIENT_TIMEOUT = 60.0
+CLIENT_TIMEOUT = 120.0  # > the longest real timeout a scenario waits out (nginx: 60 s)
 # tcpdump -B for the plain download: 2 MB arrive within a few ms as 64 KB loopback packets,
 # which overflow tcpdump's default 2 MB buffer now and then ("packets dropped by kernel").
 CAPTURE_BUFFER_KIB = 16384
@@ -99,12 +99,14 @@ HEALTHY_MUST_NOT = (
 )
 
 CaptureTool = Literal["tcpdump", "dumpcap-any"]
-ClientKind = Literal["python", "node"]
+ClientKind = Literal["python", "python-proxy", "node"]
 # The scripted clients; both take client.py's command line and print "open HOST:PORT" once
 # connected (the recorder times kills and hooks from that line).
 CLIENT_COMMANDS: dict[str, tuple[str, ...]] = {
     "python": (PYTHON, str(RECORDER_DIR / "client.py")),
     "node": ("node", str(RECORDER_DIR / "node" / "client.mjs")),
+    # client.py pins proxy=None; through a CONNECT proxy, the wrapper that sets --proxy.
+    "python-proxy": (PYTHON, str(RECORDER_DIR / "proxies" / "proxy_client.py")),
 }
 
 

@@ -41,6 +41,15 @@ if ((${#need[@]})); then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
+# Debian starts the proxies as system services on install; the recorder runs its own
+# instances on 127.0.0.31, which a system squid on *:3128 would block.
+for service in nginx haproxy squid; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
+    systemctl disable --now "$service" >/dev/null 2>&1 || true
+  elif [[ -x /etc/init.d/$service ]]; then
+    "/etc/init.d/$service" stop >/dev/null 2>&1 || true
+  fi
+done
 
 bash "$repo/scripts/setup.sh"
 exec "$repo/.venv/bin/python" "$here/record.py" "$@"

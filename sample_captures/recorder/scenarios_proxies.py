@@ -2,10 +2,161 @@
 
 Append yours to ``SCENARIOS`` (how: the docstring of kinds.py). Names must be unique
 across all scenario modules; registry.py fails loudly otherwise.
+
+Every proxy here is the real Debian package (nginx, haproxy, squid) run by
+``proxies/servers.py`` as a helper process: config rendered from ``proxies/*.tmpl``,
+listening on 127.0.0.31 only, dialing the emulator from 127.0.0.31, its logs written into
+the scenario folder. The capture takes the proxy's host too, so both legs (client 127.0.0.11
+-> proxy, proxy -> server 127.0.0.21) are in one file and each leg is its own session, in
+start order: client leg first. Timeouts are the real ones (nginx 60 s, HAProxy 30 s):
+silence costs no bytes, so the folders stay small.
 """
 
 from __future__ import annotations
 
-from kinds import AnyScenario
+import subprocess
 
-SCENARIOS: list[AnyScenario] = []
+from kinds import (
+    CLIENT_COMMANDS,
+    CLIENT_TIMEOUT,
+    HEALTHY,
+    QUERY,
+    TLS_NAME,
+    AnyScenario,
+    Categories,
+    Hook,
+    Process,
+    RunContext,
+    Scenario,
+)
+
+PROXY_ADDR = "127.0.0.31"  # proxies/servers.py PROXY_ADDR
+PROXY_URL = f"ws://{PROXY_ADDR}:8080/v1/listen?{{query}}"
+SQUID_URL = f"http://{PROXY_ADDR}:3128"
+DENIED_TLS_PORT = 9443  # squid-connect's ACL allows CONNECT to port 8443 only
+# Neither the emulator's NET-0001 (10 s) nor its NET-0000 (30 s) may end a session that the
+# proxy is supposed to end: both windows far beyond the proxy's timeout.
+NO_SERVER_TIMERS = ("--inactivity-timeout", "3600", "--response-timeout", "3600")
+# websockets pings every 20 s by default, and a ping is traffic that restarts every proxy
+# idle timer: the silent sessions send none (as clients with pings disabled do).
+NO_PINGS = ("--ping-interval", "0")
+
+
+def proxy(name: str) -> Process:
+    """The proxy set-up ``name`` of proxies/servers.py, running for the whole recording."""
+    return Process(
+        "proxy",
+        ("{python}", "{recorder}/proxies/servers.py", "run", name, "--folder", "{folder}"),
+        ready="listening on",
+        ready_timeout=20.0,
+    )
+
+
+def denied_connect(ctx: RunContext) -> None:
+    """A second client asks the same Squid for a tunnel to a port its ACL does not allow:
+    403 from the proxy, nothing reaches the server. Logged to client-denied.log."""
+    argv = [
+        *CLIENT_COMMANDS["python-proxy"], "--proxy", SQUID_URL,
+        "--bind", ctx.scenario.client_addr, "--log", str(ctx.folder / "client-denied.log"),
+        "--url", f"wss://{TLS_NAME}:{DENIED_TLS_PORT}/v1/listen?{QUERY}",
+        "--cafile", str(ctx.workdir / "cert.pem"),
+        "audio:2", "closestream",
+    ]  # fmt: skip
+    (ctx.folder / "client-denied.log").unlink(missing_ok=True)  # the log handler appends
+    ctx.journal.command(argv)
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=CLIENT_TIMEOUT)
+    ctx.journal.note(f"denied client exited {proc.returncode}: {proc.stdout.strip()}")
+    if proc.returncode != 1 or "rejected 403" not in proc.stdout:
+        raise RuntimeError(f"expected a 403 from squid, got: {proc.stdout!r} {proc.stderr!r}")
+
+
+# Both legs of an nginx/HAProxy session: what each must (not) produce.
+PASSED_THROUGH_1011 = Categories(
+    must=("idle-timeout",),
+    must_not=("proxy-interference", "missing-close", "server-error"),
+)
+TORN_DOWN_BY_PROXY = Categories(
+    must=("proxy-interference", "missing-close"),
+    must_not=("idle-timeout", "server-error"),
+)
+UPGRADE_REFUSED_VIA_PROXY = Categories(
+    must=("handshake-failure", "proxy-interference"),
+    must_not=("missing-close", "idle-timeout"),
+)
+ENCRYPTED_LEG = Categories(must=("capture-quality",), must_not=("handshake-failure",))
+
+SCENARIOS: list[AnyScenario] = [
+    # A correctly configured nginx (long proxy_read_timeout): the silent client meets the
+    # server's own 10 s NET-0001 window; the 1011 crosses nginx unchanged on both legs.
+    Scenario(
+        "nginx-idle-1011",
+        ("audio:2", "wait-close:30"),
+        url=PROXY_URL,
+        processes=(proxy("nginx-ws"),),
+        capture_hosts=(PROXY_ADDR,),
+        require=(
+            f"ip.src == {PROXY_ADDR} and websocket.payload.close.status_code == 1011",
+            "ip.src == 127.0.0.21 and websocket.payload.close.status_code == 1011",
+        ),
+        expect=(PASSED_THROUGH_1011, PASSED_THROUGH_1011),
+    ),
+    # nginx with the default proxy_read_timeout (60 s) and a server that would wait for an
+    # hour: after 60 s of two-way silence nginx closes both legs, no close frame anywhere.
+    Scenario(
+        "nginx-read-timeout",
+        ("audio:1", "wait-close:90"),
+        server_args=NO_SERVER_TIMERS,
+        client_args=NO_PINGS,
+        url=PROXY_URL,
+        processes=(proxy("nginx-default-timeout"),),
+        capture_hosts=(PROXY_ADDR,),
+        require=(f"ip.src == {PROXY_ADDR} and tcp.flags.fin == 1", "websocket.opcode == 2"),
+        expect=(TORN_DOWN_BY_PROXY, TORN_DOWN_BY_PROXY),
+    ),
+    # nginx without the Upgrade/Connection headers: the server gets "Connection: close" and
+    # no Upgrade, refuses with 426, and nginx relays the 426 under its own Server header.
+    # The server leg is a plain GET (no upgrade attempt), so tshark sees one session.
+    Scenario(
+        "nginx-no-upgrade",
+        ("audio:2", "closestream"),
+        url=PROXY_URL,
+        processes=(proxy("nginx-no-upgrade"),),
+        capture_hosts=(PROXY_ADDR,),
+        require=("http.response.code == 426", 'http.connection == "close"'),
+        expect=(UPGRADE_REFUSED_VIA_PROXY,),
+    ),
+    # HAProxy (http mode) with timeout tunnel 30s: after 30 s of two-way silence it closes
+    # the client leg with a FIN and resets the server leg; httplog termination state cD--.
+    Scenario(
+        "haproxy-tunnel-timeout",
+        ("audio:2", "wait-close:60"),
+        server_args=NO_SERVER_TIMERS,
+        client_args=NO_PINGS,
+        url=PROXY_URL,
+        processes=(proxy("haproxy-tunnel"),),
+        capture_hosts=(PROXY_ADDR,),
+        require=(f"ip.src == {PROXY_ADDR} and tcp.flags.fin == 1", "websocket.opcode == 2"),
+        expect=(TORN_DOWN_BY_PROXY, TORN_DOWN_BY_PROXY),
+    ),
+    # A corporate Squid: CONNECT api.deepgram.test:8443 is tunnelled (200, then TLS and a
+    # healthy wss session), and 3 s in a second client's CONNECT to port 9443 is refused
+    # with 403. Sessions by start: healthy client leg, its server leg, the refused CONNECT.
+    Scenario(
+        "squid-connect",
+        ("audio:2", "keepalive:4:2", "closestream"),
+        tls=True,
+        client="python-proxy",
+        client_args=("--proxy", SQUID_URL),
+        processes=(proxy("squid-connect"),),
+        hooks=(Hook("denied-connect", 3.0, denied_connect),),
+        capture_hosts=(PROXY_ADDR,),
+        require=(
+            'http.request.method == "CONNECT"',
+            "http.response.code == 200",
+            "http.response.code == 403",
+            "tls.handshake.type == 1",
+        ),
+        expect=(HEALTHY, HEALTHY, UPGRADE_REFUSED_VIA_PROXY),
+        expect_without_keys=(ENCRYPTED_LEG, ENCRYPTED_LEG, UPGRADE_REFUSED_VIA_PROXY),
+    ),
+]

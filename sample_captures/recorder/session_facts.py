@@ -138,10 +138,14 @@ def other(conn: Conn, number: int) -> str:
 
 
 def kind(conn: Conn) -> str:
+    """As analyzer/schema.py defines it; an open CONNECT tunnel carrying TLS is encrypted."""
     chosen = conn.chosen
     status = conn.status_of(chosen) if chosen else None
     if status == 101:
         return "websocket"
+    tunnel_up = chosen is not None and chosen.method == "CONNECT" and 200 <= (status or 0) < 300
+    if tunnel_up and conn.tls and not conn.frames:
+        return "encrypted"
     if chosen and not conn.frames:
         return "rejected" if status is not None else "unanswered"
     return "recovered" if conn.frames else "encrypted"
@@ -160,7 +164,8 @@ def identity_facts(conn: Conn, session_kind: str) -> Facts:
         "tls": conn.tls,
     }
     if conn.tls:
-        facts["decrypted"] = bool(conn.requests)
+        # A CONNECT is plain text before the TLS; only a request inside TLS proves decryption.
+        facts["decrypted"] = bool(conn.upgrades)
         facts["sni"] = conn.sni
     return facts
 
