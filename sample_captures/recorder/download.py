@@ -150,12 +150,22 @@ class DownloadRecording:
 
 
 def record_download(scenario: PlainDownload, folder: Path) -> None:
-    """Record, cut, and check that the cut is what it claims: mid-stream, and not WebSocket."""
-    prepare_folder(folder)
-    with tempfile.TemporaryDirectory(prefix="wsdoctor-rec-") as tmp:
-        DownloadRecording(scenario, folder, Path(tmp)).run()
-    capture = folder / scenario.capture_file
-    missing = missing_evidence(capture, scenario.require, scenario.tshark_args)
-    found = present_evidence(capture, scenario.forbid, scenario.tshark_args)
-    if missing or found:
-        raise SystemExit(f"{scenario.name}: no packet matches {missing}; some match {found}")
+    """Record, cut, and check that the cut is what it claims: mid-stream, and not WebSocket.
+
+    The body is random, so a cut can by chance start a segment with bytes a WebSocket
+    heuristic accepts; such a take proves nothing about rejection and is recorded again.
+    """
+    for attempt in range(1, scenario.attempts + 1):
+        prepare_folder(folder)
+        with tempfile.TemporaryDirectory(prefix="wsdoctor-rec-") as tmp:
+            DownloadRecording(scenario, folder, Path(tmp)).run()
+        capture = folder / scenario.capture_file
+        missing = missing_evidence(capture, scenario.require, scenario.tshark_args)
+        found = present_evidence(capture, scenario.forbid, scenario.tshark_args)
+        if not (missing or found):
+            return
+        print(
+            f"[{scenario.name}] take {attempt}: no packet matches {missing}; some match {found}",
+            flush=True,
+        )
+    raise SystemExit(f"{scenario.name}: no clean take in {scenario.attempts} attempts")

@@ -289,6 +289,7 @@ class PlainDownload:
     tshark_args: tuple[str, ...] = ()
     capture_file: str = "capture.pcap"
     expect: tuple[Categories, ...] = ()
+    attempts: int = 5  # takes until require/forbid hold (the cut point is random)
 
 
 AnyScenario = Scenario | Derived | PlainDownload

@@ -106,7 +106,10 @@ SCENARIOS: list[AnyScenario] = [
     PlainDownload(
         "not-websocket",
         require=("tcp.len > 0", "tcp.flags.fin == 1"),
-        forbid=("tcp.flags.syn == 1", "http.request", "http.response", "websocket"),
+        # Not "websocket": tshark's weak heuristic (two header bytes) takes one of ~20 random
+        # 64 KB segments for a frame in most takes; that is the harder case for the engine,
+        # which must still reject the bytes, so such a take is kept, not re-recorded.
+        forbid=("tcp.flags.syn == 1", "http.request", "http.response"),
         tshark_args=WEBSOCKET_HEURISTIC,
     ),
 ]

@@ -62,11 +62,13 @@ class Reading:
     def query(self, display_filter: str, fields: tuple[str, ...]) -> list[list[list[str]]]:
         """Rows of fields, each field the list of its occurrences (empty when absent)."""
         argv = self.argv(display_filter, fields)
-        proc = subprocess.run(argv, capture_output=True, text=True)
+        proc = subprocess.run(argv, capture_output=True, text=True, errors="replace")
         if proc.returncode != 0:
             raise RuntimeError(f"tshark failed ({proc.returncode}): {proc.stderr.strip()}")
         rows = []
-        for line in proc.stdout.splitlines():
+        # tshark ends a row with LF only and escapes LF inside values; str.splitlines() would
+        # also break on \x0b, \x0c, \x1c-\x1e, \x85 and U+2028 inside text payloads.
+        for line in proc.stdout.split("\n")[:-1]:
             values = line.split("\t")
             if len(values) != len(fields):
                 raise RuntimeError(f"tshark row with {len(values)} fields, not {len(fields)}")
