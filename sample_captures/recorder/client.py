@@ -402,17 +402,21 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
     return args, steps
 
 
+def rejected(exc: InvalidStatus) -> int:
+    """A refused upgrade (or CONNECT) is a result worth recording, not a crash."""
+    response = exc.response
+    log.error("%s; body=%r", exc, response.body.decode(errors="replace"))
+    print(f"rejected {response.status_code}", flush=True)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args, steps = parse_args(argv)
     setup_logging(args.log)
     try:
         asyncio.run(run_client(args, steps))
     except InvalidStatus as exc:
-        # A rejected upgrade is a result worth recording, not a crash: log status and body.
-        response = exc.response
-        log.error("%s; body=%r", exc, response.body.decode(errors="replace"))
-        print(f"rejected {response.status_code}", flush=True)
-        return 1
+        return rejected(exc)
     return 0
 
 

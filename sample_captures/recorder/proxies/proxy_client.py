@@ -72,10 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(run_via_proxy(proxy, args, steps))
     except (InvalidProxyStatus, InvalidStatus) as exc:
-        response = exc.response
-        log.error("%s; body=%r", exc, response.body.decode(errors="replace"))
-        print(f"rejected {response.status_code}", flush=True)
-        return 1
+        return client.rejected(exc)
     return 0
 
 
