@@ -10,6 +10,18 @@ from dataclasses import dataclass
 
 import polars as pl
 
+# The contract's category vocabulary (/work/shared/contract.md).
+CATEGORIES = (
+    "idle-timeout",
+    "keepalive-misuse",
+    "ping-timeout",
+    "missing-close",
+    "proxy-interference",
+    "handshake-failure",
+    "protocol-error",
+    "server-error",
+    "capture-quality",
+)
 TS = pl.Datetime("ns", "UTC")
 # tshark's tcp.analysis.* flags wsdoctor keeps, by their column / event / feature name.
 TCP_ANALYSIS = (

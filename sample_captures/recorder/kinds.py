@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Literal
 
 from lossy_path import LossyPath, Role
 
+from analyzer.schema import CATEGORIES  # one vocabulary for the product and its corpus
+
 if TYPE_CHECKING:
     from journal import Journal
 
@@ -74,18 +76,6 @@ GENERATED = (
 # Port 8080 belongs to HTTP, whose dissector is tried before any heuristic.
 WEBSOCKET_HEURISTIC = ("-o", "tcp.try_heuristic_first:TRUE", "--enable-heuristic", "websocket_tcp")
 
-# The contract's category vocabulary (/work/shared/contract.md).
-CATEGORIES = (
-    "idle-timeout",
-    "keepalive-misuse",
-    "ping-timeout",
-    "missing-close",
-    "proxy-interference",
-    "handshake-failure",
-    "protocol-error",
-    "server-error",
-    "capture-quality",
-)
 # What a healthy session must not produce (capture-quality is about the file, not the session).
 HEALTHY_MUST_NOT = (
     "idle-timeout",
