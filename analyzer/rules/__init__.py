@@ -1,0 +1,1 @@
+"""Rules as data: YAML packs loaded, validated, compiled to polars and evaluated."""

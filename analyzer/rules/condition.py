@@ -1,0 +1,332 @@
+"""The `when` language: a condition tree that is data, parsed once and compiled to polars.
+
+A closed set of node kinds and operators, so a rule pack can be checked completely
+before it runs and nothing in it is ever evaluated as code:
+
+    all: [...] | any: [...] | not: {...}
+    {feature: NAME, OP: VALUE}                   a session column
+    {frames: {where: ..., count: {OP: N}, as: ALIAS}}     frames of the session
+    {anomalies: {where: ..., count: {OP: N}, as: ALIAS}}  anomaly rows of the session
+
+Inside `where`, leaves name table columns with `field:` instead of `feature:`. A VALUE
+is a literal, `{param: P}`, `{feature: F}`, `{add|sub|mul: [V, V]}` or `{coalesce: [...]}`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from analyzer.rules.yamlsource import Where
+
+COMPARE = ("eq", "ne", "lt", "le", "gt", "ge")
+OPERATORS = (*COMPARE, "between", "in", "not_in", "is_null", "matches", "not_matches", "near")
+ARITH = ("add", "sub", "mul")
+AGGREGATES = ("frames", "anomalies")
+# Columns every aggregate leaf adds to the session row under its alias.
+AGG_COLUMNS = {
+    "count": pl.Int64,
+    "first_frame": pl.Int64,
+    "first_time": pl.Datetime("ns", "UTC"),
+    "last_frame": pl.Int64,
+    "last_time": pl.Datetime("ns", "UTC"),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: Where
+    message: str
+
+
+@dataclass(frozen=True)
+class Leaf:
+    column: str
+    op: str
+    value: Any  # a Value tree: literal | ("param", P) | ("feature", F) | (arith, [..])
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    table: str  # frames | anomalies
+    where: Any  # a condition over that table's columns, or None for every row
+    count: Leaf  # compared against the matching row count
+    alias: str
+
+
+@dataclass(frozen=True)
+class Group:
+    kind: str  # all | any | not
+    items: tuple[Any, ...]
+
+
+@dataclass
+class Scope:
+    """What names a condition may use: columns with their dtypes, params, and problems."""
+
+    columns: dict[str, pl.DataType]
+    params: dict[str, Any]
+    tables: dict[str, dict[str, pl.DataType]]
+    problems: list[Problem]
+    aggregates: list[Aggregate]
+    key: str = "feature"
+
+    def fail(self, where: Where, message: str) -> None:
+        self.problems.append(Problem(where, message))
+
+
+def parse(node: Any, where: Where, scope: Scope) -> Any:
+    """A condition tree from YAML data; problems are recorded in `scope`, never raised."""
+    if not isinstance(node, dict) or not node:
+        scope.fail(where, "a condition must be a mapping (all/any/not, a leaf or an aggregate)")
+        return None
+    groups = [k for k in ("all", "any", "not") if k in node]
+    if groups:
+        if len(node) != 1:
+            scope.fail(where, f"`{groups[0]}` must be the only key of its mapping")
+        return _group(groups[0], node[groups[0]], (*where, groups[0]), scope)
+    tables = [k for k in AGGREGATES if k in node]
+    if tables:
+        return _aggregate(tables[0], node[tables[0]], (*where, tables[0]), scope)
+    return _leaf(node, where, scope)
+
+
+def _group(kind: str, body: Any, where: Where, scope: Scope) -> Group | None:
+    if kind == "not":
+        item = parse(body, where, scope)
+        return Group("not", (item,)) if item is not None else None
+    if not isinstance(body, list) or not body:
+        scope.fail(where, f"`{kind}` needs a non-empty list of conditions")
+        return None
+    items = tuple(parse(item, (*where, i), scope) for i, item in enumerate(body))
+    return Group(kind, items) if all(i is not None for i in items) else None
+
+
+def _leaf(node: dict[str, Any], where: Where, scope: Scope) -> Leaf | None:
+    other = "field" if scope.key == "feature" else "feature"
+    if other in node and scope.key not in node:
+        scope.fail((*where, other), f"use `{scope.key}:` here (`{other}:` is for the other level)")
+        return None
+    name = node.get(scope.key)
+    ops = [k for k in node if k != scope.key]
+    if name is None:
+        scope.fail(
+            where,
+            f"unknown condition keys {sorted(map(str, node))}: expected "
+            f"all/any/not, frames/anomalies, or `{scope.key}:` with one operator",
+        )
+        return None
+    if name not in scope.columns:
+        scope.fail((*where, scope.key), f"unknown {scope.key} {name!r}{_suggest(name, scope)}")
+        return None
+    if len(ops) != 1 or ops[0] not in OPERATORS:
+        scope.fail(
+            where,
+            f"{scope.key} {name!r} needs exactly one operator of "
+            f"{', '.join(OPERATORS)} (got {', '.join(map(str, ops)) or 'none'})",
+        )
+        return None
+    op = ops[0]
+    value = _operand(op, node[op], scope.columns[name], (*where, op), scope)
+    return Leaf(name, op, value)
+
+
+def _suggest(name: str, scope: Scope) -> str:
+    close = difflib.get_close_matches(str(name), list(scope.columns), n=3)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
+def _aggregate(table: str, body: Any, where: Where, scope: Scope) -> Aggregate | None:
+    if not isinstance(body, dict) or set(body) - {"where", "count", "as"}:
+        scope.fail(where, f"`{table}` takes `where`, `count` and `as`")
+        return None
+    inner = Scope(scope.tables[table], scope.params, {}, scope.problems, [], "field")
+    cond = parse(body["where"], (*where, "where"), inner) if "where" in body else None
+    count_spec = body.get("count", {"ge": 1})
+    alias = body.get("as", f"_{table}{len(scope.aggregates) + 1}")
+    if not isinstance(alias, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", alias):
+        scope.fail((*where, "as"), "`as` must be a lower_snake_case name")
+        return None
+    if any(f"{alias}_{c}" in scope.columns for c in AGG_COLUMNS):
+        scope.fail((*where, "as"), f"alias {alias!r} clashes with an existing feature")
+        return None
+    counter = Scope({"count": pl.Int64}, scope.params, {}, scope.problems, [], "field")
+    count = (
+        _leaf({"field": "count", **count_spec}, (*where, "count"), counter)
+        if isinstance(count_spec, dict)
+        else None
+    )
+    if count is None:
+        scope.fail((*where, "count"), "`count` must be one operator, e.g. {ge: 1}")
+        return None
+    agg = Aggregate(table, cond, count, alias)
+    scope.aggregates.append(agg)
+    scope.columns.update({f"{alias}_{c}": t for c, t in AGG_COLUMNS.items()})
+    return agg
+
+
+def _operand(op: str, raw: Any, dtype: pl.DataType, where: Where, scope: Scope) -> Any:
+    """Check an operator's argument against the column's type."""
+    numeric = dtype.is_numeric() or dtype.is_temporal()
+    if op in ("lt", "le", "gt", "ge") and not numeric:
+        scope.fail(where, f"`{op}` needs a numeric or time column, not {dtype}")
+    if op in ("matches", "not_matches"):
+        return _regex(raw, dtype, where, scope)
+    if op == "is_null":
+        if not isinstance(raw, bool):
+            scope.fail(where, "`is_null` takes true or false")
+        return raw
+    if op in ("in", "not_in"):
+        if not isinstance(raw, list) or not raw:
+            scope.fail(where, f"`{op}` takes a non-empty list")
+        return raw
+    if op == "between":
+        if not isinstance(raw, list) or len(raw) != 2:
+            scope.fail(where, "`between` takes [low, high]")
+            return raw
+        return [_value(v, (*where, i), scope) for i, v in enumerate(raw)]
+    if op == "near":
+        return _near(raw, dtype, where, scope)
+    return _value(raw, where, scope)
+
+
+def _regex(raw: Any, dtype: pl.DataType, where: Where, scope: Scope) -> Any:
+    if dtype != pl.String:
+        scope.fail(where, f"regular expressions need a text column, not {dtype}")
+    if not isinstance(raw, str):
+        scope.fail(where, "a regular expression must be a string")
+        return raw
+    try:
+        pl.Series([""]).str.contains(raw)  # polars' (Rust) regex dialect decides
+    except pl.exceptions.PolarsError as exc:
+        scope.fail(where, f"invalid regular expression: {str(exc).splitlines()[0]}")
+    return raw
+
+
+def _near(raw: Any, dtype: pl.DataType, where: Where, scope: Scope) -> Any:
+    if not dtype.is_numeric():
+        scope.fail(where, "`near` needs a numeric column")
+    if not isinstance(raw, dict) or "values" not in raw or set(raw) - {"values", "abs", "rel"}:
+        scope.fail(where, "`near` takes {values: [...] or {param: P}, abs: S, rel: R}")
+        return raw
+    values = _value(raw["values"], (*where, "values"), scope)
+    resolved = scope.params.get(values[1]) if isinstance(values, tuple) else values
+    if isinstance(resolved, dict):
+        resolved = list(resolved)
+    if not isinstance(resolved, list) or not all(_is_number(v) for v in resolved):
+        scope.fail(
+            (*where, "values"),
+            "`near` values must be a list of numbers (or a map whose keys are numbers)",
+        )
+    for key in ("abs", "rel"):
+        if key in raw and not _is_number(raw[key]):
+            scope.fail((*where, key), f"`{key}` must be a number")
+    return {"values": values, "abs": raw.get("abs", 0), "rel": raw.get("rel", 0)}
+
+
+def _value(raw: Any, where: Where, scope: Scope) -> Any:
+    if not isinstance(raw, dict):
+        return raw
+    if len(raw) != 1:
+        scope.fail(
+            where,
+            "a value is a literal or one of {param}, {feature}, "
+            "{add|sub|mul: [a, b]}, {coalesce: [...]}",
+        )
+        return None
+    ((kind, arg),) = raw.items()
+    if kind == "param":
+        if arg not in scope.params:
+            scope.fail(where, f"unknown param {arg!r} (declare it under `params`)")
+        return ("param", arg)
+    if kind in ("feature", "field"):
+        if arg not in scope.columns:
+            scope.fail(where, f"unknown {kind} {arg!r}{_suggest(str(arg), scope)}")
+        return ("column", arg)
+    if kind in (*ARITH, "coalesce"):
+        if not isinstance(arg, list) or len(arg) < 2:
+            scope.fail(where, f"`{kind}` takes a list of at least two values")
+            return None
+        return (kind, [_value(v, (*where, kind, i), scope) for i, v in enumerate(arg)])
+    scope.fail(where, f"unknown value kind {kind!r}")
+    return None
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+# --- compilation -------------------------------------------------------------------------
+
+
+def compile_condition(node: Any, params: dict[str, Any]) -> pl.Expr:
+    """A boolean expression; null (unknown) counts as false at each leaf."""
+    if isinstance(node, Group):
+        parts = [compile_condition(i, params) for i in node.items]
+        if node.kind == "not":
+            return ~parts[0]
+        return pl.all_horizontal(parts) if node.kind == "all" else pl.any_horizontal(parts)
+    if isinstance(node, Aggregate):
+        count = pl.col(f"{node.alias}_count").fill_null(0)
+        return _compare(count, node.count, params).fill_null(False)
+    return _compare(pl.col(node.column), node, params).fill_null(False)
+
+
+def _compare(col: pl.Expr, leaf: Leaf, params: dict[str, Any]) -> pl.Expr:
+    op, v = leaf.op, leaf.value
+    if op in COMPARE:
+        return getattr(col, op)(_expr(v, params))
+    if op == "between":
+        return col.is_between(_expr(v[0], params), _expr(v[1], params))
+    if op == "in":
+        return col.is_in(v)
+    if op == "not_in":
+        return ~col.is_in(v)
+    if op == "is_null":
+        return col.is_null() if v else col.is_not_null()
+    if op == "matches":
+        return col.str.contains(f"(?i){v}")
+    if op == "not_matches":
+        return ~col.str.contains(f"(?i){v}").fill_null(False)
+    # near: within max(abs, rel * value) of any listed value
+    hits = [(col - c).abs() <= max(v["abs"], v["rel"] * c) for c in _resolve(v["values"], params)]
+    return pl.any_horizontal(hits)
+
+
+def _resolve(values: Any, params: dict[str, Any]) -> list[float]:
+    resolved = params[values[1]] if isinstance(values, tuple) else values
+    return [float(v) for v in resolved]  # a map's keys, or a list
+
+
+def _expr(v: Any, params: dict[str, Any]) -> pl.Expr:
+    if not isinstance(v, tuple):
+        return pl.lit(v)
+    kind, arg = v
+    if kind == "param":
+        return pl.lit(params[arg])
+    if kind == "column":
+        return pl.col(arg)
+    parts = [_expr(a, params) for a in arg]
+    if kind == "coalesce":
+        return pl.coalesce(parts)
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + p if kind == "add" else out - p if kind == "sub" else out * p
+    return out
+
+
+def aggregate_columns(agg: Aggregate, table: pl.DataFrame, params: dict[str, Any]) -> pl.DataFrame:
+    """Per-session count / first / last of the rows an aggregate leaf selects."""
+    rows = table if agg.where is None else table.filter(compile_condition(agg.where, params))
+    a = agg.alias
+    return rows.group_by("session").agg(
+        pl.len().alias(f"{a}_count"),
+        pl.col("frame").min().alias(f"{a}_first_frame"),
+        pl.col("time").min().alias(f"{a}_first_time"),
+        pl.col("frame").max().alias(f"{a}_last_frame"),
+        pl.col("time").max().alias(f"{a}_last_time"),
+    )

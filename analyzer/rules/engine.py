@@ -1,0 +1,98 @@
+"""Rules x sessions -> findings: every condition in one vectorised pass, then text.
+
+All `when` trees compile into one `select` over the session table, so the cost of a
+pack grows with its size, not with sessions x rules in Python. Templates are rendered
+only for the (session, rule) pairs that matched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from analyzer.rules.condition import aggregate_columns, compile_condition
+from analyzer.rules.model import Rule
+from analyzer.rules.templates import Renderer
+
+
+def with_aggregates(
+    rules: Iterable[Rule], sessions: pl.DataFrame, tables: dict[str, pl.DataFrame]
+) -> pl.DataFrame:
+    """Join each aggregate leaf's per-session columns (unless a test row already set them)."""
+    out = sessions
+    for rule in rules:
+        for agg in rule.aggregates:
+            if f"{agg.alias}_count" in out.columns:
+                continue
+            cols = aggregate_columns(agg, tables[agg.table], rule.params)
+            out = out.join(cols.rename({"session": "id"}), on="id", how="left")
+    return out
+
+
+def match(rules: list[Rule], sessions: pl.DataFrame) -> pl.DataFrame:
+    """One boolean column per rule id, one row per session (column `id` first)."""
+    exprs = [compile_condition(r.when, r.params).alias(r.id) for r in rules]
+    return sessions.select(pl.col("id"), *exprs)
+
+
+def evaluate(
+    rules: list[Rule],
+    sessions: pl.DataFrame,
+    tables: dict[str, pl.DataFrame],
+) -> list[dict[str, Any]]:
+    """Findings (contract shape, in rule order per session) for every matched pair."""
+    if not rules or sessions.height == 0:
+        return []
+    enriched = with_aggregates(rules, sessions, tables)
+    masks = match(rules, enriched)
+    hit = pl.any_horizontal([pl.col(r.id) for r in rules])
+    rows = {r["id"]: r for r in enriched.filter(masks.select(hit).to_series()).to_dicts()}
+    pairs = masks.filter(hit).unpivot(index="id", variable_name="rule").filter(pl.col("value"))
+    by_id = {r.id: r for r in rules}
+    renderer = Renderer()
+    return [
+        finding(by_id[rule_id], rows[session], renderer)
+        for session, rule_id in pairs.select("id", "rule").iter_rows()
+    ]
+
+
+def finding(rule: Rule, row: dict[str, Any], renderer: Renderer) -> dict[str, Any]:
+    values = {**row, **rule.params}
+    return {
+        "rule": rule.id,
+        "category": rule.category,
+        "severity": rule.severity,
+        "confidence": rule.confidence,
+        "session": row["id"],
+        "title": rule.title,
+        "summary": " ".join(renderer.render(rule.summary, values).split()),
+        "evidence": _evidence(rule, values, renderer),
+        "fix": renderer.render(rule.fix, values),
+        "references": list(rule.references),
+    }
+
+
+def _evidence(rule: Rule, values: dict[str, Any], renderer: Renderer) -> list[dict[str, Any]]:
+    out = []
+    for item in rule.evidence:
+        frame = values.get(item.frame) if item.frame else None
+        time = values.get(item.time) if item.time else None
+        if (item.frame or item.time) and frame is None and time is None:
+            continue  # it points at something this session does not have
+        out.append(
+            {
+                "time": _iso(time),
+                "frame": frame,
+                "text": " ".join(renderer.render(item.text, values).split()),
+            }
+        )
+    return sorted(out, key=lambda e: (e["time"] is None, e["time"] or "", e["frame"] or 0))
+
+
+def _iso(value: Any) -> str | None:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return None

@@ -1,0 +1,87 @@
+"""Rule packs from disk: every *.yaml under each directory, checked as one set.
+
+The built-in pack is the repository's `rules/`; `--rules DIR` (or a config file) adds
+more. Problems from all files are gathered before failing, so an author fixes a pack in
+one round instead of one error per run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from analyzer.errors import InputError
+from analyzer.rules.condition import Problem
+from analyzer.rules.model import Rule, parse_rule
+from analyzer.rules.yamlsource import YamlProblem, read
+
+BUILTIN = Path(__file__).resolve().parents[2] / "rules"
+
+
+@dataclass
+class RulePackError(InputError):
+    """Every problem in the packs, one `file:line: field: message` line each."""
+
+    problems: tuple[str, ...] = ()
+
+
+def rule_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise InputError("no such rule file or directory", source=str(path))
+    return sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def load_rules(paths: list[Path], builtin: bool = True) -> list[Rule]:
+    """All rules of the packs, or RulePackError listing every problem found."""
+    if builtin and not BUILTIN.is_dir():
+        raise InputError(
+            "the built-in rule pack is missing",
+            source=str(BUILTIN),
+            hint="run wsdoctor from its checkout (pip install -e .) or pass --rules DIR",
+        )
+    files = [f for p in ([BUILTIN] if builtin else []) + paths for f in rule_files(p)]
+    rules, problems = [], []
+    for file in files:
+        rule, found = _load_one(file)
+        problems += found
+        if rule is not None:
+            rules.append(rule)
+    problems += _duplicate_ids(rules)
+    if problems:
+        raise RulePackError(
+            f"{len(problems)} problem(s) in the rule pack(s)", problems=tuple(problems)
+        )
+    return rules
+
+
+def _load_one(file: Path) -> tuple[Rule | None, list[str]]:
+    try:
+        source = read(file)
+    except YamlProblem as exc:
+        return None, [f"{file}:{exc.line}: {exc.message}"]
+    except OSError as exc:
+        return None, [f"{file}:1: cannot read: {exc.strerror}"]
+    rule, problems = parse_rule(source)
+    return rule, [_format(file, source.line(p.where), p) for p in problems]
+
+
+def _format(file: Path, line: int, problem: Problem) -> str:
+    field = ".".join(str(w) if isinstance(w, str) else f"[{w}]" for w in problem.where)
+    field = field.replace(".[", "[")
+    return f"{file}:{line}: {field or '(file)'}: {problem.message}"
+
+
+def _duplicate_ids(rules: list[Rule]) -> list[str]:
+    seen: dict[str, Rule] = {}
+    out = []
+    for rule in rules:
+        if rule.id in seen:
+            first = seen[rule.id]
+            out.append(
+                f"{rule.path}:{rule.line}: id: duplicate id {rule.id!r} "
+                f"(first defined in {first.path}:{first.line})"
+            )
+        seen.setdefault(rule.id, rule)
+    return out

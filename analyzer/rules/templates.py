@@ -1,0 +1,86 @@
+"""Summary, evidence and fix text: Jinja templates rendered in a sandbox.
+
+Templates are data written by rule authors, so they run in Jinja's sandbox with a
+closed set of variables (the session's features, the rule's params, aggregate aliases)
+checked when the pack is validated. Values are inserted as text; escaping for HTML or
+Markdown is the report writer's job, since only it knows the output format.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2.sandbox import SandboxedEnvironment
+
+
+def _secs(value: Any, digits: int = 1) -> str:
+    """Seconds as people read them in a ticket: `10.0 s`, `250 ms`."""
+    if value is None:
+        return "n/a"
+    if abs(value) < 1:
+        return f"{value * 1000:.0f} ms"
+    return f"{value:.{digits}f} s"
+
+
+def _frame(value: Any) -> str:
+    return "n/a" if value is None else f"#{value}"
+
+
+def _clock(value: Any) -> str:
+    """UTC wall-clock time to the millisecond, the form the frame tables use."""
+    if not isinstance(value, datetime):
+        return "n/a"
+    return value.strftime("%H:%M:%S.%f")[:-3] + " UTC"
+
+
+def _nearest(value: Any, choices: Any) -> Any:
+    """The listed value (or map key) closest to `value`: which known default matched."""
+    keys = list(choices)
+    if value is None or not keys:
+        return None
+    return min(keys, key=lambda k: abs(float(k) - float(value)))
+
+
+def _finalize(value: Any) -> Any:
+    return "n/a" if value is None else value
+
+
+ENV = SandboxedEnvironment(
+    undefined=StrictUndefined,
+    finalize=_finalize,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=False,
+    autoescape=False,
+)
+ENV.filters.update(secs=_secs, frame=_frame, clock=_clock)
+ENV.globals.update(nearest=_nearest)
+
+
+def check(text: Any, known: set[str]) -> str | None:
+    """None when `text` is a template using only `known` names, else the problem."""
+    if not isinstance(text, str):
+        return "must be text"
+    try:
+        parsed = ENV.parse(text)
+    except TemplateSyntaxError as exc:
+        return f"template syntax (template line {exc.lineno}): {exc.message}"
+    unknown = sorted(meta.find_undeclared_variables(parsed) - known - set(ENV.globals))
+    if unknown:
+        return f"unknown name(s) in template: {', '.join(unknown)}"
+    return None
+
+
+class Renderer:
+    """Compiled templates, cached by source text (many rules share evidence wording)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    def render(self, text: str, values: dict[str, Any]) -> str:
+        template = self._cache.get(text)
+        if template is None:
+            template = self._cache[text] = ENV.from_string(text)
+        return template.render(values).strip()

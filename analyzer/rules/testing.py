@@ -1,0 +1,86 @@
+"""Run the must-hit / must-not-hit cases written in each rule (semgrep's ruleid/ok idea).
+
+Sample cases run the whole engine on a real capture from sample_captures/; feature cases
+evaluate a hand-written session row, for situations no sample shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+
+from analyzer import pipeline
+from analyzer.errors import InputError
+from analyzer.rules.engine import evaluate
+from analyzer.rules.model import Case, Rule
+from analyzer.schema import ANOMALIES, COUNT_COLUMNS, FRAMES, SESSIONS
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_captures"
+Loader = Callable[[Path, Path | None], pipeline.Dataset]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    rule: Rule
+    case: Case
+    passed: bool
+    detail: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.rule.path}:{self.case.line}"
+
+
+@lru_cache(maxsize=64)
+def _cached_load(path: Path, keylog: Path | None) -> pipeline.Dataset:
+    return pipeline.load([path], keylog)
+
+
+def sample_inputs(samples: Path, case: Case) -> tuple[Path, Path | None]:
+    """The capture (and key log) a sample case names, as its expected.yaml lists them."""
+    folder = samples / case.sample
+    spec_path = folder / "expected.yaml"
+    if not spec_path.is_file():
+        raise InputError(f"no sample {case.sample!r}", source=str(folder))
+    captures = yaml.safe_load(spec_path.read_text())["captures"]
+    chosen = next((c for c in captures if c["path"] == case.capture), None)
+    if chosen is None and case.capture is not None:
+        raise InputError(f"sample {case.sample!r} has no capture {case.capture!r}")
+    chosen = chosen or captures[0]
+    keylog = folder / chosen["keylog"] if "keylog" in chosen and case.keys else None
+    return folder / chosen["path"], keylog
+
+
+def feature_row(features: dict[str, Any]) -> pl.DataFrame:
+    """A one-session table: the given features, counts 0, everything else null."""
+    base = {c: None for c in SESSIONS.columns} | {c: 0 for c in COUNT_COLUMNS}
+    base |= {"id": "t1"} | features
+    schema = SESSIONS.polars
+    extra = {k: pl.Int64 for k in features if k not in schema}  # aggregate counts
+    return pl.DataFrame([base], schema={**schema, **extra}, strict=False)
+
+
+def run_case(rule: Rule, case: Case, samples: Path, loader: Loader = _cached_load) -> Outcome:
+    if case.sample is not None:
+        data = loader(*sample_inputs(samples, case))
+        sessions, tables = data.sessions, {"frames": data.frames, "anomalies": data.anomalies}
+        want = set(case.hit)
+    else:
+        sessions = feature_row(case.features or {})
+        tables = {"frames": FRAMES.empty(), "anomalies": ANOMALIES.empty()}
+        want = {"t1"} if case.hit else set()
+    got = {f["session"] for f in evaluate([rule], sessions, tables)}
+    label = f"sample {case.sample}" if case.sample else "feature row"
+    if got == want:
+        return Outcome(rule, case, True, f"{label}: ok")
+    return Outcome(rule, case, False, f"{label}: expected hits {sorted(want)}, got {sorted(got)}")
+
+
+def run_all(rules: list[Rule], samples: Path = SAMPLES) -> list[Outcome]:
+    return [run_case(rule, case, samples) for rule in rules for case in rule.tests]
