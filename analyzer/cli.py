@@ -11,12 +11,16 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
-from analyzer import __version__, pipeline
+from analyzer import __version__, analysis, findings, pipeline
+from analyzer.cli_rules import config_option, rule_paths, rules, settings_from
 from analyzer.errors import InputError
-from analyzer.report import records, tables
+from analyzer.report import json_report, records, tables
+from analyzer.rules.loader import RulePackError
+from analyzer.rules.model import SEVERITIES
 
 FORMATS = click.Choice(["table", "json"])
 
@@ -87,7 +91,6 @@ def _write(text: str, output: str) -> None:
 def _common(f: Callable) -> Callable:
     options = [
         click.argument("inputs", nargs=-1, required=True, metavar="INPUT..."),
-        click.option("--format", "fmt", type=FORMATS, default="table", show_default=True),
         click.option(
             "-o",
             "--output",
@@ -121,6 +124,7 @@ def cli() -> None:
 
 @cli.command()
 @_common
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 def sessions(
     inputs: tuple[str, ...], fmt: str, output: str, keylog: str | None, tshark: str | None
 ) -> None:
@@ -136,6 +140,7 @@ def sessions(
 
 @cli.command()
 @_common
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.option("--session", "session_id", default=None, help="only this session (e.g. s2)")
 def frames(
     inputs: tuple[str, ...],
@@ -162,9 +167,80 @@ def frames(
     _write(text, output)
 
 
+@cli.command()
+@_common
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json"]),
+    default="json",
+    show_default=True,
+    help="report format",
+)
+@rule_paths
+@config_option
+@click.option("--select", multiple=True, metavar="ID|CATEGORY", help="run only these rules")
+@click.option("--exclude", multiple=True, metavar="ID|CATEGORY", help="skip these rules")
+@click.option("--severity", multiple=True, metavar="ID=LEVEL", help="override a severity")
+@click.option("--param", multiple=True, metavar="ID.NAME=VALUE", help="override a rule param")
+@click.option(
+    "--fail-on",
+    type=click.Choice([*SEVERITIES, "never"]),
+    default=None,
+    help="exit 1 when a finding is at or above this severity (default: never)",
+)
+def analyze(
+    inputs: tuple[str, ...],
+    output: str,
+    keylog: str | None,
+    tshark: str | None,
+    config_path: str | None,
+    fail_on: str | None,
+    **flags: Any,
+) -> None:
+    """Diagnose every session: findings with evidence and fixes, as a JSON report."""
+    flags.pop("fmt")  # json is the only format so far
+    flags["rules"] = flags.pop("rule_dirs")
+    settings = settings_from(config_path, flags | {"fail_on": fail_on})
+    progress = _progress()
+    key = Path(keylog) if keylog else None
+    if key is not None:
+        _check_keylog(key)
+    result = analysis.run([Path(p) for p in inputs], settings, key, tshark, progress)
+    if progress:
+        sys.stderr.write("\r\033[K")
+    for warning in result.data.warnings:
+        click.echo(f"wsdoctor: warning: {warning}", err=True)
+    _write(json_report.render(result), output)
+    _tell(result, output)
+    threshold = None if settings.fail_on in (None, "never") else settings.fail_on
+    sys.exit(findings.exit_status(result.findings, threshold))
+
+
+def _tell(result: analysis.Analysis, output: str) -> None:
+    """One line for the person at the terminal: what was found and where it went."""
+    if output == "-" and not sys.stderr.isatty():
+        return
+    counts = {s: sum(f["severity"] == s for f in result.findings) for s in reversed(SEVERITIES)}
+    found = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none"
+    where = "" if output == "-" else f" -> {output}"
+    click.echo(
+        f"wsdoctor: {result.data.sessions.height} session(s), "
+        f"{len(result.findings)} finding(s) ({found}){where}",
+        err=True,
+    )
+
+
+cli.add_command(rules)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="wsdoctor", standalone_mode=False)
+    except RulePackError as exc:
+        for problem in exc.problems:
+            click.echo(f"wsdoctor: {problem}", err=True)
+        _fail(str(exc))
     except InputError as exc:
         _fail(str(exc))
     except click.exceptions.NoArgsIsHelpError as exc:

@@ -1,0 +1,118 @@
+"""`wsdoctor rules list|show|validate|test`: the rule packs, for the people who tune them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import yaml
+
+from analyzer import config
+from analyzer.errors import InputError
+from analyzer.rules.loader import load_rules
+from analyzer.rules.model import Rule
+from analyzer.rules.testing import SAMPLES, run_all
+
+rule_paths = click.option(
+    "--rules", "rule_dirs", multiple=True, metavar="DIR", help="add a rule pack (repeatable)"
+)
+config_option = click.option(
+    "--config",
+    "config_path",
+    default=None,
+    metavar="FILE",
+    help="config file (default: ./wsdoctor.yaml or [tool.wsdoctor] in ./pyproject.toml)",
+)
+
+
+def settings_from(config_path: str | None, flags: dict) -> config.Settings:
+    found = config.find_config(Path(config_path) if config_path else None, Path.cwd())
+    return config.with_flags(config.from_file(found), flags)
+
+
+def effective_rules(config_path: str | None, rule_dirs: tuple[str, ...]) -> list[Rule]:
+    settings = settings_from(config_path, {"rules": rule_dirs})
+    every = load_rules(settings.rule_paths)
+    tuned = {r.id: r for r in config.apply(every, settings)}
+    return [tuned.get(r.id, r) for r in every]
+
+
+@click.group()
+def rules() -> None:
+    """List, show, validate and test the rule packs."""
+
+
+@rules.command("list")
+@rule_paths
+@config_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def list_rules(rule_dirs: tuple[str, ...], config_path: str | None, fmt: str) -> None:
+    """Every rule: id, category, severity (after config), confidence and title."""
+    rules_ = sorted(effective_rules(config_path, rule_dirs), key=lambda r: (r.category, r.id))
+    if fmt == "json":
+        keys = ("id", "category", "severity", "confidence", "status", "title")
+        rows = [{k: getattr(r, k) for k in keys} | {"path": str(r.path)} for r in rules_]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    width = max((len(r.id) for r in rules_), default=2)
+    click.echo(f"{'ID':<{width}}  {'CATEGORY':<18}  {'SEVERITY':<8}  {'CONF':<6}  TITLE")
+    for r in rules_:
+        click.echo(
+            f"{r.id:<{width}}  {r.category:<18}  {r.severity:<8}  {r.confidence:<6}  {r.title}"
+        )
+    click.echo(f"{len(rules_)} rules", err=True)
+
+
+@rules.command("show")
+@click.argument("rule_id")
+@rule_paths
+@config_option
+def show(rule_id: str, rule_dirs: tuple[str, ...], config_path: str | None) -> None:
+    """One rule in full, with the params and severity in effect."""
+    by_id = {r.id: r for r in effective_rules(config_path, rule_dirs)}
+    if rule_id not in by_id:
+        raise InputError(f"no rule {rule_id!r}", hint="wsdoctor rules list shows them")
+    r = by_id[rule_id]
+    body = {k: v for k, v in r.raw.items() if k not in ("id", "title")}
+    body |= {"severity": r.severity, "params": r.params} if r.params else {"severity": r.severity}
+    click.echo(f"{r.id}: {r.title}\n  defined in {r.path}:{r.line}\n")
+    click.echo(yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=92).rstrip())
+
+
+@rules.command("validate")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+def validate(paths: tuple[str, ...]) -> None:
+    """Check rule files or folders; every problem as file:line: field: message (exit 2)."""
+    found = load_rules([Path(p) for p in paths], builtin=False)
+    click.echo(f"ok: {len(found)} rule(s) in {', '.join(paths)}")
+
+
+@rules.command("test")
+@click.argument("rule_ids", nargs=-1, metavar="[ID...]")
+@rule_paths
+@click.option(
+    "--samples",
+    default=str(SAMPLES),
+    show_default=True,
+    metavar="DIR",
+    help="where `sample:` cases are looked up",
+)
+def test(rule_ids: tuple[str, ...], rule_dirs: tuple[str, ...], samples: str) -> None:
+    """Run the rules' must-hit / must-not-hit cases; exit 1 if any fails."""
+    every = load_rules([Path(p) for p in rule_dirs])
+    unknown = sorted(set(rule_ids) - {r.id for r in every})
+    if unknown:
+        raise InputError(f"no rule {', '.join(map(repr, unknown))}")
+    chosen = [r for r in every if not rule_ids or r.id in rule_ids]
+    outcomes = run_all(chosen, Path(samples))
+    failed = [o for o in outcomes if not o.passed]
+    for o in outcomes:
+        mark = click.style("ok  ", fg="green") if o.passed else click.style("FAIL", fg="red")
+        click.echo(f"{mark} {o.rule.id:<34} {o.where}  {o.detail}")
+    click.echo(
+        f"{len(outcomes) - len(failed)}/{len(outcomes)} cases passed in {len(chosen)} rule(s)",
+        err=True,
+    )
+    if failed:
+        raise SystemExit(1)

@@ -1,0 +1,208 @@
+"""Which rules run and how: rule defaults < config file < command-line flags, merged once.
+
+The config file is `wsdoctor.yaml` (or `[tool.wsdoctor]` in pyproject.toml) in the
+current directory, or the file `--config` names:
+
+    rules:
+      paths: [team-rules/]               # extra packs, relative to the config file
+      select: [idle-timeout, missing-close, tls-interception]   # ids or categories
+      exclude: [capture-started-mid-session]
+      severity: {idle-near-miss: medium, capture-quality: info}
+      params: {idle-before-1011: {inactivity_window_s: 12}}
+    fail_on: high
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from analyzer.errors import InputError
+from analyzer.rules.model import SEVERITIES, Rule
+from analyzer.rules.yamlsource import Source, YamlProblem, read
+from analyzer.schema import CATEGORIES
+
+RULE_KEYS = ("paths", "select", "exclude", "severity", "params")
+
+
+@dataclass
+class Settings:
+    rule_paths: list[Path] = field(default_factory=list)
+    select: list[str] | None = None  # None: every rule
+    exclude: list[str] = field(default_factory=list)
+    severity: dict[str, str] = field(default_factory=dict)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fail_on: str | None = None
+    origin: dict[str, str] = field(default_factory=dict)  # setting -> where it was set
+
+
+def find_config(explicit: Path | None, cwd: Path) -> Path | None:
+    if explicit is not None:
+        if not explicit.is_file():
+            raise InputError("no such config file", source=str(explicit))
+        return explicit
+    for name in ("wsdoctor.yaml", "wsdoctor.yml"):
+        if (cwd / name).is_file():
+            return cwd / name
+    pyproject = cwd / "pyproject.toml"
+    if pyproject.is_file() and "tool" in (doc := _toml(pyproject)) and "wsdoctor" in doc["tool"]:
+        return pyproject
+    return None
+
+
+def _toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"not valid TOML: {exc}", source=str(path)) from None
+
+
+def from_file(path: Path | None) -> Settings:
+    """Settings of one config file, every key checked (unknown keys are typos)."""
+    if path is None:
+        return Settings()
+    if path.name == "pyproject.toml":
+        data, where = _toml(path)["tool"]["wsdoctor"], f"{path} [tool.wsdoctor]"
+        return _settings(data, path.parent, lambda key: f"{where} {key}")
+    try:
+        source = read(path)
+    except YamlProblem as exc:
+        raise InputError(exc.message, source=f"{path}:{exc.line}") from None
+    return _settings(source.data or {}, path.parent, _yaml_where(source))
+
+
+def _yaml_where(source: Source) -> Any:
+    def where(key: str) -> str:
+        parts = tuple(key.split("."))
+        return f"{source.path}:{source.line(parts)}: {key}"
+
+    return where
+
+
+def _settings(data: Any, base: Path, where: Any) -> Settings:
+    if not isinstance(data, dict) or set(data) - {"rules", "fail_on"}:
+        raise InputError("expected the keys `rules` and `fail_on`", source=where("(top)"))
+    rules = data.get("rules") or {}
+    if not isinstance(rules, dict) or set(rules) - set(RULE_KEYS):
+        raise InputError(f"`rules` takes {', '.join(RULE_KEYS)}", source=where("rules"))
+    out = Settings(fail_on=_severity(data.get("fail_on"), where("fail_on"), allow_none=True))
+    out.rule_paths = [base / p for p in _strings(rules.get("paths", []), where("rules.paths"))]
+    if "select" in rules:
+        out.select = _strings(rules["select"], where("rules.select"))
+    out.exclude = _strings(rules.get("exclude", []), where("rules.exclude"))
+    out.severity = {
+        str(k): _severity(v, where(f"rules.severity.{k}"))
+        for k, v in _mapping(rules.get("severity", {}), where("rules.severity")).items()
+    }
+    params = _mapping(rules.get("params", {}), where("rules.params"))
+    out.params = {str(k): _mapping(v, where(f"rules.params.{k}")) for k, v in params.items()}
+    out.origin = {key: where(f"rules.{key}") for key in rules} | (
+        {"fail_on": where("fail_on")} if "fail_on" in data else {}
+    )
+    return out
+
+
+def _strings(value: Any, where: str) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InputError("expected a list of names", source=where)
+    return value
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InputError("expected a mapping", source=where)
+    return value
+
+
+def _severity(value: Any, where: str, allow_none: bool = False) -> Any:
+    if value is None and allow_none:
+        return None
+    if value not in SEVERITIES:
+        raise InputError(f"{value!r} is not one of {', '.join(SEVERITIES)}", source=where)
+    return value
+
+
+def parse_flag_pairs(pairs: tuple[str, ...], flag: str) -> list[tuple[str, str]]:
+    """`ID=VALUE` command-line pairs (also comma-separated)."""
+    out = []
+    for item in (p for raw in pairs for p in raw.split(",") if p):
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise InputError(f"expected KEY=VALUE, got {item!r}", source=flag)
+        out.append((key.strip(), value.strip()))
+    return out
+
+
+def with_flags(base: Settings, flags: dict[str, Any]) -> Settings:
+    """Flags over the file: lists of packs add up, everything else replaces."""
+    out = dataclasses.replace(base, params={k: dict(v) for k, v in base.params.items()})
+    out.rule_paths = [*base.rule_paths, *(Path(p) for p in flags.get("rules", ()))]
+    if flags.get("select"):
+        out.select = [s for raw in flags["select"] for s in raw.split(",") if s]
+    out.exclude = [*base.exclude, *(s for raw in flags.get("exclude", ()) for s in raw.split(","))]
+    for key, value in parse_flag_pairs(flags.get("severity", ()), "--severity"):
+        out.severity[key] = _severity(value, f"--severity {key}")
+    for key, value in parse_flag_pairs(flags.get("param", ()), "--param"):
+        rule_id, dot, name = key.rpartition(".")
+        if not dot:
+            raise InputError(f"expected RULE.PARAM=VALUE, got {key!r}", source="--param")
+        out.params.setdefault(rule_id, {})[name] = yaml.safe_load(value)
+    if flags.get("fail_on"):
+        out.fail_on = flags["fail_on"]
+    return out
+
+
+def apply(rules: list[Rule], settings: Settings) -> list[Rule]:
+    """The rules to run, with severities and params overridden; unknown names are errors."""
+    ids = {r.id for r in rules}
+    for key in ("select", "exclude", "severity", "params"):
+        names = getattr(settings, key) or []
+        allowed = ids | set(CATEGORIES) if key != "params" else ids
+        unknown = sorted(set(names) - allowed)
+        if unknown:
+            raise InputError(
+                f"unknown rule id or category {', '.join(map(repr, unknown))}",
+                source=settings.origin.get(key, f"--{key}"),
+                hint="wsdoctor rules list shows them",
+            )
+    chosen = [
+        r
+        for r in rules
+        if (settings.select is None or {r.id, r.category} & set(settings.select))
+        and not {r.id, r.category} & set(settings.exclude)
+    ]
+    return [_tuned(r, settings) for r in chosen]
+
+
+def _tuned(rule: Rule, settings: Settings) -> Rule:
+    severity = settings.severity.get(rule.id, settings.severity.get(rule.category, rule.severity))
+    params = dict(rule.params)
+    for name, value in settings.params.get(rule.id, {}).items():
+        if name not in params:
+            raise InputError(
+                f"rule {rule.id} has no param {name!r} (it has {', '.join(params) or 'none'})",
+                source=settings.origin.get("params", "--param"),
+            )
+        if not _same_kind(params[name], value):
+            raise InputError(
+                f"{rule.id}.{name} must be like its default {params[name]!r}, got {value!r}",
+                source=settings.origin.get("params", "--param"),
+            )
+        params[name] = value
+    return dataclasses.replace(rule, severity=severity, params=params)
+
+
+def _same_kind(default: Any, value: Any) -> bool:
+    number = (int, float)
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, number):
+        return isinstance(value, number)
+    return isinstance(value, type(default))
