@@ -17,14 +17,16 @@ SAMPLES = Path(os.environ.get("WSDOCTOR_SAMPLES") or REPO / "sample_captures")
 ZEEK = REPO.parent / "shared" / "zeek-traces"
 
 
-def run_cli(*args: str | Path, check: bool = False) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str | Path, check: bool = False, cwd: Path = REPO
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m analyzer ARGS` exactly as a user would, capturing both streams."""
     proc = subprocess.run(
         [sys.executable, "-m", "analyzer", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=600,
-        cwd=REPO,
+        cwd=cwd,
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"wsdoctor {args} exited {proc.returncode}: {proc.stderr}")

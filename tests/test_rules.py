@@ -1,0 +1,29 @@
+"""Every rule's own test cases (rules/**/*.yaml `tests:`), one pytest case each.
+
+Sample cases run the real engine on the real recordings in sample_captures/; feature
+cases evaluate the hand-written session row the rule author wrote down.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from analyzer.rules.loader import load_rules
+from analyzer.rules.testing import run_case
+
+from conftest import SAMPLES
+
+RULES = load_rules([])
+CASES = [(rule, case) for rule in RULES for case in rule.tests]
+
+
+@pytest.mark.parametrize(("rule", "case"), CASES, ids=[f"{r.id}:{c.line}" for r, c in CASES])
+def test_rule_case(rule, case) -> None:
+    outcome = run_case(rule, case, SAMPLES)
+    assert outcome.passed, f"{outcome.where}: {outcome.detail}"
+
+
+def test_pack_covers_every_category() -> None:
+    from analyzer.schema import CATEGORIES
+
+    assert {r.category for r in RULES} == set(CATEGORIES)
