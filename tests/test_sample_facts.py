@@ -2,8 +2,8 @@
 
 The facts are computed from plain tshark queries by sample_captures/recorder/expected.py
 when the sample is recorded, independently of the engine. Each session entry is
-`{facts: {column: value}, categories: {must: [...], must_not: [...]}}`; the facts are
-compared with the engine's session row here, the categories belong to the rule tests.
+`{facts: {column: value}, findings: {category: severity}}`; the facts are compared with the
+engine's session row here, the findings with the rule pack in test_sample_findings.py.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from analyzer.pipeline import load
+from analyzer.rules.model import SEVERITIES
 from analyzer.schema import CATEGORIES
 
 from conftest import SAMPLES
@@ -47,7 +48,7 @@ def _cases() -> list[tuple[str, Path, Path | None, list[dict[str, Any]]]]:
 
 
 def _facts(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    """The facts dict of each session (categories are not engine columns)."""
+    """The facts dict of each session (findings are not engine columns)."""
     return [session["facts"] for session in spec["sessions"]]
 
 
@@ -82,14 +83,19 @@ def test_every_scenario_folder_states_its_facts() -> None:
 
 
 @pytest.mark.parametrize("spec_path", EXPECTED, ids=[p.parent.name for p in EXPECTED])
-def test_every_session_declares_contract_categories(spec_path: Path) -> None:
+def test_every_session_declares_its_findings(spec_path: Path) -> None:
+    """`findings` is a category -> severity mapping in the contract's vocabulary."""
     spec = yaml.safe_load(spec_path.read_text())
     sessions = spec["sessions"] + spec.get("without_keys", {}).get("sessions", [])
-    for session in sessions:
-        assert set(session) == {"facts", "categories"}, spec_path
-        must, must_not = session["categories"]["must"], session["categories"]["must_not"]
-        assert set(must) | set(must_not) <= set(CATEGORIES), spec_path
-        assert not set(must) & set(must_not), spec_path
+    for i, session in enumerate(sessions, 1):
+        where = f"{spec_path.parent.name} session entry {i}"
+        assert set(session) == {"facts", "findings"}, where
+        findings = session["findings"]
+        assert isinstance(findings, dict), f"{where}: findings must be a mapping: {findings!r}"
+        unknown = set(findings) - set(CATEGORIES)
+        assert not unknown, f"{where}: unknown categories {sorted(unknown)}"
+        bad = {c: s for c, s in findings.items() if s not in SEVERITIES}
+        assert not bad, f"{where}: invalid severities {bad} (valid: {', '.join(SEVERITIES)})"
 
 
 def test_frames_table_has_one_row_per_frame_of_each_session() -> None:

@@ -3,7 +3,8 @@
 ``tests/test_sample_facts.py`` checks the engine against these files, so they must come
 from somewhere else: ``tshark_rows.py`` runs plain ``tshark -T fields`` queries and
 ``session_facts.py`` turns them into facts named like the SESSIONS columns. The scenario
-adds what tshark cannot know: the contract categories each session must / must not produce.
+adds what tshark cannot know: exactly the findings each session must produce, as contract
+category -> highest severity (``tests/test_sample_findings.py`` checks them against the rules).
 
 The recorder calls :func:`write_expected` after every recording or derivation
 (``record.py --facts-only`` rewrites the files from the captures already committed). A TLS
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kinds import AnyScenario, Categories, Derived, PlainDownload, Scenario
+from kinds import AnyScenario, Derived, Findings, PlainDownload, Scenario
 from session_facts import TIME_SLACK_S, Facts, build, session_facts
 from tshark_rows import (
     BASE_OPTIONS,
@@ -47,8 +48,10 @@ HEADER = """\
 # sessions: one per TCP connection with a WebSocket upgrade attempt, WebSocket frames or
 #   undecrypted TLS, in start order. `facts` are SESSIONS columns (analyzer/schema.py) that
 #   tests/test_sample_facts.py compares with the engine; a two-item list is an inclusive
-#   [min, max] (a measured time +- {slack} s); null means "none seen". `categories`: contract
-#   categories the session's findings must / must not include (declared by the scenario).
+#   [min, max] (a measured time +- {slack} s); null means "none seen". `findings`: exactly
+#   the contract categories the session's findings fall in, each with the highest severity
+#   among them ({{}}: no finding at all), declared by the scenario and checked by
+#   tests/test_sample_findings.py.
 # without_keys: the same TLS capture read without its keys, and what that must yield.
 """
 
@@ -80,16 +83,22 @@ def readings(scenario: AnyScenario, folder: Path) -> list[tuple[dict[str, str], 
     ]
 
 
-def with_categories(
-    name: str, facts: list[Facts], expect: tuple[Categories, ...]
+class FlowMap(dict[str, str]):
+    """A mapping written on one line in flow style (``{idle-timeout: high}``, ``{}``)."""
+
+
+def with_findings(
+    name: str, facts: list[Facts], expect: tuple[Findings, ...]
 ) -> list[dict[str, Any]]:
-    """Pair each session's facts with its declared categories; the counts must agree."""
+    """Pair each session's facts with its declared findings; the counts must agree."""
     if len(facts) != len(expect):
         raise SystemExit(
-            f"{name}: tshark finds {len(facts)} session(s), the scenario declares categories "
+            f"{name}: tshark finds {len(facts)} session(s), the scenario declares findings "
             f"for {len(expect)} (``expect``)"
         )
-    return [{"facts": f, "categories": c.as_dict()} for f, c in zip(facts, expect, strict=True)]
+    return [
+        {"facts": f, "findings": FlowMap(e.as_dict())} for f, e in zip(facts, expect, strict=True)
+    ]
 
 
 def document(scenario: AnyScenario, folder: Path) -> dict[str, Any]:
@@ -101,13 +110,13 @@ def document(scenario: AnyScenario, folder: Path) -> dict[str, Any]:
             raise SystemExit(f"{scenario.name}: {entry['path']} disagrees with {entries[0][0]}")
     doc: dict[str, Any] = {
         "captures": [entry for entry, _ in entries],
-        "sessions": with_categories(scenario.name, results[0], scenario.expect),
+        "sessions": with_findings(scenario.name, results[0], scenario.expect),
     }
     if isinstance(scenario, Scenario) and scenario.tls:
         plain = session_list(Reading(folder / "capture.pcap", None, scenario.tshark_args))
         doc["without_keys"] = {
             "path": "capture.pcap",
-            "sessions": with_categories(
+            "sessions": with_findings(
                 f"{scenario.name} without keys", plain, scenario.expect_without_keys
             ),
         }
@@ -115,7 +124,7 @@ def document(scenario: AnyScenario, folder: Path) -> dict[str, Any]:
 
 
 class FactsDumper(yaml.SafeDumper):
-    """Block mappings, but short scalar lists ([min, max], categories) on one line."""
+    """Block mappings, but short scalar lists ([min, max]) and findings on one line."""
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         """Indent block sequences under their key, as people write YAML."""
@@ -127,7 +136,12 @@ def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
     return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
 
 
+def _represent_flow_map(dumper: yaml.SafeDumper, data: FlowMap) -> yaml.Node:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True)
+
+
 FactsDumper.add_representer(list, _represent_list)
+FactsDumper.add_representer(FlowMap, _represent_flow_map)
 
 
 def origin_note(scenario: AnyScenario) -> str:

@@ -18,9 +18,12 @@ How to add a scenario
    :meth:`RunContext.placeholders`; a callable gets the :class:`RunContext` instead.
 3. Rewriting another scenario's capture is a :class:`Derived`; not-WebSocket traffic a
    :class:`PlainDownload`.
-4. Declare the contract categories each session (in start order) must and must not produce:
-   ``expect=(Categories(must=("idle-timeout",), must_not=("server-error",)),)``. The number
-   of entries is checked against the sessions tshark finds.
+4. Declare, per session in start order, exactly the findings it must produce: each contract
+   category that must fire, with the highest severity among that session's findings in it,
+   ``expect=(Findings({"idle-timeout": "high"}),)``; a category left out must not fire at
+   all, and ``HEALTHY`` (``Findings()``) means no finding whatsoever. The number of entries is
+   checked against the sessions tshark finds; ``tests/test_sample_findings.py`` runs the
+   built-in rule pack and requires exactly this, category by category and severity by severity.
 5. ``bash sample_captures/recorder/record.sh NAME`` records, checks ``require`` and writes
    ``expected.yaml`` from plain tshark (``expected.py``); then write the folder's README.md
    (``facts.sh`` prints the numbers it quotes).
@@ -31,13 +34,15 @@ Every recording talks only to 127.0.0.0/8 or ``::1``: keep new addresses there.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 
 from lossy_path import LossyPath, Role
 
+from analyzer.rules.model import SEVERITIES
 from analyzer.schema import CATEGORIES  # one vocabulary for the product and its corpus
 
 if TYPE_CHECKING:
@@ -76,18 +81,6 @@ GENERATED = (
 # Port 8080 belongs to HTTP, whose dissector is tried before any heuristic.
 WEBSOCKET_HEURISTIC = ("-o", "tcp.try_heuristic_first:TRUE", "--enable-heuristic", "websocket_tcp")
 
-# What a healthy session must not produce (capture-quality is about the file, not the session).
-HEALTHY_MUST_NOT = (
-    "idle-timeout",
-    "missing-close",
-    "proxy-interference",
-    "handshake-failure",
-    "protocol-error",
-    "server-error",
-    "ping-timeout",
-    "keepalive-misuse",
-)
-
 CaptureTool = Literal["tcpdump", "dumpcap-any"]
 ClientKind = Literal["python", "python-proxy", "node"]
 # The scripted clients; both take client.py's command line and print "open HOST:PORT" once
@@ -106,23 +99,37 @@ def url_host(addr: str) -> str:
 
 
 @dataclass(frozen=True)
-class Categories:
-    """Contract categories one session must produce, and ones it must not."""
+class Findings:
+    """Exactly the findings one session must produce: contract category -> severity.
 
-    must: tuple[str, ...] = ()
-    must_not: tuple[str, ...] = ()
+    The severity is the highest among the session's findings in that category (several
+    rules may share one). A category that is not listed must produce no finding at any
+    severity; ``Findings()`` (``HEALTHY``) means the session must produce none at all.
+    The vocabularies are the rule format's (analyzer.schema, analyzer.rules.model).
+    """
+
+    severities: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        unknown = [c for c in (*self.must, *self.must_not) if c not in CATEGORIES]
-        both = set(self.must) & set(self.must_not)
-        if unknown or both:
-            raise ValueError(f"categories: unknown {unknown}, in both lists {sorted(both)}")
+        unknown = [c for c in self.severities if c not in CATEGORIES]
+        bad = {c: s for c, s in self.severities.items() if s not in SEVERITIES}
+        if unknown or bad:
+            raise ValueError(
+                f"findings: unknown categories {unknown}, invalid severities {bad} "
+                f"(categories: {', '.join(CATEGORIES)}; severities: {', '.join(SEVERITIES)})"
+            )
+        # Read-only, so a shared declaration (HEALTHY, a module constant) stays as declared.
+        object.__setattr__(self, "severities", MappingProxyType(dict(self.severities)))
 
-    def as_dict(self) -> dict[str, list[str]]:
-        return {"must": list(self.must), "must_not": list(self.must_not)}
+    def __hash__(self) -> int:
+        return hash(tuple(self.severities.items()))
+
+    def as_dict(self) -> dict[str, str]:
+        """Category -> severity, in declaration order (expected.yaml's ``findings``)."""
+        return dict(self.severities)
 
 
-HEALTHY = Categories(must_not=HEALTHY_MUST_NOT)
+HEALTHY = Findings()
 
 
 @dataclass
@@ -221,8 +228,8 @@ class Scenario:
     # Also required: a WebSocket frame that only out-of-order reassembly completes.
     reordered_frames: bool = False
     tshark_args: tuple[str, ...] = ()  # for ``require`` and expected.yaml (e.g. "-d ...")
-    expect: tuple[Categories, ...] = ()  # per session, in start order
-    expect_without_keys: tuple[Categories, ...] = ()  # TLS only: the capture without keys
+    expect: tuple[Findings, ...] = ()  # per session, in start order
+    expect_without_keys: tuple[Findings, ...] = ()  # TLS only: the capture without keys
 
     @property
     def capture_file(self) -> str:
@@ -254,7 +261,7 @@ class Derived:
     require: tuple[str, ...] = ()
     tshark_args: tuple[str, ...] = ()  # for ``require`` and expected.yaml (e.g. a heuristic)
     capture_file: str = "capture.pcap"
-    expect: tuple[Categories, ...] = ()
+    expect: tuple[Findings, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -278,7 +285,7 @@ class PlainDownload:
     forbid: tuple[str, ...] = ()
     tshark_args: tuple[str, ...] = ()
     capture_file: str = "capture.pcap"
-    expect: tuple[Categories, ...] = ()
+    expect: tuple[Findings, ...] = ()
     attempts: int = 5  # takes until require/forbid hold (the cut point is random)
 
 

@@ -12,7 +12,7 @@ first, as a helper process whose ready line the recorder waits for).
 
 from __future__ import annotations
 
-from kinds import AnyScenario, Categories, Process, Scenario
+from kinds import AnyScenario, Findings, Process, Scenario
 
 # The Node client needs its node_modules (never committed): npm ci, before the capture.
 NODE_DEPS = Process(
@@ -46,9 +46,7 @@ SCENARIOS: list[AnyScenario] = [
             "websocket.opcode == 2 and tcp.len < 40",
             "websocket.payload.close.status_code == 1011",
         ),
-        expect=(
-            Categories(must=("keepalive-misuse",), must_not=("idle-timeout", "missing-close")),
-        ),
+        expect=(Findings({"keepalive-misuse": "high"}),),
     ),
     # A zero-length binary frame mid-stream (iOS Safari's empty chunk): the legacy end of
     # stream, so the server sends final Results + Metadata and closes 1000 although the
@@ -57,12 +55,7 @@ SCENARIOS: list[AnyScenario] = [
         "empty-binary",
         ("audio:2", "empty:0", "audio:3"),
         require=("websocket.opcode == 2 and websocket.payload_length == 0",),
-        expect=(
-            Categories(
-                must=("keepalive-misuse",),
-                must_not=("idle-timeout", "missing-close", "server-error"),
-            ),
-        ),
+        expect=(Findings({"keepalive-misuse": "high"}),),
     ),
     # No encoding declared and an HTML error page streamed as "audio": no container to
     # detect, close 1008 DATA-0000.
@@ -71,12 +64,7 @@ SCENARIOS: list[AnyScenario] = [
         ("bad-audio:2", "wait-close:10"),
         client_args=NO_ENCODING,
         require=("websocket.payload.close.status_code == 1008",),
-        expect=(
-            Categories(
-                must=("protocol-error",),
-                must_not=("idle-timeout", "server-error", "handshake-failure"),
-            ),
-        ),
+        expect=(Findings({"protocol-error": "high"}),),
     ),
     # A whole 4 s recording in one 128000-byte message against a 64 KiB limit: the server's
     # websockets fails the connection with 1009.
@@ -85,12 +73,7 @@ SCENARIOS: list[AnyScenario] = [
         ("audio:1", "big:128000", "wait-close:10"),
         server_args=("--max-message-size", "65536"),
         require=("websocket.payload.close.status_code == 1009",),
-        expect=(
-            Categories(
-                must=("protocol-error",),
-                must_not=("idle-timeout", "server-error", "handshake-failure"),
-            ),
-        ),
+        expect=(Findings({"protocol-error": "high"}),),
     ),
     # No Authorization header: 401 INVALID_AUTH with dg-error and dg-request-id.
     Scenario(
@@ -98,7 +81,7 @@ SCENARIOS: list[AnyScenario] = [
         ("audio:1",),
         client_args=("--no-auth",),
         require=("http.response.code == 401",),
-        expect=(Categories(must=("handshake-failure",), must_not=("missing-close",)),),
+        expect=(Findings({"handshake-failure": "high"}),),
     ),
     # An invalid query value (the reference's language=english): 400 Bad Request.
     Scenario(
@@ -106,7 +89,7 @@ SCENARIOS: list[AnyScenario] = [
         ("audio:1",),
         client_args=("--param", "language=english"),
         require=("http.response.code == 400",),
-        expect=(Categories(must=("handshake-failure",), must_not=("missing-close",)),),
+        expect=(Findings({"handshake-failure": "high"}),),
     ),
     # The client sends its close frame and resets the connection (SO_LINGER 0) at once:
     # the server's close reply meets a dead socket.
@@ -114,9 +97,7 @@ SCENARIOS: list[AnyScenario] = [
         "close-and-drop",
         ("audio:2", "close-and-drop"),
         require=("websocket.payload.close.status_code == 1000", "tcp.flags.reset == 1"),
-        expect=(
-            Categories(must=("missing-close",), must_not=("idle-timeout", "proxy-interference")),
-        ),
+        expect=(Findings({"missing-close": "medium"}),),
     ),
     # A middlebox (inject.py) resets the client 3 s into the stream with a RST that claims
     # to come from the server but has TTL 47, no DF and an unrelated IP ID.
@@ -125,9 +106,7 @@ SCENARIOS: list[AnyScenario] = [
         ("audio:10", "closestream"),
         processes=(FORGED_RST,),
         require=("tcp.flags.reset == 1 and ip.ttl == 47", "websocket.opcode == 2"),
-        expect=(
-            Categories(must=("proxy-interference", "missing-close"), must_not=("idle-timeout",)),
-        ),
+        expect=(Findings({"proxy-interference": "high", "missing-close": "high"}),),
     ),
     # The server stops reading 6 s in (no pongs); the client pings every 4 s, gives up 4 s
     # after an unanswered ping with its own 1011 "keepalive ping timeout", waits its 10 s
@@ -138,7 +117,7 @@ SCENARIOS: list[AnyScenario] = [
         server_args=("--stall-after", "6"),
         client_args=("--ping-interval", "4", "--ping-timeout", "4"),
         require=("websocket.opcode == 9", "websocket.payload.close.status_code == 1011"),
-        expect=(Categories(must=("ping-timeout",), must_not=("idle-timeout",)),),
+        expect=(Findings({"ping-timeout": "high"}),),
     ),
     # The Node ws client goes silent after 2 s of audio: the real 10 s window, 1011 NET-0001.
     Scenario(
@@ -147,12 +126,7 @@ SCENARIOS: list[AnyScenario] = [
         client="node",
         processes=(NODE_DEPS,),
         require=("websocket.payload.close.status_code == 1011",),
-        expect=(
-            Categories(
-                must=("idle-timeout",),
-                must_not=("server-error", "missing-close", "proxy-interference"),
-            ),
-        ),
+        expect=(Findings({"idle-timeout": "high"}),),
     ),
     # The Node ws client SIGKILLed ~3 s into a one-minute stream: no close frame either way.
     Scenario(
@@ -163,6 +137,6 @@ SCENARIOS: list[AnyScenario] = [
         kill_after=3.0,
         settle=2.0,
         require=("websocket.opcode == 2", "tcp.flags.fin == 1"),
-        expect=(Categories(must=("missing-close",), must_not=("idle-timeout", "server-error")),),
+        expect=(Findings({"missing-close": "high"}),),
     ),
 ]

@@ -23,7 +23,7 @@ from kinds import (
     QUERY,
     TLS_NAME,
     AnyScenario,
-    Categories,
+    Findings,
     Hook,
     Process,
     RunContext,
@@ -70,20 +70,11 @@ def denied_connect(ctx: RunContext) -> None:
         raise RuntimeError(f"expected a 403 from squid, got: {proc.stdout!r} {proc.stderr!r}")
 
 
-# Both legs of an nginx/HAProxy session: what each must (not) produce.
-PASSED_THROUGH_1011 = Categories(
-    must=("idle-timeout",),
-    must_not=("proxy-interference", "missing-close", "server-error"),
-)
-TORN_DOWN_BY_PROXY = Categories(
-    must=("proxy-interference", "missing-close"),
-    must_not=("idle-timeout", "server-error"),
-)
-UPGRADE_REFUSED_VIA_PROXY = Categories(
-    must=("handshake-failure", "proxy-interference"),
-    must_not=("missing-close", "idle-timeout"),
-)
-ENCRYPTED_LEG = Categories(must=("capture-quality",), must_not=("handshake-failure",))
+# Both legs of an nginx/HAProxy session: exactly the findings each must produce.
+PASSED_THROUGH_1011 = Findings({"idle-timeout": "high"})
+TORN_DOWN_BY_PROXY = Findings({"proxy-interference": "high", "missing-close": "high"})
+UPGRADE_REFUSED_VIA_PROXY = Findings({"handshake-failure": "high", "proxy-interference": "high"})
+ENCRYPTED_LEG = Findings({"capture-quality": "low"})
 
 SCENARIOS: list[AnyScenario] = [
     # A correctly configured nginx (long proxy_read_timeout): the silent client meets the
