@@ -12,9 +12,10 @@ import polars as pl
 from analyzer import anomalies, sessions
 from analyzer.features.closing import closing_features
 from analyzer.features.common import seconds
+from analyzer.features.endpoint import certificate_features, deepgram_flag
 from analyzer.features.framing import framing_features
 from analyzer.features.liveness import liveness_features, quiet_features
-from analyzer.features.tcp import baseline_features, tcp_event_features
+from analyzer.features.tcp import baseline_features, session_tcp_features, tcp_event_features
 from analyzer.ingest import tshark
 from analyzer.ingest.capture import CaptureData, load_capture
 from analyzer.ingest.frames import explode_frames
@@ -103,11 +104,13 @@ def _session_table(
         closing_features(frames),
         tcp_event_features(events),
         baseline_features(packets),
+        certificate_features(packets),
     ]
     table = numbered.join(handshakes.drop("client", "server"), on=sessions.KEY, how="left")
     for part in by_id:
         table = table.join(part.rename({"session": "id"}), on="id", how="left")
     table = table.join(quiet_features(table), on="id", how="left")
+    table = table.join(session_tcp_features(table), on="id", how="left")
     return SESSIONS.conform(
         table.with_columns(
             pl.col("input").alias("input_index"),
@@ -119,6 +122,7 @@ def _session_table(
                 "handshake_rtt_ms"
             ),
             pl.col(COUNT_COLUMNS).fill_null(0),
+            deepgram_flag().alias("deepgram"),
         )
     )
 

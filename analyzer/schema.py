@@ -80,7 +80,13 @@ FRAMES = _t(
         "first 160 characters of a text message, decompressed; tshark writes "
         "tab/CR/LF as \\t \\r \\n; null when fragmented or not assignable",
     ),
-    json_type=(S, "value of the JSON `type` key of a text message (KeepAlive, Results, ...)"),
+    json_type=(
+        S,
+        "value of the JSON `type` key (KeepAlive, Results, ...) of a text message, or of a "
+        "binary frame of 2-125 bytes (an SDK bug: control JSON sent as binary); null for a "
+        "binary frame whose payload could not be attributed (several such frames of one "
+        "size in one packet)",
+    ),
     input=(S, "capture file the frame came from"),
     tcp_stream=(I, "tshark tcp.stream index within that file"),
 )
@@ -180,6 +186,17 @@ _HANDSHAKE = {
     k: v for k, v in HANDSHAKES.columns.items() if k not in ("input", "stream", "client", "server")
 }
 _HANDSHAKE["handshake_rtt_ms"] = (F, "response time - request time, milliseconds")
+_HANDSHAKE["tls_cert_subject"] = (
+    S,
+    "subject of the leaf certificate the server presented, RFC 4514 (CN=...,O=...); null "
+    "when not seen (TLS 1.3 encrypts it: seen only with the key log)",
+)
+_HANDSHAKE["tls_cert_issuer"] = (S, "issuer of that certificate (a TLS-inspecting proxy's CA)")
+_HANDSHAKE["deepgram"] = (
+    B,
+    "a Deepgram streaming endpoint: dg-request-id present, host or SNI under deepgram.com, "
+    "or path /v1/listen, /v1/speak or /v1/agent",
+)
 _FRAMING = {
     **_sided("frames_{side}", I, "frames sent by the {side}"),
     **_sided("data_frames_{side}", I, "text/binary/continuation frames sent by the {side}"),
@@ -204,6 +221,20 @@ _FRAMING = {
         "zero-length binary frames from the client (legacy end-of-stream signal)",
     ),
     "empty_binary_client_frame": (I, "capture frame of the first such frame"),
+    "keepalive_binary_client": (
+        I,
+        'client binary frames whose JSON type is "KeepAlive" (must be text: Deepgram reads '
+        "binary as audio)",
+    ),
+    "keepalive_binary_client_frame": (I, "capture frame of the first such frame"),
+    "control_json_binary_client": (
+        I,
+        "client binary frames carrying control JSON (KeepAlive, CloseStream or Finalize)",
+    ),
+    "audio_frames_client": (
+        I,
+        "client binary frames with a payload that are not control JSON: the audio chunks",
+    ),
     "compressed": (B, "some frame had RSV1 set (permessage-deflate in use)"),
 }
 _LIVENESS = {
@@ -229,6 +260,24 @@ _LIVENESS = {
     ),
     "server_quiet_before_end_s": (F, "the same for the server"),
     **_sided("unanswered_pings_{side}", I, "pings from the {side} minus pongs from the other side"),
+    **_sided(
+        "first_unanswered_ping_{side}_frame",
+        I,
+        "capture frame of the {side}'s first ping that no later pong from the other side "
+        "follows (where a ping timeout starts counting)",
+    ),
+    **_sided("first_unanswered_ping_{side}_time", TS, "time of that ping"),
+    "idle_before_end_s": (
+        F,
+        "seconds from the last TCP payload in either direction (`last_payload_time`) to the "
+        "first FIN/RST: what a proxy's idle timer measures; null while the connection is "
+        "open, negative when payload followed that FIN/RST",
+    ),
+    "session_age_s": (
+        F,
+        "seconds from the 101 (or the start) to the first FIN/RST (or the last packet): "
+        "what a maximum-lifetime timer measures",
+    ),
 }
 _CLOSING = {
     **_sided("close_{side}_time", TS, "the {side}'s first close frame"),
@@ -236,6 +285,12 @@ _CLOSING = {
     **_sided("close_{side}_code", pl.Int32, "status code in the {side}'s close frame"),
     **_sided("close_{side}_reason", S, "reason text in the {side}'s close frame"),
     **_sided("close_{side}_payload_len", I, "payload length of the {side}'s close frame"),
+    **_sided(
+        "close_{side}_reason_window_s",
+        F,
+        "a duration named in the {side}'s close reason ('idle timeout 30s', 'within 10000 "
+        "ms'), in seconds; null when it names none",
+    ),
     "close_first_by": (S, "client | server: who sent a close frame first; null if nobody"),
     "close_handshake": (S, "complete | client-only | server-only | none"),
     "client_last_data_before_server_close": (
@@ -264,6 +319,29 @@ _TCP = {
         "(retransmissions excluded; works without TLS keys)",
     ),
     **_sided("last_payload_time_{side}", TS, "last TCP segment with payload from the {side}"),
+    "last_payload_time": (
+        TS,
+        "last TCP segment with payload in either direction (retransmissions excluded)",
+    ),
+    **_sided(
+        "rst_{side}_ttl_delta",
+        pl.Int32,
+        "rst_{side}_ttl - ttl_{side}: nonzero when the RST came from another hop distance "
+        "than the {side}'s own packets (injected)",
+    ),
+    **_sided(
+        "ip_id_gap_rst_{side}",
+        pl.Int32,
+        "rst_{side}_ip_id - ip_id_before_rst_{side} as a signed 16-bit step (small and "
+        "positive for the {side}'s own counter; pure ACKs are not read, so a few more than "
+        "1; Linux puts IP ID 0 in some RSTs); null for IPv6",
+    ),
+    **_sided(
+        "payload_after_rst_{side}",
+        I,
+        "segments with payload from the {side} after its first RST: the genuine endpoint "
+        "still talking after a forged reset (WSP09 race)",
+    ),
     **{f"{k}_count": (I, f"tcp.analysis.{k} events") for k in TCP_ANALYSIS},
     "truncated_packets": (I, "packets of this connection cut short by the snapshot length"),
     "tcp_end": (S, "fin | rst | open: the first FIN or RST, or neither captured"),
@@ -294,4 +372,5 @@ COUNT_COLUMNS = [
     .removeprefix("masked_frames_")
     .removeprefix("text_frames_")
     .removeprefix("binary_frames_")
+    .removeprefix("audio_frames_")
 ]

@@ -6,6 +6,33 @@ import polars as pl
 
 from analyzer.features.common import SIDES, is_data, side
 
+# A duration stated in a close reason ("idle timeout 30s", "no data for 30 seconds",
+# "within 10000 ms"). `\b` before the number keeps "net0001" in a URL from matching.
+REASON_WINDOW = (
+    r"(?i)\b(\d+(?:\.\d+)?)\s*"
+    r"(milliseconds?|msecs?|ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h)\b"
+)
+
+
+def reason_window_s(reason: pl.Expr) -> pl.Expr:
+    """The first duration a close reason names, in seconds; null when it names none.
+
+    A proxy or server that states its timer in the reason tells a rule which window ran
+    out; Deepgram's NET-0000/NET-0001 texts name no number.
+    """
+    parts = reason.str.extract_groups(REASON_WINDOW)
+    unit = parts.struct.field("2").str.to_lowercase()
+    scale = (
+        pl.when(unit.str.starts_with("ms") | unit.str.starts_with("milli"))
+        .then(0.001)
+        .when(unit.str.starts_with("s"))
+        .then(1.0)
+        .when(unit.str.starts_with("m"))
+        .then(60.0)
+        .otherwise(3600.0)
+    )
+    return parts.struct.field("1").cast(pl.Float64, strict=False) * scale
+
 
 def _first_close(name: str, is_client: bool) -> list[pl.Expr]:
     c = side(is_client) & (pl.col("opcode") == "close")
@@ -41,7 +68,12 @@ def closing_features(frames: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.lit("none"))
     )
     return closes.with_columns(
-        first_by.alias("close_first_by"), handshake.alias("close_handshake")
+        first_by.alias("close_first_by"),
+        handshake.alias("close_handshake"),
+        *[
+            reason_window_s(pl.col(f"close_{name}_reason")).alias(f"close_{name}_reason_window_s")
+            for name, _ in SIDES
+        ],
     ).join(_before_server_close(frames, closes), on="session", how="left")
 
 

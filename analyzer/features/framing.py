@@ -8,6 +8,8 @@ from analyzer.features.common import SIDES, is_data, side
 
 CLIENT_TYPES = {"keepalive": "KeepAlive", "closestream": "CloseStream", "finalize": "Finalize"}
 SERVER_TYPES = {"results": "Results", "metadata": "Metadata"}
+# Deepgram's documented client control messages: all must be text frames.
+CONTROL_JSON = tuple(CLIENT_TYPES.values())
 
 
 def _per_side(name: str, is_client: bool) -> list[pl.Expr]:
@@ -36,6 +38,22 @@ def _json_counts(types: dict[str, str], is_client: bool, suffix: str) -> list[pl
     return [(s & (pl.col("json_type") == t)).sum().alias(f"{k}_{suffix}") for k, t in types.items()]
 
 
+def _binary_json(client_binary: pl.Expr) -> list[pl.Expr]:
+    """Control JSON in binary frames (an SDK bug Deepgram reads as audio), and real audio.
+
+    `json_type` of a binary frame is known only for payloads of 2-125 bytes that the
+    payload pass could attribute (see ingest/frames.py); a larger frame counts as audio.
+    """
+    keepalive = client_binary & (pl.col("json_type") == "KeepAlive").fill_null(False)
+    control = client_binary & pl.col("json_type").is_in(CONTROL_JSON).fill_null(False)
+    return [
+        keepalive.sum().alias("keepalive_binary_client"),
+        pl.col("frame").filter(keepalive).min().alias("keepalive_binary_client_frame"),
+        control.sum().alias("control_json_binary_client"),
+        (client_binary & (pl.col("payload_len") > 0) & ~control).sum().alias("audio_frames_client"),
+    ]
+
+
 def framing_features(frames: pl.DataFrame) -> pl.DataFrame:
     client = side(True)
     binary = pl.col("opcode") == "binary"
@@ -43,6 +61,7 @@ def framing_features(frames: pl.DataFrame) -> pl.DataFrame:
         *[e for name, c in SIDES for e in _per_side(name, c)],
         *_json_counts(CLIENT_TYPES, True, "client"),
         *_json_counts(SERVER_TYPES, False, "server"),
+        *_binary_json(client & binary),
         (client & binary & (pl.col("payload_len") == 0)).sum().alias("empty_binary_client"),
         pl.col("frame")
         .filter(client & binary & (pl.col("payload_len") == 0))

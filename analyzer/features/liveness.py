@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from analyzer.features.common import SIDES, is_data, seconds
+from analyzer.features.common import SIDES, is_data, seconds, side
 
 
 def _gaps(frames: pl.DataFrame, name: str, is_client: bool) -> pl.DataFrame:
@@ -29,7 +29,26 @@ def liveness_features(frames: pl.DataFrame) -> pl.DataFrame:
     out = frames.select("session").unique()
     for name, is_client in SIDES:
         out = out.join(_gaps(frames, name, is_client), on="session", how="left")
-    return out
+    return out.join(_unanswered_pings(frames), on="session", how="left")
+
+
+def _unanswered_pings(frames: pl.DataFrame) -> pl.DataFrame:
+    """Each side's first ping that no later pong from the other side follows.
+
+    A pong answers the most recent ping (RFC 6455 §5.5.3 lets it skip older ones), so a
+    ping is unanswered exactly when it comes after the other side's last pong. The first
+    such ping is when a ping timeout started counting.
+    """
+    aggs = []
+    for name, is_client in SIDES:
+        last_pong = pl.col("frame").filter(side(not is_client) & (pl.col("opcode") == "pong")).max()
+        late = side(is_client) & (pl.col("opcode") == "ping")
+        late = late & ((pl.col("frame") > last_pong) | last_pong.is_null())
+        aggs += [
+            pl.col("frame").filter(late).min().alias(f"first_unanswered_ping_{name}_frame"),
+            pl.col("time").filter(late).min().alias(f"first_unanswered_ping_{name}_time"),
+        ]
+    return frames.group_by("session").agg(aggs)
 
 
 def quiet_features(sessions: pl.DataFrame) -> pl.DataFrame:

@@ -71,6 +71,7 @@ def baseline_features(packets: pl.DataFrame) -> pl.DataFrame:
         )
     )
     out = out.join(_ip_id_before_rst(packets), on="session", how="left")
+    out = out.join(_payload_after_rst(packets), on="session", how="left")
     for name, is_client in SIDES:
         out = out.join(_payload_gaps(packets, name, is_client), on="session", how="left")
     return out
@@ -94,4 +95,55 @@ def _ip_id_before_rst(packets: pl.DataFrame) -> pl.DataFrame:
     return ordered.group_by("session").agg(
         pl.col("prev_ip_id").filter(side(c) & pl.col("rst")).first().alias(f"ip_id_before_rst_{n}")
         for n, c in SIDES
+    )
+
+
+def _payload_after_rst(packets: pl.DataFrame) -> pl.DataFrame:
+    """Payload a side sent after its own first RST: a reset it did not send (WSP09 race).
+
+    A host that reset the connection sends nothing more on it; the genuine endpoint behind
+    a forged RST keeps talking until it learns otherwise. Pure ACKs are not read (the
+    first pass drops them), so only segments with payload count.
+    """
+    aggs = []
+    for name, is_client in SIDES:
+        first_rst = pl.col("frame_no").filter(side(is_client) & pl.col("rst")).min()
+        after = side(is_client) & (pl.col("tcp_len") > 0) & ~pl.col("rst")
+        aggs.append(
+            (after & (pl.col("frame_no") > first_rst)).sum().alias(f"payload_after_rst_{name}")
+        )
+    return packets.group_by("session").agg(aggs)
+
+
+def _id_gap(later: pl.Expr, earlier: pl.Expr) -> pl.Expr:
+    """later - earlier as a signed 16-bit step: +1 is a host's own next IP ID, even across
+    the wrap from 65535 to 0."""
+    return ((later - earlier + 32768) % 65536) - 32768
+
+
+def session_tcp_features(sessions: pl.DataFrame) -> pl.DataFrame:
+    """Evidence that needs both the events and the baseline: forged RSTs, the two-way idle.
+
+    Proxies time a tunnel out on traffic in either direction, so the quiet that matters
+    before a teardown is the last payload of *either* side.
+    """
+    last_payload = pl.max_horizontal("last_payload_time_client", "last_payload_time_server")
+    opened = pl.when(pl.col("status") == 101).then(pl.col("response_time"))
+    return sessions.select(
+        "id",
+        *[
+            (pl.col(f"rst_{n}_ttl") - pl.col(f"ttl_{n}")).alias(f"rst_{n}_ttl_delta")
+            for n, _ in SIDES
+        ],
+        *[
+            _id_gap(pl.col(f"rst_{n}_ip_id"), pl.col(f"ip_id_before_rst_{n}")).alias(
+                f"ip_id_gap_rst_{n}"
+            )
+            for n, _ in SIDES
+        ],
+        last_payload.alias("last_payload_time"),
+        seconds(pl.col("tcp_end_time") - last_payload).alias("idle_before_end_s"),
+        seconds(pl.coalesce("tcp_end_time", "end") - pl.coalesce(opened, "start")).alias(
+            "session_age_s"
+        ),
     )

@@ -15,7 +15,8 @@ import polars as pl
 
 from analyzer.errors import InputError
 from analyzer.ingest import tshark
-from analyzer.ingest.packets import normalise
+from analyzer.ingest.frames import small_binary_packets
+from analyzer.ingest.packets import attach_payloads, normalise, payload_rows
 from analyzer.ingest.sniff import CaptureFile, sniff_capture
 
 # tshark's own words for a file it could only partly read -> what we tell the user.
@@ -56,7 +57,8 @@ def load_capture(
     if run.returncode != 0 and raw.height == 0 and not damage:
         detail = messages[-1] if messages else f"tshark exited with {run.returncode}"
         raise InputError(f"tshark could not read it: {detail}", source=str(path))
-    packets = _recover_streams(normalise(raw, index), path, index, keylog, binary)
+    packets, recovered = _recover_streams(normalise(raw, index), path, index, keylog, binary)
+    packets = _binary_payloads(packets, path, keylog, binary, recovered)
     read = total if total is not None else packets.height
     warnings = [f"{path}: {d} (kept the {read} packets read before it)" for d in damage]
     facts = _facts(info, packets, bool(damage)) | {"packets": total}
@@ -77,22 +79,56 @@ def _snaplen_warning(path: Path, packets: pl.DataFrame, facts: dict[str, Any]) -
 
 def _recover_streams(
     packets: pl.DataFrame, path: Path, index: int, keylog: Path | None, binary: tshark.Tshark
-) -> pl.DataFrame:
+) -> tuple[pl.DataFrame, dict[int, list[int]]]:
     """Re-read, as WebSocket, streams that began before the capture and decoded as nothing.
 
     A WebSocket connection that starts inside the capture shows its HTTP upgrade; one that
     started earlier shows bare frames, which tshark leaves undecoded when the port belongs
     to another dissector (8080 is HTTP's). Only such streams are re-read, so a normal
     capture never pays for a second pass; `sessions.plausible_recovered` later drops any
-    that turn out not to be WebSocket.
+    that turn out not to be WebSocket. Returns the re-read streams with their ports.
     """
     candidates = _undecoded_without_syn(packets)
     if not candidates:
-        return packets
+        return packets, {}
     argv = tshark.fields_command(path, keylog, binary, recover=candidates)
     again, _ = tshark.read_packets(argv)
     kept = packets.filter(~pl.col("stream").is_in(list(candidates)))
-    return pl.concat([kept, normalise(again, index)]).sort("frame_no")
+    return pl.concat([kept, normalise(again, index)]).sort("frame_no"), candidates
+
+
+def _binary_payloads(
+    packets: pl.DataFrame,
+    path: Path,
+    keylog: Path | None,
+    binary: tshark.Tshark,
+    recovered: dict[int, list[int]],
+) -> pl.DataFrame:
+    """Read the payloads of small binary frames: JSON sent with the wrong opcode.
+
+    Some SDKs send `{"type": "KeepAlive"}` as a binary frame, which Deepgram takes for
+    audio. The first pass does not print binary payloads (audio would double its output),
+    so packets carrying a 2-125 byte binary message are re-read here, by frame number; a
+    capture without such frames (plain audio streaming) never pays for it. Re-read streams
+    need their Decode As, which would mis-dissect the other streams on those ports, so
+    they get a run of their own.
+    """
+    small = small_binary_packets(packets)
+    if small.height == 0:
+        return packets
+    parts = []
+    in_recovered = pl.col("stream").is_in(list(recovered))
+    for frames, recover in (
+        (small.filter(~in_recovered), None),
+        (small.filter(in_recovered), recovered),
+    ):
+        if frames.height:
+            argv = tshark.payload_command(
+                path, frames["frame_no"].to_list(), keylog, binary, recover
+            )
+            raw, _ = tshark.read_packets(argv, columns=list(tshark.PAYLOAD_FIELDS))
+            parts.append(payload_rows(raw))
+    return attach_payloads(packets, pl.concat(parts))
 
 
 def _undecoded_without_syn(packets: pl.DataFrame) -> dict[int, list[int]]:

@@ -87,7 +87,29 @@ def normalise(raw: pl.DataFrame, input_index: int) -> pl.DataFrame:
         pl.col("http_body"),
         _first("tls_sni").alias("tls_sni"),
         pl.col("tls_alert"),
+        # The first certificate of a Certificate message is the sender's own (the leaf).
+        _first("tls_cert").alias("tls_cert"),
         *[pl.col(f).str.split(AGGREGATOR) for f in LIST_FIELDS],
         pl.col("ws_text"),
         pl.col("ws_close_reason"),
+        # Filled by the targeted payload pass (`attach_payloads`) for the packets it read.
+        pl.lit(None, pl.List(pl.String)).alias("ws_binary"),
+    )
+
+
+def payload_rows(raw: pl.DataFrame) -> pl.DataFrame:
+    """The payload pass's rows (frame.number, data.data) -> frame_no, list of hex payloads."""
+    return raw.select(
+        pl.col("frame_no").cast(pl.Int64),
+        pl.col("ws_binary").str.split(AGGREGATOR),
+    ).filter(pl.col("ws_binary").is_not_null())
+
+
+def attach_payloads(packets: pl.DataFrame, payloads: pl.DataFrame) -> pl.DataFrame:
+    """Fill `ws_binary` for the packets the payload pass read; the column order is kept
+    so the packet tables of several captures still stack."""
+    return (
+        packets.drop("ws_binary")
+        .join(payloads.unique("frame_no"), on="frame_no", how="left", maintain_order="left")
+        .select(packets.columns)
     )

@@ -12,6 +12,11 @@ Facts that shape the command (verified on tshark 4.0.17):
 - Tabs, CR and LF inside values are printed as `\\t`, `\\r`, `\\n`, so one line is one packet.
 - `tcp.reassemble_out_of_order` is off by default; without it out-of-order segments hide
   frames. The `websocket_tcp` heuristic recovers sessions whose handshake was not captured.
+- Display-filter sets are comma separated (`{1, 2}`): 4.0 rejects the whitespace form.
+
+Two targeted passes follow only when the first finds a reason (see ingest/capture.py):
+streams to re-read as WebSocket (`fields_command(recover=...)`), and the payloads of small
+binary frames (`payload_command`).
 """
 
 from __future__ import annotations
@@ -77,6 +82,7 @@ FIELDS: dict[str, str] = {
     "tls_sni": "tls.handshake.extensions_server_name",
     "tls_content_type": "tls.record.content_type",
     "tls_alert": "tls.alert_message.desc",
+    "tls_cert": "tls.handshake.certificate",
     "ws_fin": "websocket.fin",
     "ws_rsv": "websocket.rsv",
     "ws_opcode": "websocket.opcode",
@@ -89,6 +95,18 @@ FIELDS: dict[str, str] = {
     "ws_close_reason": "websocket.payload.close.reason",
     "ws_decompress_failed": "websocket.decompression.failed.expert",
 }
+
+# The targeted payload pass (`payload_command`): tshark's `data.data` is the unmasked
+# payload of a binary message that no subdissector claimed (decompressed under
+# permessage-deflate), one occurrence per whole message in tree order.
+PAYLOAD_FIELDS: dict[str, str] = {"frame_no": "frame.number", "ws_binary": "data.data"}
+# One argv string may not exceed 128 KiB on Linux; a longer frame list becomes this filter,
+# which keeps the same packets (the candidates are defined by these very fields).
+SMALL_BINARY_FILTER = (
+    "websocket.opcode == 2 && websocket.fin == 1"
+    " && websocket.payload_length >= 2 && websocket.payload_length <= 125"
+)
+MAX_FILTER_CHARS = 100_000
 
 # Packets worth a row: anything carrying payload or a TCP state change. Pure ACKs are
 # the bulk of a capture and say nothing a rule needs.
@@ -185,6 +203,42 @@ def fields_command(
     That is how a capture started after the handshake on a port another dissector owns
     (8080 is HTTP's) still yields its frames.
     """
+    display = DISPLAY_FILTER
+    if recover:
+        streams = ", ".join(map(str, sorted(recover)))
+        display = f"({DISPLAY_FILTER}) && tcp.stream in {{{streams}}}"
+    return _command(capture, keylog, tshark, recover, display, FIELDS)
+
+
+def payload_command(
+    capture: Path | str,
+    frames: list[int],
+    keylog: Path | str | None = None,
+    tshark: Tshark | None = None,
+    recover: dict[int, list[int]] | None = None,
+) -> list[str]:
+    """argv of the targeted pass: the unmasked payloads of the given packets' binary frames.
+
+    Only packets the first pass saw carrying a small binary frame are asked for, so the
+    output stays tiny; tshark must still dissect the whole file (TCP reassembly), which is
+    why the caller runs this only when such frames exist. Set elements are comma
+    separated: tshark 4.0 rejects the whitespace-only form 3.6 deprecated.
+    """
+    display = f"frame.number in {{{', '.join(map(str, sorted(frames)))}}}"
+    if len(display) > MAX_FILTER_CHARS:
+        display = SMALL_BINARY_FILTER
+    return _command(capture, keylog, tshark, recover, display, PAYLOAD_FIELDS)
+
+
+def _command(
+    capture: Path | str,
+    keylog: Path | str | None,
+    tshark: Tshark | None,
+    recover: dict[int, list[int]] | None,
+    display: str,
+    fields: dict[str, str],
+) -> list[str]:
+    """Dissection options shared by every pass, so all passes see the same frames."""
     binary = tshark.path if tshark else find_tshark().path
     flags = [
         "-n", "-Q",
@@ -194,18 +248,15 @@ def fields_command(
         "-o", "websocket.decompress:TRUE",
         "--enable-heuristic", "websocket_tcp",
     ]  # fmt: skip
-    display = DISPLAY_FILTER
     if recover:
         ports = sorted({port for pair in recover.values() for port in pair})
         flags += [arg for port in ports for arg in ("-d", f"tcp.port=={port},websocket")]
-        streams = " ".join(map(str, sorted(recover)))
-        display = f"({DISPLAY_FILTER}) && tcp.stream in {{{streams}}}"
     if keylog is not None:
         flags += ["-o", f"tls.keylog_file:{keylog}"]
     output = ["-T", "fields", "-E", "separator=/t", "-E", "quote=n", "-E", "occurrence=a",
               "-E", f"aggregator={AGGREGATOR}"]  # fmt: skip
-    fields = [arg for name in FIELDS.values() for arg in ("-e", name)]
-    return [binary, "-r", str(capture), *flags, "-Y", display, *output, *fields]
+    names = [arg for name in fields.values() for arg in ("-e", name)]
+    return [binary, "-r", str(capture), *flags, "-Y", display, *output, *names]
 
 
 def start_packet_count(tshark: Tshark, capture: Path | str) -> subprocess.Popen[str] | None:
@@ -240,8 +291,13 @@ def finish_packet_count(proc: subprocess.Popen[str] | None) -> int | None:
 def read_packets(
     argv: list[str],
     on_progress: Callable[[int, int], None] | None = None,
+    columns: list[str] | None = None,
 ) -> tuple[pl.DataFrame, RunResult]:
-    """Run tshark and parse its output, chunk by chunk, into one all-String DataFrame."""
+    """Run tshark and parse its output, chunk by chunk, into one all-String DataFrame.
+
+    `columns` names the `-e` fields of argv in order (default: FIELDS).
+    """
+    names = columns or list(FIELDS)
     try:
         proc = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
@@ -255,10 +311,10 @@ def read_packets(
         target=_drain_lines, args=(proc.stderr, stderr_lines), daemon=True
     )
     err_thread.start()
-    frames = [_parse_chunk(chunk) for chunk in _chunks(proc, on_progress)]
+    frames = [_parse_chunk(chunk, names) for chunk in _chunks(proc, on_progress)]
     proc.wait()
     err_thread.join()
-    table = pl.concat(frames) if frames else _empty_packets()
+    table = pl.concat(frames) if frames else _empty_packets(names)
     return table, RunResult(proc.returncode, stderr_lines)
 
 
@@ -306,18 +362,18 @@ def _last_file_offset(block: bytes) -> int:
         return -1
 
 
-def _parse_chunk(chunk: bytes) -> pl.DataFrame:
+def _parse_chunk(chunk: bytes, names: list[str]) -> pl.DataFrame:
     return pl.read_csv(
         io.BytesIO(chunk),
         separator="\t",
         has_header=False,
         quote_char=None,
-        new_columns=list(FIELDS),
-        schema=dict.fromkeys(FIELDS, pl.String),
+        new_columns=names,
+        schema=dict.fromkeys(names, pl.String),
         encoding="utf8-lossy",
         truncate_ragged_lines=True,
     )
 
 
-def _empty_packets() -> pl.DataFrame:
-    return pl.DataFrame(schema=dict.fromkeys(FIELDS, pl.String))
+def _empty_packets(names: list[str]) -> pl.DataFrame:
+    return pl.DataFrame(schema=dict.fromkeys(names, pl.String))
