@@ -49,14 +49,24 @@ def evaluate(
     enriched = with_aggregates(rules, sessions, tables)
     masks = match(rules, enriched)
     hit = pl.any_horizontal([pl.col(r.id) for r in rules])
-    rows = {r["id"]: r for r in enriched.filter(masks.select(hit).to_series()).to_dicts()}
     pairs = masks.filter(hit).unpivot(index="id", variable_name="rule").filter(pl.col("value"))
     by_id = {r.id: r for r in rules}
     renderer = Renderer()
+    fired = [by_id[r] for r in pairs["rule"].unique()]
+    needed = {"id"} | {n for r in fired for n in _names(r, renderer) if n in enriched.columns}
+    chosen = enriched.select(sorted(needed)).filter(masks.select(hit).to_series())
+    rows = {r["id"]: r for r in chosen.to_dicts()}
     return [
         finding(by_id[rule_id], rows[session], renderer)
         for session, rule_id in pairs.select("id", "rule").iter_rows()
     ]
+
+
+def _names(rule: Rule, renderer: Renderer) -> set[str]:
+    """Every session column the rule's text can read: template names, evidence pointers."""
+    texts = [rule.summary, rule.fix, *(e.text for e in rule.evidence)]
+    names = {n for t in texts for n in renderer.names(t)}
+    return names | {p for e in rule.evidence for p in (e.frame, e.time) if p}
 
 
 def finding(rule: Rule, row: dict[str, Any], renderer: Renderer) -> dict[str, Any]:

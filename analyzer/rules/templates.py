@@ -74,13 +74,30 @@ def check(text: Any, known: set[str]) -> str | None:
 
 
 class Renderer:
-    """Compiled templates, cached by source text (many rules share evidence wording)."""
+    """Compiled templates and the names each one reads, cached by source text.
+
+    Rendering passes a template only the values it names: Jinja copies its context on
+    every render, and a session row has hundreds of columns.
+    """
 
     def __init__(self) -> None:
-        self._cache: dict[str, Any] = {}
+        self._cache: dict[str, tuple[Any, frozenset[str]]] = {}
+
+    def _get(self, text: str) -> tuple[Any, frozenset[str]]:
+        entry = self._cache.get(text)
+        if entry is None:
+            names = frozenset(meta.find_undeclared_variables(ENV.parse(text)))
+            entry = self._cache[text] = (ENV.from_string(text), names - set(ENV.globals))
+        return entry
+
+    def names(self, text: str) -> frozenset[str]:
+        return self._get(text)[1]
 
     def render(self, text: str, values: dict[str, Any]) -> str:
-        template = self._cache.get(text)
-        if template is None:
-            template = self._cache[text] = ENV.from_string(text)
-        return template.render(values).strip()
+        template, names = self._get(text)
+        # shared=True skips merging the environment globals into every context; the one
+        # global rules use is passed in directly.
+        context = template.new_context(
+            {"nearest": _nearest, **{k: values[k] for k in names}}, shared=True
+        )
+        return ENV.concat(template.root_render_func(context)).strip()
