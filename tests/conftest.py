@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -9,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from analyzer.pipeline import Dataset, load
 
 REPO = Path(__file__).resolve().parents[1]
 # WSDOCTOR_SAMPLES points the suite at a re-recorded corpus (record.py --out DIR), so
@@ -42,3 +45,9 @@ def zeek_traces() -> list[Path]:
     traces = sorted(p for p in ZEEK.glob("*.pcap*"))
     assert traces, f"no Zeek traces under {ZEEK}; ../shared must sit beside the repo"
     return traces
+
+
+@functools.cache
+def loaded(path: Path, keylog: Path | None = None) -> Dataset:
+    """One engine pass per (capture, key log) for the whole test run, shared by modules."""
+    return load([path], keylog)

@@ -8,7 +8,6 @@ pure expressions (reason windows) and the attribution of binary payloads to fram
 
 from __future__ import annotations
 
-import functools
 import shutil
 import statistics
 import subprocess
@@ -24,9 +23,9 @@ from analyzer.ingest import tshark as engine_tshark
 from analyzer.ingest.frames import explode_frames
 from analyzer.ingest.packets import normalise
 from analyzer.ingest.tshark import AGGREGATOR, FIELDS
-from analyzer.pipeline import Dataset, load
+from analyzer.pipeline import load
 
-from conftest import SAMPLES, ZEEK
+from conftest import SAMPLES, ZEEK, loaded
 
 KEEPALIVE = SAMPLES / "keepalive-binary" / "capture.pcap"
 IDLE = SAMPLES / "idle-1011" / "capture.pcap"
@@ -67,11 +66,6 @@ def epoch(text: str) -> datetime:
 def same_time(engine: datetime | None, text: str) -> bool:
     """frame.time_epoch through a float is good to about a microsecond."""
     return engine is not None and abs((engine - epoch(text)).total_seconds()) < 2e-6
-
-
-@functools.cache
-def loaded(path: Path, keylog: Path | None = None) -> Dataset:
-    return load([path], keylog)
 
 
 def only_session(path: Path, keylog: Path | None = None) -> dict[str, Any]:

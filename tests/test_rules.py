@@ -11,7 +11,7 @@ import pytest
 from analyzer.rules.loader import load_rules
 from analyzer.rules.testing import run_case
 
-from conftest import SAMPLES
+from conftest import SAMPLES, loaded
 
 RULES = load_rules([])
 CASES = [(rule, case) for rule in RULES for case in rule.tests]
@@ -19,7 +19,7 @@ CASES = [(rule, case) for rule in RULES for case in rule.tests]
 
 @pytest.mark.parametrize(("rule", "case"), CASES, ids=[f"{r.id}:{c.line}" for r, c in CASES])
 def test_rule_case(rule, case) -> None:
-    outcome = run_case(rule, case, SAMPLES)
+    outcome = run_case(rule, case, SAMPLES, loaded)
     assert outcome.passed, f"{outcome.where}: {outcome.detail}"
 
 

@@ -19,7 +19,7 @@ from analyzer.pipeline import load
 from analyzer.rules.model import SEVERITIES
 from analyzer.schema import CATEGORIES
 
-from conftest import SAMPLES
+from conftest import SAMPLES, loaded
 
 EXPECTED = sorted(SAMPLES.glob("*/expected.yaml"))
 
@@ -64,7 +64,7 @@ def _matches(actual: Any, expected: Any) -> bool:
 def test_sample_facts(
     name: str, path: Path, keylog: Path | None, sessions: list[dict[str, Any]]
 ) -> None:
-    data = load([path], keylog)
+    data = loaded(path, keylog)
     assert data.sessions.height == len(sessions), name
     rows = data.sessions.sort("start").to_dicts()
     mismatches = {

@@ -19,12 +19,11 @@ from typing import Any
 import pytest
 import yaml
 
-from analyzer.pipeline import load
 from analyzer.rules.engine import evaluate
 from analyzer.rules.loader import RulePackError, load_rules
 from analyzer.rules.model import SEVERITIES, Rule
 
-from conftest import SAMPLES
+from conftest import SAMPLES, loaded
 
 EXPECTED = sorted(SAMPLES.glob("*/expected.yaml"))
 RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}  # info < … < critical
@@ -69,7 +68,7 @@ def _rules() -> list[Rule]:
 @lru_cache(maxsize=64)  # one entry per (capture, key log): ~30 readings in the corpus
 def _run(path: Path, keylog: Path | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(sessions in start order, every finding of the built-in pack) for one reading."""
-    data = load([path], keylog)
+    data = loaded(path, keylog)
     sessions = data.sessions.sort("start").select("id", "kind", "client", "server").to_dicts()
     tables = {"frames": data.frames, "anomalies": data.anomalies}
     return sessions, evaluate(_rules(), data.sessions, tables)

@@ -9,7 +9,8 @@ before it runs and nothing in it is ever evaluated as code:
     {anomalies: {where: ..., count: {OP: N}, as: ALIAS}}  anomaly rows of the session
 
 Inside `where`, leaves name table columns with `field:` instead of `feature:`. A VALUE
-is a literal, `{param: P}`, `{feature: F}`, `{add|sub|mul: [V, V]}` or `{coalesce: [...]}`.
+is a literal, `{param: P}`, `{feature: F}`, `{add|sub|mul: [V, V]}`, `{coalesce: [...]}`
+or `{seconds: [FROM, TO]}` (TO - FROM of two time features, in seconds).
 """
 
 from __future__ import annotations
@@ -235,7 +236,7 @@ def _value(raw: Any, where: Where, scope: Scope) -> Any:
         scope.fail(
             where,
             "a value is a literal or one of {param}, {feature}, "
-            "{add|sub|mul: [a, b]}, {coalesce: [...]}",
+            "{add|sub|mul: [a, b]}, {coalesce: [...]}, {seconds: [from, to]}",
         )
         return None
     ((kind, arg),) = raw.items()
@@ -247,6 +248,21 @@ def _value(raw: Any, where: Where, scope: Scope) -> Any:
         if arg not in scope.columns:
             scope.fail(where, f"unknown {kind} {arg!r}{_suggest(str(arg), scope)}")
         return ("column", arg)
+    if kind == "seconds":
+        if not isinstance(arg, list) or len(arg) != 2:
+            scope.fail(where, "`seconds` takes [from, to]: two times")
+            return None
+        parts = [_value(v, (*where, kind, i), scope) for i, v in enumerate(arg)]
+        for i, part in enumerate(parts):
+            dtype = scope.columns.get(part[1]) if isinstance(part, tuple) else None
+            if not (
+                isinstance(part, tuple)
+                and part[0] == "column"
+                and dtype is not None
+                and dtype.is_temporal()
+            ):
+                scope.fail((*where, kind, i), "`seconds` needs time features")
+        return (kind, parts)
     if kind in (*ARITH, "coalesce"):
         if not isinstance(arg, list) or len(arg) < 2:
             scope.fail(where, f"`{kind}` takes a list of at least two values")
@@ -311,6 +327,8 @@ def _expr(v: Any, params: dict[str, Any]) -> pl.Expr:
     if kind == "column":
         return pl.col(arg)
     parts = [_expr(a, params) for a in arg]
+    if kind == "seconds":  # to - from, as float seconds
+        return (parts[1] - parts[0]).dt.total_microseconds() / 1e6
     if kind == "coalesce":
         return pl.coalesce(parts)
     out = parts[0]

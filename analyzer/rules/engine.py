@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from analyzer.rules.condition import aggregate_columns, compile_condition
+from analyzer.rules.condition import AGG_COLUMNS, aggregate_columns, compile_condition
 from analyzer.rules.model import Rule
 from analyzer.rules.templates import Renderer
 
@@ -21,14 +21,17 @@ from analyzer.rules.templates import Renderer
 def with_aggregates(
     rules: Iterable[Rule], sessions: pl.DataFrame, tables: dict[str, pl.DataFrame]
 ) -> pl.DataFrame:
-    """Join each aggregate leaf's per-session columns (unless a test row already set them)."""
+    """Join each aggregate leaf's per-session columns; columns a test row set are kept."""
     out = sessions
     for rule in rules:
         for agg in rule.aggregates:
-            if f"{agg.alias}_count" in out.columns:
-                continue
+            if all(f"{agg.alias}_{c}" in out.columns for c in AGG_COLUMNS):
+                continue  # another rule (or the test row) already provided them
             cols = aggregate_columns(agg, tables[agg.table], rule.params)
-            out = out.join(cols.rename({"session": "id"}), on="id", how="left")
+            missing = [c for c in cols.columns if c != "session" and c not in out.columns]
+            if missing:
+                joined = cols.select("session", *missing).rename({"session": "id"})
+                out = out.join(joined, on="id", how="left")
     return out
 
 

@@ -48,7 +48,7 @@ def load_rules(paths: list[Path], builtin: bool = True) -> list[Rule]:
         problems += found
         if rule is not None:
             rules.append(rule)
-    problems += _duplicate_ids(rules)
+    problems += _duplicate_ids(rules) + _alias_conflicts(rules)
     if problems:
         raise RulePackError(
             f"{len(problems)} problem(s) in the rule pack(s)", problems=tuple(problems)
@@ -84,4 +84,20 @@ def _duplicate_ids(rules: list[Rule]) -> list[str]:
                 f"(first defined in {first.path}:{first.line})"
             )
         seen.setdefault(rule.id, rule)
+    return out
+
+
+def _alias_conflicts(rules: list[Rule]) -> list[str]:
+    """An aggregate alias names one selection: two rules may share it only verbatim."""
+    first: dict[str, tuple[Rule, object]] = {}
+    out = []
+    for rule in rules:
+        for agg in rule.aggregates:
+            shape = (agg.table, agg.where)
+            seen = first.setdefault(agg.alias, (rule, shape))
+            if seen[1] != shape:
+                out.append(
+                    f"{rule.path}:{rule.line}: when: aggregate alias {agg.alias!r} selects "
+                    f"different rows than in {seen[0].path}:{seen[0].line}; rename one"
+                )
     return out

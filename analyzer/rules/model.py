@@ -232,7 +232,8 @@ def _case(item: Any, i: int, source: Source, problems: list[Problem]) -> Case | 
     if not isinstance(feats, dict):
         problems.append(Problem((*where, "features"), "features must be a mapping"))
         return None
-    unknown = [k for k in feats if k not in columns and not re.fullmatch(r"[a-z_0-9]+_count", k)]
+    aggregate = re.compile(r"[a-z_0-9]+_(count|first_frame|first_time|last_frame|last_time)")
+    unknown = [k for k in feats if k not in columns and not aggregate.fullmatch(k)]
     problems += [Problem((*where, "features", k), "unknown feature") for k in unknown]
     if not isinstance(hit, bool):
         problems.append(Problem((*where, "hit"), "a features test's hit is true or false"))

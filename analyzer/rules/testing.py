@@ -17,6 +17,7 @@ import yaml
 
 from analyzer import pipeline
 from analyzer.errors import InputError
+from analyzer.rules.condition import AGG_COLUMNS
 from analyzer.rules.engine import evaluate
 from analyzer.rules.model import Case, Rule
 from analyzer.schema import ANOMALIES, COUNT_COLUMNS, FRAMES, SESSIONS
@@ -62,8 +63,12 @@ def feature_row(features: dict[str, Any]) -> pl.DataFrame:
     base = {c: None for c in SESSIONS.columns} | {c: 0 for c in COUNT_COLUMNS}
     base |= {"id": "t1"} | features
     schema = SESSIONS.polars
-    extra = {k: pl.Int64 for k in features if k not in schema}  # aggregate counts
+    extra = {k: AGG_COLUMNS[_suffix(k)] for k in features if k not in schema}  # aggregates
     return pl.DataFrame([base], schema={**schema, **extra}, strict=False)
+
+
+def _suffix(name: str) -> str:
+    return next(s for s in AGG_COLUMNS if name.endswith(f"_{s}"))
 
 
 def run_case(rule: Rule, case: Case, samples: Path, loader: Loader = _cached_load) -> Outcome:
