@@ -56,21 +56,22 @@ def header_value(name: str, value: str) -> str:
         return mask(value)
     if lname == "sec-websocket-protocol":
         return ", ".join(subprotocols(value))
-    return value
+    return free_text(value)
 
 
 def subprotocols(value: str) -> list[str]:
-    """Subprotocol list with the credential after `token`/`bearer` masked."""
+    """Subprotocol list with the credential after `token`/`bearer` masked, and keys or
+    JWTs embedded in an entry (wstunnel's `authorization.bearer.<jwt>`) masked too."""
     items = [p.strip() for p in value.split(",") if p.strip()]
     out: list[str] = []
     for i, item in enumerate(items):
         after_auth = i > 0 and items[i - 1].lower() in SUBPROTOCOL_AUTH
-        out.append(mask(item) if after_auth else item)
+        out.append(mask(item) if after_auth else free_text(item))
     return out
 
 
 def query_value(name: str, value: str) -> str:
-    return mask(value) if SECRET_PARAMS.match(name) else value
+    return mask(value) if SECRET_PARAMS.match(name) else free_text(value)
 
 
 def free_text(text: str) -> str:

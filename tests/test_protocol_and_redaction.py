@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 from analyzer import redact
@@ -54,3 +55,14 @@ def test_sniff_reads_link_type_and_snaplen(tmp_path: Path) -> None:
     packed = tmp_path / "x.pcap.gz"
     packed.write_bytes(gzip.compress((ZEEK / "broker-websocket.pcap").read_bytes()))
     assert sniff_capture(packed).compressed
+
+
+def test_tokens_embedded_in_a_subprotocol_entry_are_masked() -> None:
+    """wstunnel (Zeek's wstunnel traces) offers `authorization.bearer.<JWT>` as one entry."""
+    from conftest import ZEEK, cli_json
+
+    [session] = cli_json("sessions", ZEEK / "wstunnel-http.pcap")
+    text = json.dumps(session)
+    assert "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJpZCI6" not in text
+    offered = session["handshake"]["subprotocols_offered"]
+    assert offered[0] == "v1" and offered[1].startswith("authorization.bearer.eyJ0")

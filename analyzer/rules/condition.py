@@ -148,8 +148,8 @@ def _aggregate(table: str, body: Any, where: Where, scope: Scope) -> Aggregate |
     inner = Scope(scope.tables[table], scope.params, {}, scope.problems, [], "field")
     cond = parse(body["where"], (*where, "where"), inner) if "where" in body else None
     count_spec = body.get("count", {"ge": 1})
-    alias = body.get("as", f"_{table}{len(scope.aggregates) + 1}")
-    if not isinstance(alias, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", alias):
+    alias = body.get("as", f"_{table}{len(scope.aggregates) + 1}")  # generated: not checked
+    if "as" in body and not (isinstance(alias, str) and re.fullmatch(r"[a-z][a-z0-9_]*", alias)):
         scope.fail((*where, "as"), "`as` must be a lower_snake_case name")
         return None
     if any(f"{alias}_{c}" in scope.columns for c in AGG_COLUMNS):

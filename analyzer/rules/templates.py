@@ -95,9 +95,9 @@ class Renderer:
 
     def render(self, text: str, values: dict[str, Any]) -> str:
         template, names = self._get(text)
-        # shared=True skips merging the environment globals into every context; the one
-        # global rules use is passed in directly.
+        # shared=True skips Jinja's per-render merge of the globals into a new context;
+        # the same globals are passed in directly, so validation and rendering agree.
         context = template.new_context(
-            {"nearest": _nearest, **{k: values[k] for k in names}}, shared=True
+            {**ENV.globals, **{k: values[k] for k in names}}, shared=True
         )
         return ENV.concat(template.root_render_func(context)).strip()
