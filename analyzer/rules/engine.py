@@ -8,14 +8,14 @@ only for the (session, rule) pairs that matched.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
 
 from analyzer.rules.condition import AGG_COLUMNS, aggregate_columns, compile_condition
 from analyzer.rules.model import Rule
-from analyzer.rules.templates import Renderer
+from analyzer.rules.templates import RENDERER, Renderer
 
 
 def with_aggregates(
@@ -54,7 +54,7 @@ def evaluate(
     hit = pl.any_horizontal([pl.col(r.id) for r in rules])
     pairs = masks.filter(hit).unpivot(index="id", variable_name="rule").filter(pl.col("value"))
     by_id = {r.id: r for r in rules}
-    renderer = Renderer()
+    renderer = RENDERER
     fired = [by_id[r] for r in pairs["rule"].unique()]
     needed = {"id"} | {n for r in fired for n in _names(r, renderer) if n in enriched.columns}
     chosen = enriched.select(sorted(needed)).filter(masks.select(hit).to_series())
@@ -106,6 +106,6 @@ def _evidence(rule: Rule, values: dict[str, Any], renderer: Renderer) -> list[di
 
 
 def _iso(value: Any) -> str | None:
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, datetime):  # isoformat is several times faster than strftime
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
     return None

@@ -95,9 +95,11 @@ class Renderer:
 
     def render(self, text: str, values: dict[str, Any]) -> str:
         template, names = self._get(text)
+        used = {k: values[k] for k in names}
         # shared=True skips Jinja's per-render merge of the globals into a new context;
         # the same globals are passed in directly, so validation and rendering agree.
-        context = template.new_context(
-            {**ENV.globals, **{k: values[k] for k in names}}, shared=True
-        )
+        context = template.new_context({**ENV.globals, **used}, shared=True)
         return ENV.concat(template.root_render_func(context)).strip()
+
+
+RENDERER = Renderer()  # templates are keyed by their text, so one cache serves every run
