@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import click
-import yaml
 
 from analyzer import config
 from analyzer.errors import InputError
@@ -74,10 +73,15 @@ def show(rule_id: str, rule_dirs: tuple[str, ...], config_path: str | None) -> N
     if rule_id not in by_id:
         raise InputError(f"no rule {rule_id!r}", hint="wsdoctor rules list shows them")
     r = by_id[rule_id]
-    body = {k: v for k, v in r.raw.items() if k not in ("id", "title")}
-    body |= {"severity": r.severity, "params": r.params} if r.params else {"severity": r.severity}
-    click.echo(f"{r.id}: {r.title}\n  defined in {r.path}:{r.line}\n")
-    click.echo(yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=92).rstrip())
+    click.echo(f"# {r.path}")
+    changed = {
+        k: v
+        for k, v in (("severity", r.severity), ("params", r.params))
+        if r.raw.get(k, {} if k == "params" else None) != v
+    }
+    if changed:
+        click.echo(f"# in effect (config / flags): {json.dumps(changed)}")
+    click.echo(r.path.read_text(encoding="utf-8").rstrip() if r.path else "")
 
 
 @rules.command("validate")
