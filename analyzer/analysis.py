@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analyzer import config, findings, pipeline
+from analyzer import config, findings, pipeline, redact
 from analyzer.rules.engine import evaluate
 from analyzer.rules.loader import load_rules
 from analyzer.rules.model import Rule
@@ -23,6 +23,7 @@ class Analysis:
     rules: list[Rule]
     findings: list[dict[str, Any]]
     inputs: list[dict[str, Any]]
+    redacted: bool = True  # False when the user asked for --no-redact
 
 
 def select_rules(settings: config.Settings) -> list[Rule]:
@@ -38,7 +39,8 @@ def run(
 ) -> Analysis:
     rules = select_rules(settings)
     data = pipeline.load(paths, keylog, tshark_path, progress)
-    return Analysis(data, rules, diagnose(rules, data), describe_inputs(data))
+    found = diagnose(rules, data)
+    return Analysis(data, rules, found, describe_inputs(data), redact.active())
 
 
 def diagnose(rules: list[Rule], data: pipeline.Dataset) -> list[dict[str, Any]]:

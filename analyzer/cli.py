@@ -6,6 +6,7 @@ exit code 2; nothing a user does prints a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -15,10 +16,10 @@ from typing import Any
 
 import click
 
-from analyzer import __version__, analysis, findings, pipeline
+from analyzer import __version__, analysis, findings, pipeline, redact
 from analyzer.cli_rules import config_option, rule_paths, rules, settings_from
 from analyzer.errors import InputError
-from analyzer.report import json_report, records, tables
+from analyzer.report import outputs, records, tables
 from analyzer.rules.loader import RulePackError
 from analyzer.rules.model import SEVERITIES
 
@@ -94,9 +95,8 @@ def _common(f: Callable) -> Callable:
         click.option(
             "-o",
             "--output",
-            default="-",
-            show_default=True,
-            help="output file; - for standard output",
+            default=None,
+            help="output file; - for standard output (the default, except for HTML)",
         ),
         click.option(
             "--keylog",
@@ -126,7 +126,7 @@ def cli() -> None:
 @_common
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 def sessions(
-    inputs: tuple[str, ...], fmt: str, output: str, keylog: str | None, tshark: str | None
+    inputs: tuple[str, ...], fmt: str, output: str | None, keylog: str | None, tshark: str | None
 ) -> None:
     """One line per WebSocket session in the captures."""
     data = _load(inputs, keylog, tshark)
@@ -135,7 +135,7 @@ def sessions(
         if fmt == "json"
         else (tables.sessions_table(data.sessions))
     )
-    _write(text, output)
+    _write(text, output or "-")
 
 
 @cli.command()
@@ -145,7 +145,7 @@ def sessions(
 def frames(
     inputs: tuple[str, ...],
     fmt: str,
-    output: str,
+    output: str | None,
     keylog: str | None,
     tshark: str | None,
     session_id: str | None,
@@ -164,7 +164,7 @@ def frames(
     text = (
         records.frames_json(table) if fmt == "json" else (tables.frames_table(table, data.sessions))
     )
-    _write(text, output)
+    _write(text, output or "-")
 
 
 @cli.command()
@@ -172,11 +172,11 @@ def frames(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["json"]),
-    default="json",
-    show_default=True,
-    help="report format",
+    default=None,
+    metavar="html,md,json",
+    help="report format(s), comma-separated (default: from -o's suffix, else html)",
 )
+@click.option("--no-redact", is_flag=True, help="keep tokens, keys and cookies as captured")
 @rule_paths
 @config_option
 @click.option("--select", multiple=True, metavar="ID|CATEGORY", help="run only these rules")
@@ -191,39 +191,46 @@ def frames(
 )
 def analyze(
     inputs: tuple[str, ...],
-    output: str,
+    output: str | None,
     keylog: str | None,
     tshark: str | None,
     config_path: str | None,
     fail_on: str | None,
+    fmt: str | None,
+    no_redact: bool,
     **flags: Any,
 ) -> None:
-    """Diagnose every session: findings with evidence and fixes, as a JSON report."""
-    flags.pop("fmt")  # json is the only format so far
+    """Diagnose every session: a report (HTML, Markdown, JSON) with findings and fixes."""
+    targets = outputs.plan(fmt, output)
     flags["rules"] = flags.pop("rule_dirs")
     settings = settings_from(config_path, flags | {"fail_on": fail_on})
     progress = _progress()
     key = Path(keylog) if keylog else None
     if key is not None:
         _check_keylog(key)
-    result = analysis.run([Path(p) for p in inputs], settings, key, tshark, progress)
+    with redact.disabled() if no_redact else contextlib.nullcontext():
+        result = analysis.run([Path(p) for p in inputs], settings, key, tshark, progress)
     if progress:
         sys.stderr.write("\r\033[K")
     for warning in result.data.warnings:
         click.echo(f"wsdoctor: warning: {warning}", err=True)
-    _write(json_report.render(result), output)
-    _tell(result, output)
+    if no_redact:
+        click.echo("wsdoctor: warning: --no-redact: secrets are kept in the report", err=True)
+    for fmt_name, path in targets:
+        _write(outputs.writer(fmt_name)(result), path)
+    _tell(result, [path for _, path in targets])
     threshold = None if settings.fail_on in (None, "never") else settings.fail_on
     sys.exit(findings.exit_status(result.findings, threshold))
 
 
-def _tell(result: analysis.Analysis, output: str) -> None:
+def _tell(result: analysis.Analysis, paths: list[str]) -> None:
     """One line for the person at the terminal: what was found and where it went."""
-    if output == "-" and not sys.stderr.isatty():
+    files = [p for p in paths if p != "-"]
+    if not files and not sys.stderr.isatty():
         return
     counts = {s: sum(f["severity"] == s for f in result.findings) for s in reversed(SEVERITIES)}
     found = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none"
-    where = "" if output == "-" else f" -> {output}"
+    where = f" -> {', '.join(files)}" if files else ""
     click.echo(
         f"wsdoctor: {result.data.sessions.height} session(s), "
         f"{len(result.findings)} finding(s) ({found}){where}",

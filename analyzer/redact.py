@@ -9,6 +9,11 @@ apart ("Token 3f2a…") without the value being usable.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+import polars as pl
 
 REDACTED = "…redacted"
 KEEP = 4
@@ -40,6 +45,28 @@ KEY_PATTERN = (
 )
 KEY_REPLACEMENT_POLARS = "${1}${2}" + REDACTED
 _KEY_LIKE = re.compile(KEY_PATTERN)
+# On unless a user asked for `--no-redact`: a policy for the whole run, so it is context
+# state rather than a flag threaded through every ingestion function.
+_ON: ContextVar[bool] = ContextVar("wsdoctor_redact", default=True)
+
+
+@contextmanager
+def disabled() -> Iterator[None]:
+    """Keep secrets as captured for the duration (the user's explicit `--no-redact`)."""
+    token = _ON.set(False)
+    try:
+        yield
+    finally:
+        _ON.reset(token)
+
+
+def active() -> bool:
+    return _ON.get()
+
+
+def text_expr(expr: pl.Expr) -> pl.Expr:
+    """The polars form of `free_text`, for whole columns of text frames."""
+    return expr.str.replace_all(KEY_PATTERN, KEY_REPLACEMENT_POLARS) if _ON.get() else expr
 
 
 def mask(value: str) -> str:
@@ -48,6 +75,8 @@ def mask(value: str) -> str:
 
 def header_value(name: str, value: str) -> str:
     """Redact a header value if the header carries credentials."""
+    if not _ON.get():
+        return value
     lname = name.lower()
     if lname in SECRET_HEADERS:
         scheme, _, secret = value.partition(" ")
@@ -63,6 +92,8 @@ def subprotocols(value: str) -> list[str]:
     """Subprotocol list with the credential after `token`/`bearer` masked, and keys or
     JWTs embedded in an entry (wstunnel's `authorization.bearer.<jwt>`) masked too."""
     items = [p.strip() for p in value.split(",") if p.strip()]
+    if not _ON.get():
+        return items
     out: list[str] = []
     for i, item in enumerate(items):
         after_auth = i > 0 and items[i - 1].lower() in SUBPROTOCOL_AUTH
@@ -71,9 +102,13 @@ def subprotocols(value: str) -> list[str]:
 
 
 def query_value(name: str, value: str) -> str:
+    if not _ON.get():
+        return value
     return mask(value) if SECRET_PARAMS.match(name) else free_text(value)
 
 
 def free_text(text: str) -> str:
     """Mask key-looking runs in text frames and log lines."""
+    if not _ON.get():
+        return text
     return _KEY_LIKE.sub(lambda m: (m.group(1) or m.group(2)) + REDACTED, text)

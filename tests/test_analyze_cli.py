@@ -154,3 +154,35 @@ def test_rules_test_command_runs_cases() -> None:
     proc = run_cli("rules", "test", "idle-before-1011")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "cases passed" in proc.stderr
+
+
+def test_no_redact_keeps_the_token_and_says_so() -> None:
+    wss = SAMPLES / "wss-keylog"
+    args = (wss / "capture.pcap", "--keylog", wss / "keys.log")
+    _, redacted, _ = analyze(*args)
+    _, kept, err = analyze(*args, "--no-redact")
+    token = "dg_test_0123456789abcdef"
+    assert redacted["redacted"] is True and token not in json.dumps(redacted)
+    assert kept["redacted"] is False and token in json.dumps(kept)
+    assert "--no-redact" in err
+
+
+@pytest.mark.parametrize(
+    ("fmt", "output", "expected"),
+    [
+        (None, None, [("html", "wsdoctor-report.html")]),
+        (None, "-", [("json", "-")]),
+        (None, "r.md", [("md", "r.md")]),
+        ("json", None, [("json", "-")]),
+        ("html,json", "out/r.html", [("html", "out/r.html"), ("json", "out/r.json")]),
+    ],
+)
+def test_output_plan(fmt: str | None, output: str | None, expected: list) -> None:
+    from analyzer.report.outputs import plan
+
+    assert plan(fmt, output) == expected
+
+
+def test_several_formats_need_a_path() -> None:
+    proc = run_cli("analyze", IDLE, "--format", "html,md")
+    assert proc.returncode == 2 and "several formats need -o PATH" in proc.stderr

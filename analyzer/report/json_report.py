@@ -39,6 +39,7 @@ def report(result: Analysis) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "tool": {"name": "wsdoctor", "version": __version__},
+        "redacted": result.redacted,
         "inputs": result.inputs,
         "capture": capture_facts(result.data.captures),
         "sessions": session_records(result.data.sessions),
