@@ -158,9 +158,9 @@ def ws_frame(opcode: int, payload: bytes, mask: bytes | None = None) -> bytes:
     return header + mask + mask_bytes(payload, mask)
 
 
-def audio_pool(rng: random.Random) -> list[bytes]:
+def audio_pool(rng: random.Random, chunk_bytes: int = CHUNK_BYTES) -> list[bytes]:
     """Speech-like linear16 chunks (a few drifting tones under an envelope, plus noise)."""
-    samples_per_chunk = CHUNK_BYTES // 2
+    samples_per_chunk = chunk_bytes // 2
     chunks = []
     for c in range(AUDIO_POOL):
         freqs = [rng.uniform(120, 300), rng.uniform(500, 1200), rng.uniform(1800, 3000)]
@@ -378,10 +378,12 @@ def results_frames(w: SessionWriter, request_id: str, model_uuid: str, chunk: in
     return w.frame(False, OP_TEXT, first) + w.frame(False, OP_TEXT, second)
 
 
-def write_capture(path: Path, sessions: int, chunks: int, port: int, seed: int) -> Stats:
+def write_capture(
+    path: Path, sessions: int, chunks: int, port: int, seed: int, chunk_bytes: int = CHUNK_BYTES
+) -> Stats:
     """Merge all sessions by timestamp and stream the records into one buffered file."""
     rng = random.Random(f"{seed}:global")
-    audio = audio_pool(rng)
+    audio = audio_pool(rng, chunk_bytes)
     ports = rng.sample(range(32768, 61000), sessions)  # distinct Linux ephemeral ports
     writers, streams = [], []
     for i in range(sessions):
@@ -410,6 +412,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=200, help="concurrent sessions (200)")
     parser.add_argument("--chunks", type=int, default=330, help="100 ms chunks per session (330)")
+    parser.add_argument(
+        "--chunk-bytes",
+        type=int,
+        default=CHUNK_BYTES,
+        help="audio bytes per chunk (3200 = 100 ms of 16 kHz linear16; smaller makes "
+        "frame-heavy captures cheap to write)",
+    )
     parser.add_argument("--port", type=int, default=8080, help="server TCP port (8080)")
     parser.add_argument("--seed", type=int, default=6455, help="RNG seed (6455)")
     parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, help="pcap path")
@@ -419,12 +428,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     began = time.perf_counter()
-    stats = write_capture(args.output, args.sessions, args.chunks, args.port, args.seed)
+    stats = write_capture(
+        args.output, args.sessions, args.chunks, args.port, args.seed, args.chunk_bytes
+    )
     elapsed = time.perf_counter() - began
     manifest = {
         "capture": str(args.output),
         "sessions": stats.sessions,
         "chunks_per_session": args.chunks,
+        "chunk_bytes": args.chunk_bytes,
         "packets": stats.packets,
         "bytes": stats.bytes,
         "ws_frames": stats.ws_frames,

@@ -16,6 +16,8 @@ so one program can record a clean session, an idle timeout or a crash mid-stream
     empty[:TIMEOUT]          send a zero-length binary frame (legacy end of stream) and wait
                              (empty:0 carries on at once, as a buggy app would)
     finalize                 send {"type": "Finalize"}
+    text[:GAP]               send each --text message as one text frame, in order, GAP s
+                             apart (default 0.1): free text a report must show, not run
     wait-close[:TIMEOUT]     send nothing and wait until the server closes
     close[:CODE]             close from the client side (default 1000)
     close-and-drop[:CODE]    send a close frame, then reset the TCP connection at once
@@ -23,7 +25,10 @@ so one program can record a clean session, an idle timeout or a crash mid-stream
 
 Example: ``client.py audio:3 keepalive:7:3 audio:2 closestream``.
 ``--param language=english`` / ``--drop-param encoding`` edit the URL's query string, so one
-URL from the recorder can become a rejected or an encoding-less request.
+URL from the recorder can become a rejected or an encoding-less request. ``--subprotocol``
+(repeatable) offers ``Sec-WebSocket-Protocol`` entries, e.g. the browser form of Deepgram auth
+``token, <key>`` (reference §1.6); ``--text`` (repeatable) gives the ``text`` step its messages.
+Both are this client's only (``node/client.mjs`` has neither).
 
 The ``websockets`` DEBUG log (every frame, the handshake headers, the close handshake) goes
 to ``--log`` with UTC timestamps, because those lines are what a support ticket attaches.
@@ -50,6 +55,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from logsetup import setup_logging
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Subprotocol
 
 log = logging.getLogger("client")
 
@@ -79,6 +85,7 @@ class Step:
     every: float = 3.0
     code: int = 1000
     size: int = 0
+    gap: float = 0.1
 
 
 STEP_KINDS = {
@@ -91,6 +98,7 @@ STEP_KINDS = {
     "closestream",
     "empty",
     "finalize",
+    "text",
     "wait-close",
     "close",
     "close-and-drop",
@@ -109,6 +117,8 @@ def parse_step(text: str) -> Step:
         return Step(kind, seconds=nums[0], every=nums[1] if len(nums) > 1 else 3.0)
     if kind == "big":
         return Step(kind, size=int(nums[0]))
+    if kind == "text":
+        return Step(kind, gap=nums[0] if nums else 0.1)
     default_wait = 30.0 if kind in ("closestream", "empty", "wait-close") else 0.0
     return Step(kind, seconds=nums[0] if nums else default_wait)
 
@@ -140,9 +150,12 @@ def not_audio_chunk(size: int) -> bytes:
 class ScriptedClient:
     """Runs the steps against an open connection while a reader task logs what comes back."""
 
-    def __init__(self, ws: ClientConnection, steps: list[Step]) -> None:
+    def __init__(
+        self, ws: ClientConnection, steps: list[Step], texts: tuple[str, ...] = ()
+    ) -> None:
         self.ws = ws
         self.steps = steps
+        self.texts = texts  # what the ``text`` step sends (``--text``)
         self.audio = AudioSource()
         self.reader: asyncio.Task[None] | None = None
 
@@ -158,6 +171,7 @@ class ScriptedClient:
             "closestream": self.close_stream,
             "empty": self.send_empty,
             "finalize": self.finalize,
+            "text": self.send_texts,
             "wait-close": self.wait_close,
             "close": self.close,
             "close-and-drop": self.close_and_drop,
@@ -237,6 +251,15 @@ class ScriptedClient:
 
     async def finalize(self, step: Step) -> None:
         await self.ws.send(json.dumps({"type": "Finalize"}))
+
+    async def send_texts(self, step: Step) -> None:
+        """Each ``--text`` message verbatim in its own text frame: arbitrary application text
+        (markup, a pasted key) that a report must display as text and redact, never run."""
+        for i, text in enumerate(self.texts):
+            if i:
+                await asyncio.sleep(step.gap)
+            await self.ws.send(text)
+            log.info("sent text message %d of %d (%d bytes)", i + 1, len(self.texts), len(text))
 
     async def wait_close(self, step: Step) -> None:
         log.info("waiting up to %.1fs for the server to close", step.seconds)
@@ -327,13 +350,14 @@ async def run_client(args: argparse.Namespace, steps: list[Step]) -> None:
         close_timeout=args.close_timeout,
         # websockets >= 15 follows HTTP(S)_PROXY from the environment; recordings stay on loopback.
         proxy=None,
+        subprotocols=[Subprotocol(p) for p in args.subprotocol] or None,
         **kwargs,
     ) as ws:
         local = ws.local_address
         log.info("connected from %s:%s to %s", local[0], local[1], ws.remote_address)
         # The recorder waits for this line (e.g. to kill us a known time after the upgrade).
         print(f"open {local[0]}:{local[1]}", flush=True)
-        await ScriptedClient(ws, steps).run()
+        await ScriptedClient(ws, steps, tuple(args.text)).run()
     log.info("finished: %s", describe_close(ws))
     print("closed", flush=True)
 
@@ -393,6 +417,21 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
         default=[],
         metavar="NAME",
         help="remove a query parameter of --url (repeatable), e.g. encoding",
+    )
+    parser.add_argument(
+        "--subprotocol",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="offer this Sec-WebSocket-Protocol entry (repeatable, in order), e.g. "
+        "--subprotocol token --subprotocol KEY for the browser form of auth",
+    )
+    parser.add_argument(
+        "--text",
+        action="append",
+        default=[],
+        metavar="MESSAGE",
+        help="a message for the 'text' step, sent verbatim as one text frame (repeatable)",
     )
     args = parser.parse_args(argv)
     try:

@@ -125,6 +125,7 @@ class EmulatorConfig:
     response_timeout: float = 30.0
     max_message_size: int | None = 2**20
     stall_after: float | None = None
+    close_reason: str = ""  # of the normal close 1000; Deepgram sends none
 
 
 @dataclass
@@ -447,8 +448,10 @@ class ListenSession:
             "channels": self.audio.channels,
         }
         await self.send_json(metadata)
-        log.info("session %s: Metadata sent after %s; closing 1000", self.request_id, why)
-        await self.ws.close(CLOSE_NORMAL)
+        reason = self.config.close_reason
+        extra = f" reason={reason!r}" if reason else ""  # default: the same line as always
+        log.info("session %s: Metadata sent after %s; closing 1000%s", self.request_id, why, extra)
+        await self.ws.close(CLOSE_NORMAL, self.config.close_reason)
 
     async def close_idle(self) -> None:
         """NET-0001: nothing arrived within the inactivity window -> 1011 with the exact reason."""
@@ -687,6 +690,12 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         type=float,
         help="stop reading each connection this many seconds after the upgrade (no pongs)",
     )
+    parser.add_argument(
+        "--close-reason",
+        default="",
+        help="reason text of the normal close 1000 after CloseStream (default none, as "
+        "Deepgram); any text, e.g. markup a report must show as text",
+    )
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
@@ -705,6 +714,7 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         response_timeout=args.response_timeout,
         max_message_size=args.max_message_size,
         stall_after=args.stall_after,
+        close_reason=args.close_reason,
     )
 
 

@@ -17,6 +17,32 @@ from kinds import (
 )
 from lossy_path import LossyPath
 
+# The report's own attack surface: everything here is text an attacker (or a careless app)
+# controls and a report displays. A fake 40-hex key (the shape of a real Deepgram key) in
+# the Authorization header, in the browser-style `Sec-WebSocket-Protocol: token, <key>` and
+# pasted into a text message, so redaction is proven on a capture that really carries it;
+# markup that runs if a report inserts it unescaped (it sets `data-pwned` on <body>); and
+# markup in the server's close reason, which the client echoes. The session is healthy.
+HOSTILE_KEY = "0badc0de" * 5  # 40 hex digits like a real key; obviously fake
+HOSTILE_TEXTS = (
+    "<script>document.body.setAttribute('data-pwned','1')</script>",
+    "<img src=x onerror=\"document.body.setAttribute('data-pwned','2')\">",
+    '{"type":"KeepAlive","note":"key=' + HOSTILE_KEY + '"}',
+)
+HOSTILE_CLOSE_REASON = "<svg onload=alert(1)>"
+
+
+def _literal(text: str) -> str:
+    """Protect braces from the recorder's ``{placeholder}`` expansion of client_args."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+HOSTILE_CLIENT_ARGS = (
+    "--token", HOSTILE_KEY,
+    "--subprotocol", "token", "--subprotocol", HOSTILE_KEY,
+    *(arg for text in HOSTILE_TEXTS for arg in ("--text", _literal(text))),
+)  # fmt: skip
+
 SCENARIOS: list[AnyScenario] = [
     Scenario(
         "clean-close",
@@ -107,5 +133,19 @@ SCENARIOS: list[AnyScenario] = [
         # which must still reject the bytes, so such a take is kept, not re-recorded.
         forbid=("tcp.flags.syn == 1", "http.request", "http.response"),
         tshark_args=WEBSOCKET_HEURISTIC,
+    ),
+    # Hostile text end to end (see HOSTILE_KEY above): audio, the three text messages,
+    # audio, CloseStream; the server's close 1000 carries HOSTILE_CLOSE_REASON.
+    Scenario(
+        "hostile-text",
+        ("audio:2", "text", "audio:1", "closestream"),
+        server_args=("--close-reason", HOSTILE_CLOSE_REASON),
+        client_args=HOSTILE_CLIENT_ARGS,
+        require=(
+            'websocket.payload.text contains "<script>"',
+            f'websocket.payload.text contains "{HOSTILE_KEY}"',
+            f'websocket.payload.close.reason == "{HOSTILE_CLOSE_REASON}"',
+        ),
+        expect=(HEALTHY,),
     ),
 ]
