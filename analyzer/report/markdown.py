@@ -1,0 +1,237 @@
+"""`--format md`: a summary short enough for a ticket comment (at most 60 lines).
+
+What a reader of a ticket needs at a glance: the verdict, one line per failed session,
+the top findings with the first thing to change, and what to attach next time so the
+next capture answers the remaining questions. Capture-derived text (close reasons,
+endpoints, headers quoted in summaries) is escaped so it cannot inject Markdown or HTML
+into the tracker that renders the comment.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from analyzer import __version__
+from analyzer.analysis import Analysis
+from analyzer.report import verdict
+from analyzer.report.json_report import capture_facts
+
+MAX_LINES = 60
+MAX_SESSION_LINES = 8  # failed sessions listed one line each
+MAX_TOP_FINDINGS = 3  # distinct rules shown with their fix
+MAX_CODE_LINES = 8  # lines of a fix's code block
+MAX_PARAGRAPH = 320  # characters of a fix's first paragraph
+MAX_ATTACH = 4
+MAX_WARNINGS = 3  # capture-quality warnings quoted (each cut to 200 characters)
+SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w+#.-]*)\s*$")
+CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+PROXIES = re.compile(r"nginx|haproxy|envoy|squid|traefik|istio|cloudflare|awselb", re.I)
+
+
+def escape(text: Any) -> str:
+    """Markdown-significant characters backslash-escaped; newlines folded."""
+    flat = " ".join(str(text or "").split())
+    return SPECIAL.sub(r"\\\1", flat)
+
+
+def render(result: Analysis) -> str:
+    judged = verdict.build(result)
+    head = _header(result, judged)
+    attach = _attach(result)
+    sessions = _sessions(judged)
+    room = MAX_LINES - len(head) - len(sessions) - len(attach)
+    lines = head + sessions + _top_findings(result.findings, room) + attach
+    if len(lines) > MAX_LINES:  # cannot happen with the caps above; kept as the guarantee
+        lines = [*lines[: MAX_LINES - 1], "… (cut to 60 lines)"]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _header(result: Analysis, judged: verdict.Verdict) -> list[str]:
+    facts = capture_facts(result.data.captures)
+    names = ", ".join(escape(i["path"].rsplit("/", 1)[-1]) for i in result.inputs[:3])
+    when = ""
+    if facts["start"] and facts["end"]:
+        when = f" · {facts['start'][:19].replace('T', ' ')} → {facts['end'][11:19]} UTC"
+    lines = [
+        f"### wsdoctor: {escape(judged.headline)}",
+        "",
+        f"{names} · {facts['packets']:,} packets{when} · wsdoctor {__version__}",
+        "",
+    ]
+    warnings = result.data.warnings
+    for w in warnings[:MAX_WARNINGS]:
+        lines.append(f"> ⚠ {escape(w if len(w) <= 200 else w[:199] + '…')}")
+    if len(warnings) > MAX_WARNINGS:
+        lines.append(f"> … and {len(warnings) - MAX_WARNINGS} more warnings")
+    return [*lines, ""] if warnings else lines
+
+
+def _sessions(judged: verdict.Verdict) -> list[str]:
+    failed = judged.failed
+    lines = [
+        f"- **{escape(s.session)}** {escape(s.sentence[len(s.session) + 1 :])}" for s in failed
+    ]
+    if len(lines) > MAX_SESSION_LINES:
+        rest = len(lines) - MAX_SESSION_LINES + 1
+        lines = [*lines[: MAX_SESSION_LINES - 1], f"- … and {rest} more failed sessions"]
+    healthy = [s.session for s in judged.sessions if not s.failed]
+    if not failed and len(healthy) <= 3:  # nothing failed: say how each one ended
+        lines = [
+            f"- **{escape(s.session)}** {escape(s.sentence[len(s.session) + 1 :])}"
+            for s in judged.sessions
+        ]
+    elif healthy:
+        named = ", ".join(healthy[:8]) + (f" +{len(healthy) - 8} more" if len(healthy) > 8 else "")
+        lines.append(f"- healthy: {escape(named)}")
+    return [*lines, ""] if lines else []
+
+
+def _top_findings(findings: list[dict[str, Any]], room: int) -> list[str]:
+    """One block per distinct rule, most severe first, while the line budget lasts."""
+    if not findings:
+        return ["No findings: no rule fired.", ""] if room >= 2 else []
+    by_rule: dict[str, list[dict[str, Any]]] = {}
+    for f in findings:
+        by_rule.setdefault(f["rule"], []).append(f)
+    lines = ["**Top findings**", ""]
+    for group in list(by_rule.values())[:MAX_TOP_FINDINGS]:
+        block = _finding(group, room - len(lines) - 1)
+        if not block:
+            break
+        lines += [*block, ""]
+    if len(by_rule) > MAX_TOP_FINDINGS:
+        more = sum(len(g) for g in list(by_rule.values())[MAX_TOP_FINDINGS:])
+        lines += [f"… and {more} more finding(s); the HTML report has every fix.", ""]
+    return lines if len(lines) <= room else lines[: max(0, room)]
+
+
+def _finding(group: list[dict[str, Any]], room: int) -> list[str]:
+    f = group[0]
+    sessions = ", ".join(dict.fromkeys(str(g["session"] or "capture") for g in group))
+    head = f"**{f['severity'].upper()}** {escape(f['title'])} (`{f['rule']}`; {escape(sessions)})"
+    block = [head, "", escape(f["summary"])]
+    fix = _fix_excerpt(f.get("fix") or "", max(0, room - len(block) - 2))
+    if fix and len(block) + 1 + len(fix) <= room:
+        return [*block, "", *fix]
+    return block if len(block) <= room else []
+
+
+def _fix_excerpt(fix: str, room: int) -> list[str]:
+    """The fix's first code block (trimmed to fit), else its first paragraph."""
+    code = _first_code(fix)
+    if code is not None and room >= 3:
+        lang, body = code
+        keep = body[: min(MAX_CODE_LINES, room - 2)]
+        if len(keep) < len(body):
+            keep = [*keep[:-1], "# …"] if keep else []
+        ticks = "`" * max(
+            3, 1 + max((len(r) for r in re.findall(r"`+", "\n".join(keep))), default=0)
+        )
+        return [f"{ticks}{lang}", *keep, ticks]
+    para = _first_paragraph(fix)
+    return [para] if para and room >= 1 else []
+
+
+def _first_code(fix: str) -> tuple[str, list[str]] | None:
+    lines = fix.splitlines()
+    for i, line in enumerate(lines):
+        if m := FENCE.match(line):
+            indent = len(line) - len(line.lstrip())
+            body = []
+            for inner in lines[i + 1 :]:
+                if inner.strip().startswith(m[1]):
+                    return m[2], body
+                body.append(inner[indent:] if not inner[:indent].strip() else inner.lstrip())
+            return m[2], body
+    return None
+
+
+def _first_paragraph(fix: str) -> str:
+    para = " ".join(fix.strip().split("\n\n", 1)[0].split())
+    if len(para) > MAX_PARAGRAPH:
+        para = para[: MAX_PARAGRAPH - 1].rsplit(" ", 1)[0] + " …"
+    return _escape_outside_code(para)
+
+
+def _escape_outside_code(text: str) -> str:
+    """Rule Markdown keeps its code spans and emphasis; raw HTML and table pipes do not."""
+    out, last = [], 0
+    for m in CODE_SPAN.finditer(text):
+        out.append(re.sub(r"([<>|])", r"\\\1", text[last : m.start()]))
+        out.append(m.group(0))
+        last = m.end()
+    out.append(re.sub(r"([<>|])", r"\\\1", text[last:]))
+    return "".join(out)
+
+
+# What to attach next time ------------------------------------------------------------
+
+
+def _attach(result: Analysis) -> list[str]:
+    items = _attach_items(result)[:MAX_ATTACH]
+    return ["**Attach next time**", "", *(f"- {i}" for i in items)] if items else []
+
+
+def _attach_items(result: Analysis) -> list[str]:
+    """What the next capture or log would settle, from what this one could not show."""
+    s = result.data.sessions
+    cats = {f["category"] for f in result.findings}
+    facts = capture_facts(result.data.captures)
+    items = []
+    if s.is_empty():
+        items.append(
+            "a capture that contains the WebSocket connection: started before the client "
+            "connects, on the client host, with no port filter that misses a proxy's port"
+        )
+    if facts["encrypted_sessions"] or "encrypted" in s["kind"].to_list():
+        items.append(
+            "a TLS key log (`SSLKEYLOGFILE=keys.log` in the client's environment, then "
+            "`--keylog keys.log`): encrypted sessions hide their frames"
+        )
+    if facts["recovered_sessions"] or not all(s["syn_seen"].to_list()):
+        items.append("a capture started before the client connects, so it includes the handshake")
+    if "proxy-interference" in cats or _proxied(s):
+        items.append(
+            "a capture from the other side of the proxy (proxy ↔ server, same minutes) and "
+            + _proxy_logs(s)
+        )
+    if facts["lost_segments"] or facts["truncated_packets"]:
+        items.append(
+            "a capture on the client host itself with `-s 0 -B 16384`: this one lost "
+            f"{facts['lost_segments']} segment(s), {facts['truncated_packets']} packet(s) truncated"
+        )
+    if cats & {"handshake-failure"}:
+        items.append("the server/proxy access log line for the refused upgrade (status, reason)")
+    if cats & {"idle-timeout", "keepalive-misuse", "missing-close", "ping-timeout"}:
+        items.append("the client application's log for the same minutes (SDK debug logging on)")
+    ids = [i for i in s["dg_request_id"].to_list() if i] if "dg_request_id" in s.columns else []
+    if cats & {"server-error", "idle-timeout", "protocol-error"} and ids:
+        items.append(
+            f"the `dg-request-id` (e.g. {escape(ids[0])}) when you contact Deepgram support"
+        )
+    return items or ["client and server logs (UTC timestamps) covering the capture's minutes"]
+
+
+def _software(sessions: Any) -> list[str]:
+    return [v for v in sessions["server_software"].to_list() + sessions["via"].to_list() if v]
+
+
+def _proxied(sessions: Any) -> bool:
+    found = any(PROXIES.search(v) for v in _software(sessions))
+    return found or "CONNECT" in sessions["method"].to_list()
+
+
+PROXY_LOGS = {
+    "nginx": "nginx's `error.log` at `info` level",
+    "haproxy": "HAProxy's log (its termination state says who closed)",
+    "squid": "Squid's `access.log`",
+    "envoy": "Envoy's access log (response flags)",
+}
+
+
+def _proxy_logs(sessions: Any) -> str:
+    seen = " ".join(_software(sessions)).lower()
+    named = [hint for name, hint in PROXY_LOGS.items() if name in seen]
+    return " and ".join(named) if named else "the proxy's logs for the same minutes"

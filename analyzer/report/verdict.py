@@ -1,0 +1,304 @@
+"""The plain-English verdict: one headline, one sentence per session.
+
+A support engineer reads this first, so every sentence says who closed, how, and why,
+with the measured numbers, built from the session row (the facts) and its most severe
+finding (the diagnosis). HTML and Markdown share it, so both say the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from analyzer.analysis import Analysis
+from analyzer.findings import RANK
+
+CONFIDENCE = {"low": 0, "medium": 1, "high": 2}
+# Tie-break between equally severe findings: causes before symptoms (a missing close
+# frame is what an idle proxy or a forged reset leaves behind, not why it happened).
+CAUSE_FIRST = (
+    "handshake-failure",
+    "idle-timeout",
+    "keepalive-misuse",
+    "ping-timeout",
+    "proxy-interference",
+    "protocol-error",
+    "server-error",
+    "missing-close",
+    "capture-quality",
+)
+FAILED_AT = RANK["medium"]  # contract: a healthy session has no finding at medium or above
+MAX_IDS = 6  # session ids named per headline group before "+N more"
+
+
+@dataclass(frozen=True)
+class SessionVerdict:
+    session: str
+    endpoints: str
+    text: str
+    severity: str | None
+    finding: dict[str, Any] | None
+    blind: bool = False  # TLS without keys: judged from TCP timing only
+
+    @property
+    def failed(self) -> bool:
+        return self.severity is not None and RANK[self.severity] >= FAILED_AT
+
+    @property
+    def sentence(self) -> str:
+        return f"{self.session} {self.endpoints}: {self.text}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    headline: str
+    sessions: list[SessionVerdict]
+    capture_findings: list[dict[str, Any]]
+
+    @property
+    def failed(self) -> list[SessionVerdict]:
+        return [s for s in self.sessions if s.failed]
+
+
+def build(result: Analysis) -> Verdict:
+    by_session: dict[str, list[dict[str, Any]]] = {}
+    for f in result.findings:
+        by_session.setdefault(f["session"], []).append(f)
+    rows = result.data.sessions.iter_rows(named=True)
+    sessions = [session_verdict(r, by_session.get(r["id"], [])) for r in rows]
+    capture = by_session.get(None, [])  # type: ignore[call-overload]
+    return Verdict(headline(sessions, capture), sessions, capture)
+
+
+def worst(findings: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    """Most severe, then most confident, then the likeliest cause; None without findings."""
+    ranked = sorted(
+        findings,
+        key=lambda f: (
+            -RANK[f["severity"]],
+            -CONFIDENCE.get(f.get("confidence", "low"), 0),
+            _cause_rank(f["category"]),
+        ),
+    )
+    return ranked[0] if ranked else None
+
+
+def _cause_rank(category: str) -> int:
+    return CAUSE_FIRST.index(category) if category in CAUSE_FIRST else len(CAUSE_FIRST)
+
+
+def session_verdict(row: dict[str, Any], findings: list[dict[str, Any]]) -> SessionVerdict:
+    top = worst(findings)
+    endpoints = f"{row['client']} → {row['server']}"
+    if top is None or RANK[top["severity"]] < FAILED_AT:
+        text = healthy(row)
+        if top is not None:
+            text += f" — {label(top['category'])} noted ({top['severity']})"
+        blind = row["kind"] == "encrypted"
+        return SessionVerdict(row["id"], endpoints, text + ".", top and top["severity"], top, blind)
+    main, after = close_parts(row)
+    why = reason(row, top)
+    text = main + (why if why[:1] in (",", ";") else f" {why}" if why else "") + after
+    tail = f"{label(top['category'])}, {top['severity']}"
+    if top.get("confidence", "high") != "high":
+        tail += f" ({top['confidence']} confidence)"
+    blind = row["kind"] == "encrypted"
+    return SessionVerdict(row["id"], endpoints, f"{text} — {tail}.", top["severity"], top, blind)
+
+
+def label(category: str) -> str:
+    return category.replace("-", " ")
+
+
+def seconds(value: float | None) -> str:
+    """Durations as people say them: 10.0 s, 0.25 s, 0.6 ms, 61 min."""
+    if value is None:
+        return "?"
+    if value >= 600:
+        return f"{value / 60:.0f} min"
+    if value >= 1:
+        return f"{value:.1f} s"
+    return f"{value:.2f} s" if value >= 0.1 else f"{value * 1000:.1f} ms"
+
+
+def quote(text: str | None, limit: int = 80) -> str:
+    if not text:
+        return ""
+    cut = text if len(text) <= limit else text[: limit - 1] + "…"
+    return f'"{cut}"'
+
+
+# Who closed and how: the facts, from the row alone -------------------------------------
+
+
+def outcome(row: dict[str, Any]) -> str:
+    main, after = close_parts(row)
+    return main + after
+
+
+def close_parts(row: dict[str, Any]) -> tuple[str, str]:
+    """(what ended the session, what the other side did): the why goes between them."""
+    if row["kind"] == "rejected":
+        return _rejected(row), ""
+    if row["kind"] == "unanswered":
+        return "the upgrade request got no response", ""
+    first = row["close_first_by"]
+    if first is None:
+        return _tcp_only(row), ""
+    other = "server" if first == "client" else "client"
+    code, reply = row[f"close_{first}_code"], row[f"close_{other}_code"]
+    text = f"the {first} closed with {code}" if code else f"the {first} sent an empty close"
+    if row[f"close_{other}_time"] is None:
+        return text, f", with no close reply from the {other}"
+    if reply != code:
+        return text, f" and the {other} answered {reply or 'an empty close'}"
+    return text, ""
+
+
+def _rejected(row: dict[str, Any]) -> str:
+    if row["method"] == "CONNECT":
+        target = row["connect_target"] or "the target"
+        return f"the proxy refused the CONNECT to {target} with {row['connect_status']}"
+    text = f"the upgrade was refused with HTTP {row['status']} {row['reason'] or ''}".rstrip()
+    if row["dg_error"]:
+        text += f" (dg-error {quote(row['dg_error'])})"
+    return text
+
+
+def _tcp_only(row: dict[str, Any]) -> str:
+    prefix = ""
+    if row["kind"] == "encrypted":
+        prefix = f"TLS{' to ' + row['sni'] if row['sni'] else ''} without keys (frames unseen); "
+    if row["tcp_end"] == "open":
+        return prefix + "the connection was still open when the capture ended"
+    how = "a reset" if row["tcp_end"] == "rst" else "a FIN"
+    tail = "" if prefix else " and no close frame"
+    return f"{prefix}the {row['tcp_ended_by']} side ended TCP with {how}{tail}"
+
+
+def healthy(row: dict[str, Any]) -> str:
+    code_c, code_s = row["close_client_code"], row["close_server_code"]
+    if row["close_handshake"] == "complete" and code_c == code_s and code_c is not None:
+        how = "closed normally" if code_c in (1000, 1001) else "closed"
+        return f"{how} ({code_c} both ways) after {seconds(row['duration_s'])}"
+    return f"{outcome(row)}, after {seconds(row['duration_s'])}"
+
+
+# Why: the measured numbers behind the worst finding ------------------------------------
+
+
+def reason(row: dict[str, Any], finding: dict[str, Any]) -> str:
+    explain = REASONS.get(finding["category"])
+    return explain(row) if explain else ""
+
+
+def _idle(row: dict[str, Any]) -> str:
+    quiet = row["client_quiet_before_server_close_s"] or row["client_quiet_before_end_s"]
+    text = f"after the client had been silent for {seconds(quiet)}"
+    return text + (" (Deepgram's inactivity window)" if row["deepgram"] else "")
+
+
+def _keepalive(row: dict[str, Any]) -> str:
+    if row["keepalive_binary_client"]:
+        n = row["keepalive_binary_client"]
+        return f"after {n} KeepAlive message{'s' if n != 1 else ''} went out as binary frames"
+    if row["empty_binary_client"]:
+        frame = row["empty_binary_client_frame"]
+        return f"after the client sent an empty binary frame (#{frame}), which ends the stream"
+    if row["control_json_binary_client"]:
+        return "after control JSON went out as binary frames"
+    return f"with KeepAlives too sparse (largest client gap {seconds(row['max_gap_client_s'])})"
+
+
+def _ping(row: dict[str, Any]) -> str:
+    side = "client" if row["unanswered_pings_client"] else "server"
+    frame = row[f"first_unanswered_ping_{side}_frame"]
+    where = f" (#{frame})" if frame else ""
+    whose = "its" if side == row["close_first_by"] else f"the {side}'s"
+    return f"after {whose} ping{where} went unanswered"
+
+
+def _silence(row: dict[str, Any]) -> str:
+    idle, side = row["idle_before_end_s"], row["close_first_by"]
+    if idle is not None and idle >= 1:
+        return f"after {seconds(idle)} of two-way silence"
+    if row["tcp_end"] == "rst" and side and side == row["tcp_ended_by"]:
+        gap = (row["tcp_end_time"] - row[f"close_{side}_time"]).total_seconds()
+        return f"and reset TCP {seconds(max(gap, 0.0))} later"
+    return ""
+
+
+def _proxy(row: dict[str, Any]) -> str:
+    side = row["tcp_ended_by"]
+    if row["tcp_end"] == "rst" and side and row[f"rst_{side}_ttl_delta"]:
+        delta = abs(row[f"rst_{side}_ttl_delta"])
+        return f"; the reset was injected by a middlebox (its TTL is {delta} hops off)"
+    if row["kind"] == "rejected":
+        return ""
+    silence = _silence(row)
+    return f"{silence} (an intermediary's idle timer)" if silence else ""
+
+
+def _close_reason(row: dict[str, Any]) -> str:
+    first = row["close_first_by"]
+    return quote(row[f"close_{first}_reason"]) if first else ""
+
+
+REASONS = {
+    "idle-timeout": _idle,
+    "keepalive-misuse": _keepalive,
+    "ping-timeout": _ping,
+    "missing-close": _silence,
+    "proxy-interference": _proxy,
+    "protocol-error": _close_reason,
+    "server-error": _close_reason,
+}
+
+
+# The headline ------------------------------------------------------------------------
+
+
+def headline(sessions: list[SessionVerdict], capture: list[dict[str, Any]]) -> str:
+    n = len(sessions)
+    failed = [s for s in sessions if s.failed]
+    noun = "session" if n == 1 else "sessions"
+    if n == 0:
+        text = "No WebSocket session was found in the input."
+    elif failed:
+        text = f"{len(failed)} of {n} {noun} failed: {'; '.join(_groups(failed))}."
+    elif blind := sum(s.blind for s in sessions):
+        text = f"No finding at medium or above, but {blind} of {n} {noun} "
+        text += f"{'is' if blind == 1 else 'are'} TLS without keys, judged from TCP timing only."
+    else:
+        text = f"{'The' if n == 1 else f'All {n}'} {noun} look{'s' if n == 1 else ''} healthy"
+        text += ": no finding at medium or above."
+    serious = [f for f in capture if RANK[f["severity"]] >= FAILED_AT]
+    if serious:
+        text += f" Capture-level: {serious[0]['title']}" + (
+            f" (+{len(serious) - 1} more)." if len(serious) > 1 else "."
+        )
+    return text
+
+
+def _groups(failed: list[SessionVerdict]) -> list[str]:
+    """Failed sessions grouped by their worst finding's rule (its title says why)."""
+    groups: dict[str, list[SessionVerdict]] = {}
+    for s in failed:
+        assert s.finding is not None
+        groups.setdefault(s.finding["rule"], []).append(s)
+    parts = []
+    for members in groups.values():
+        ids = [m.session for m in members]
+        named = ", ".join(ids[:MAX_IDS]) + (
+            f" +{len(ids) - MAX_IDS} more" if len(ids) > MAX_IDS else ""
+        )
+        title = members[0].finding["title"] if members[0].finding else ""
+        parts.append(f"{_lower_first(title)} ({named})")
+    return parts
+
+
+def _lower_first(text: str) -> str:
+    """'The client went silent…' reads better mid-sentence as 'the client went silent…'."""
+    first, _, rest = text.partition(" ")
+    return f"{first.lower()} {rest}" if first in ("The", "A", "An") else text

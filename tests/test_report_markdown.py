@@ -1,0 +1,128 @@
+"""`--format md`: the ticket-comment summary on every real sample: at most 60 lines,
+the verdict first, the measured numbers, a fix excerpt, what to attach next time, and
+capture-derived text escaped."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+
+import polars as pl
+import pytest
+
+from analyzer.analysis import Analysis, describe_inputs, diagnose, select_rules
+from analyzer.config import Settings
+from analyzer.pipeline import Dataset
+from analyzer.report import markdown
+
+from conftest import SAMPLES, loaded
+
+EVIL = "<script>alert(1)</script> | `tick` *x* [a](https://evil.example)"
+
+
+@functools.cache
+def rules() -> list:
+    return select_rules(Settings())
+
+
+def sample(name: str, keys: bool = True) -> Dataset:
+    folder = SAMPLES / name
+    keylog = folder / "keys.log"
+    path = next(iter(sorted(folder.glob("capture.pcap*"))))
+    return loaded(path, keylog if keys and keylog.exists() else None)
+
+
+def analysis_of(data: Dataset) -> Analysis:
+    return Analysis(data, rules(), diagnose(rules(), data), describe_inputs(data))
+
+
+@functools.cache
+def summary(name: str, keys: bool = True) -> str:
+    return markdown.render(analysis_of(sample(name, keys)))
+
+
+ALL = sorted(p.parent.name for p in SAMPLES.glob("*/capture.pcap*"))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_sample_fits_a_ticket_comment(name: str) -> None:
+    text = summary(name)
+    lines = text.splitlines()
+    assert len(lines) <= markdown.MAX_LINES, len(lines)
+    assert lines[0].startswith("### wsdoctor: ")
+    assert text.count("```") % 2 == 0, "every code fence is closed"
+    assert "**Attach next time**" in text
+    assert "<script" not in text.lower()
+
+
+def test_idle_1011_summary() -> None:
+    text = summary("idle-1011")
+    assert text.startswith("### wsdoctor: 1 of 1 session failed: the client went silent")
+    assert "- **s1** 127.0.0.11:37477 → 127.0.0.21:8080: the server closed with 1011" in text
+    assert "silent for 10.0 s" in text
+    assert "**HIGH** The client went silent and the server closed with 1011" in text
+    assert "```python\nasync def keepalive(ws):\n    while True:" in text, "the fix's code"
+    assert "ad3994ac-426c-4a35-8673-2cb4b3b4d521" in text, "dg-request-id for support"
+
+
+def test_findings_of_one_rule_are_grouped() -> None:
+    text = summary("nginx-read-timeout")
+    assert text.count("(`proxy-idle-teardown`; s1, s2)") == 1
+    assert "after 60.0 s of two-way silence" in text
+    assert "other side of the proxy" in text and "nginx's `error.log`" in text
+
+
+@pytest.mark.parametrize(
+    ("name", "keys", "expected"),
+    [
+        ("wss-keylog", False, "TLS key log"),
+        ("mid-session", True, "includes the handshake"),
+        ("lossy-stream", True, "on the client host itself"),
+        ("handshake-401", True, "access log line for the refused upgrade"),
+        ("squid-connect", True, "Squid's `access.log`"),
+        ("not-websocket", True, "a capture that contains the WebSocket connection"),
+    ],
+)
+def test_attach_next_time_follows_what_was_missing(name: str, keys: bool, expected: str) -> None:
+    text = summary(name, keys)
+    attach = text[text.index("**Attach next time**") :]
+    assert expected in attach, attach
+
+
+def test_capture_text_is_escaped() -> None:
+    data = sample("idle-1011")
+    sessions = data.sessions.with_columns(
+        close_server_reason=pl.lit(EVIL),
+        close_client_reason=pl.lit(EVIL),
+        client=pl.lit("10.0.0.1:1|`x`"),
+    )
+    frames = data.frames.with_columns(
+        close_reason=pl.when(pl.col("opcode") == "close").then(pl.lit(EVIL))
+    )
+    result = analysis_of(dataclasses.replace(data, sessions=sessions, frames=frames))
+    assert any(EVIL in f["summary"] for f in result.findings)
+    text = markdown.render(result)
+    assert "<script>" not in text and "\\<script\\>" in text
+    assert "10.0.0.1:1\\|\\`x\\`" in text
+    assert "[a](https://evil.example)" not in text
+    outside_code = re.sub(r"```.*?```", "", text, flags=re.S)
+    assert not re.search(r"(?<!\\)\|", outside_code), "every pipe outside code is escaped"
+
+
+def test_escape_helper() -> None:
+    assert markdown.escape("a|b`c<d>e*f_g[h]i\\j\nk") == "a\\|b\\`c\\<d\\>e\\*f\\_g\\[h\\]i\\\\j k"
+
+
+def test_many_sessions_still_fit() -> None:
+    data = sample("nginx-read-timeout")
+    copies = [data.sessions.with_columns(pl.col("id") + f"x{k}") for k in range(40)]
+    frames = [data.frames.with_columns(pl.col("session") + f"x{k}") for k in range(40)]
+    events = [data.tcp_events.with_columns(pl.col("session") + f"x{k}") for k in range(40)]
+    many = dataclasses.replace(
+        data, sessions=pl.concat(copies), frames=pl.concat(frames), tcp_events=pl.concat(events)
+    )
+    text = markdown.render(analysis_of(many))
+    assert len(text.splitlines()) <= markdown.MAX_LINES
+    assert "… and 73 more failed sessions" in text
+    assert text.startswith("### wsdoctor: 80 of 80 sessions failed")
