@@ -16,6 +16,7 @@ from analyzer.rules.model import Rule, parse_rule
 from analyzer.rules.yamlsource import YamlProblem, read
 
 BUILTIN = Path(__file__).resolve().parents[2] / "rules"
+LOG_PACKS = BUILTIN / "logs"  # log pattern packs live beside the rules but are not rules
 
 
 @dataclass
@@ -30,7 +31,8 @@ def rule_files(path: Path) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise InputError("no such rule file or directory", source=str(path))
-    return sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    found = (p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    return sorted(p for p in found if LOG_PACKS not in p.resolve().parents)
 
 
 def load_rules(paths: list[Path], builtin: bool = True) -> list[Rule]:
