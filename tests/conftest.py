@@ -51,3 +51,27 @@ def zeek_traces() -> list[Path]:
 def loaded(path: Path, keylog: Path | None = None) -> Dataset:
     """One engine pass per (capture, key log) for the whole test run, shared by modules."""
     return load([path], keylog)
+
+
+@functools.cache
+def builtin_rules() -> list:
+    from analyzer.analysis import select_rules
+    from analyzer.config import Settings
+
+    return select_rules(Settings())
+
+
+def sample(name: str, keys: bool = True) -> Dataset:
+    """A sample folder's first capture, read with its key log when it has one."""
+    folder = SAMPLES / name
+    keylog = folder / "keys.log"
+    path = next(iter(sorted(folder.glob("capture.pcap*"))))
+    return loaded(path, keylog if keys and keylog.exists() else None)
+
+
+def analysis_of(data: Dataset):
+    """The diagnosis of a dataset with the built-in pack, as `analyze` builds it."""
+    from analyzer.analysis import Analysis, describe_inputs, diagnose
+
+    rules = builtin_rules()
+    return Analysis(data, rules, diagnose(rules, data), describe_inputs(data))

@@ -12,13 +12,12 @@ from html.parser import HTMLParser
 import polars as pl
 import pytest
 
-from analyzer.analysis import Analysis, describe_inputs, diagnose, select_rules
-from analyzer.config import Settings
+from analyzer.analysis import describe_inputs
 from analyzer.pipeline import Dataset
 from analyzer.report import html, markup, verdict
 from analyzer.schema import HEADER
 
-from conftest import SAMPLES, loaded
+from conftest import SAMPLES, analysis_of, builtin_rules, sample
 
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
@@ -28,21 +27,6 @@ EVIL = "<script>alert(1)</script>"
 EVIL_ATTR = '"><img src=x onerror=alert(2)>'
 SECTIONS = ("verdict", "findings", "sessions", "table", "capture", "provenance")
 VOID = {"meta", "br", "hr", "img", "input", "link", "col", "wbr"}
-
-
-@functools.cache
-def rules() -> list:
-    return select_rules(Settings())
-
-
-def sample(name: str) -> Dataset:
-    folder = SAMPLES / name
-    keys = folder / "keys.log"
-    return loaded(next(iter(sorted(folder.glob("capture.pcap*")))), keys if keys.exists() else None)
-
-
-def analysis_of(data: Dataset) -> Analysis:
-    return Analysis(data, rules(), diagnose(rules(), data), describe_inputs(data))
 
 
 @functools.cache
@@ -127,7 +111,7 @@ def test_idle_1011_report_content() -> None:
     assert "ad3994ac-426c-4a35-8673-2cb4b3b4d521" in text  # dg-request-id
     assert "Token dg_t…redacted" in text and "dg_test_0123" not in text
     assert describe_inputs(data)[0]["sha256"] in text
-    assert "inactivity_window_s=10" in text and f"{len(rules())} rules in effect" in text
+    assert "inactivity_window_s=10" in text and f"{len(builtin_rules())} rules in effect" in text
 
 
 def test_healthy_and_rejected_sessions() -> None:

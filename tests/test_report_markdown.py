@@ -11,30 +11,11 @@ import re
 import polars as pl
 import pytest
 
-from analyzer.analysis import Analysis, describe_inputs, diagnose, select_rules
-from analyzer.config import Settings
-from analyzer.pipeline import Dataset
 from analyzer.report import markdown
 
-from conftest import SAMPLES, loaded
+from conftest import SAMPLES, analysis_of, sample
 
 EVIL = "<script>alert(1)</script> | `tick` *x* [a](https://evil.example)"
-
-
-@functools.cache
-def rules() -> list:
-    return select_rules(Settings())
-
-
-def sample(name: str, keys: bool = True) -> Dataset:
-    folder = SAMPLES / name
-    keylog = folder / "keys.log"
-    path = next(iter(sorted(folder.glob("capture.pcap*"))))
-    return loaded(path, keylog if keys and keylog.exists() else None)
-
-
-def analysis_of(data: Dataset) -> Analysis:
-    return Analysis(data, rules(), diagnose(rules(), data), describe_inputs(data))
 
 
 @functools.cache

@@ -4,7 +4,6 @@ for a one-hour 500k-frame session, and that capture text in it is escaped."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
 import xml.etree.ElementTree as ET
 from datetime import timedelta
@@ -12,39 +11,23 @@ from pathlib import Path
 
 import polars as pl
 
-from analyzer.analysis import Analysis, describe_inputs, diagnose, select_rules
-from analyzer.config import Settings
+from analyzer.analysis import diagnose
 from analyzer.pipeline import Dataset
 from analyzer.report import html, timeline
 from analyzer.schema import FRAMES
 
-from conftest import SAMPLES, loaded
+from conftest import analysis_of, builtin_rules, sample
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOUR_S = 3600.0
 BIG_FRAMES = 500_000
 
 
-@functools.cache
-def rules() -> list:
-    return select_rules(Settings())
-
-
-def sample(name: str) -> Dataset:
-    folder = SAMPLES / name
-    keys = folder / "keys.log"
-    return loaded(next(iter(sorted(folder.glob("capture.pcap*")))), keys if keys.exists() else None)
-
-
-def analysis_of(data: Dataset) -> Analysis:
-    return Analysis(data, rules(), diagnose(rules(), data), describe_inputs(data))
-
-
 def draw(data: Dataset, sid: str = "s1", window_s: float | None = None) -> str:
     row = data.sessions.filter(pl.col("id") == sid).row(0, named=True)
     frames = data.frames.filter(pl.col("session") == sid)
     events = data.tcp_events.filter(pl.col("session") == sid)
-    found = [f for f in diagnose(rules(), data) if f["session"] == sid]
+    found = [f for f in diagnose(builtin_rules(), data) if f["session"] == sid]
     return timeline.svg(row, frames, events, found, window_s)
 
 
