@@ -159,6 +159,8 @@ def test_recorded_hostile_text_sample() -> None:
     text = report("hostile-text")
     assert_inert(text)
     assert "<svg onload" not in text and "&lt;svg onload=alert(1)&gt;" in text
+    # escaped exactly once: a reader sees the reason as sent, not as entity soup
+    assert "&amp;lt;" not in text and "&amp;quot;" not in text and "&amp;#34;" not in text
 
 
 def replicated(data: Dataset, copies: int) -> Dataset:

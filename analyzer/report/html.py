@@ -112,6 +112,8 @@ def _title(result: Analysis) -> str:
 
 
 def _cut(text: Any, limit: int = MAX_VALUE) -> str:
+    if isinstance(text, Markup):  # already-escaped output of a macro: cutting it could
+        return text  # split an entity, and str() would make autoescape escape it twice
     text = "" if text is None else str(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
