@@ -374,3 +374,29 @@ COUNT_COLUMNS = [
     .removeprefix("binary_frames_")
     .removeprefix("audio_frames_")
 ]
+
+# One row per application/proxy log line a log pack recognised (analyzer/ingest/logs.py).
+# Times are UTC; a line written without a zone was read in the --log-tz zone (tz_assumed).
+LOG_EVENTS = _t(
+    "log_events",
+    input=(S, "log file the line came from"),
+    line=(I, "1-based line number in that file"),
+    time=(TS, "the line's timestamp in UTC; null when the line had none the pack could read"),
+    time_local_text=(S, "the timestamp exactly as written in the line"),
+    tz_assumed=(B, "the timestamp had no zone and was read in the --log-tz zone"),
+    kind=(
+        S,
+        "close_received|close_sent|abnormal_close|handshake_failed|ping_timeout|reset|"
+        "proxy_timeout|proxy_closed|connection_open|frame_sent|frame_received|"
+        "keepalive_sent|request_id|error",
+    ),
+    side=(S, "who wrote or experienced the event: client|server|proxy|unknown"),
+    close_code=(pl.Int32, "WebSocket close code the line names (1006 for no close frame)"),
+    close_reason=(S, "close reason text the line names (redacted)"),
+    status=(pl.Int32, "HTTP status (handshake failures, proxy access logs)"),
+    request_id=(S, "request id the line names (dg-request-id, proxy request id)"),
+    local_port=(pl.Int32, "client TCP port the line names, to join with captured sessions"),
+    remote=(S, "peer address or host[:port] the line names"),
+    pattern=(S, "<pack>/<pattern id> that matched"),
+    text=(S, "the line, key-like runs redacted, cut to 500 characters"),
+)

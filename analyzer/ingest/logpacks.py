@@ -1,0 +1,275 @@
+"""Log pattern packs (`rules/logs/*.yaml`): what each tool writes when a WebSocket dies.
+
+A pack is data, not code, so a support engineer can add a library's log strings without
+touching the engine. Each pattern carries a cheap literal prefilter (a substring every
+match contains: lines are rejected by one Aho-Corasick pass before any regex runs), a
+regex with named groups for the fields, and real example lines that the test suite
+replays. Problems are reported like rule packs: `file:line: field: message`, all at once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from analyzer.ingest.logtime import FORMATS
+from analyzer.rules.loader import RulePackError
+from analyzer.rules.yamlsource import Source, YamlProblem, read
+
+BUILTIN_PACKS = Path(__file__).resolve().parents[2] / "rules" / "logs"
+KINDS = frozenset(
+    {
+        "close_received",
+        "close_sent",
+        "abnormal_close",
+        "handshake_failed",
+        "ping_timeout",
+        "reset",
+        "proxy_timeout",
+        "proxy_closed",
+        "connection_open",
+        "frame_sent",
+        "frame_received",
+        "keepalive_sent",
+        "request_id",
+        "error",
+        "connection_closed",
+    }
+)
+SIDES = frozenset({"client", "server", "proxy", "unknown"})
+# Named regex groups a pattern may use; each feeds one LOG_EVENTS column.
+GROUPS = frozenset({"code", "reason", "status", "request_id", "port", "remote", "side"})
+_ID = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
+Where = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Example:
+    line: str
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LogPattern:
+    """One log string: `side` may be `auto` (resolved by the pack's side hints)."""
+
+    id: str
+    kind: str
+    side: str
+    literal: str
+    regex: str
+    groups: tuple[str, ...]
+    examples: tuple[Example, ...] = ()
+    counter_examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LogPack:
+    """One tool's patterns, timestamp formats, and (for `jsonl`) field mapping."""
+
+    name: str
+    path: Path
+    timestamps: tuple[str, ...]
+    patterns: tuple[LogPattern, ...]
+    side_hints: tuple[tuple[str, str], ...] = ()
+    params: dict[str, str] = field(default_factory=dict)
+    examples: tuple[Example, ...] = ()  # whole-pack examples (jsonl: lines through all packs)
+
+    @property
+    def is_jsonl(self) -> bool:
+        return bool(self.params.get("message_field"))
+
+
+class _Problems(list[tuple[Where, str]]):
+    def add(self, where: Where, message: str) -> None:
+        self.append((where, message))
+
+
+def load_packs(paths: list[Path] | None = None, builtin: bool = True) -> list[LogPack]:
+    """All packs, or RulePackError listing every problem (file:line: field: message)."""
+    files = sorted(BUILTIN_PACKS.glob("*.yaml")) if builtin else []
+    for p in paths or []:
+        files += sorted(p.glob("*.yaml")) if p.is_dir() else [p]
+    packs, problems = [], []
+    for file in files:
+        pack, found = load_pack(file)
+        problems += found
+        if pack is not None:
+            packs.append(pack)
+    seen: dict[str, Path] = {}
+    for pack in packs:
+        if pack.name in seen:
+            problems.append(
+                f"{pack.path}:1: pack: duplicate pack {pack.name!r} (also {seen[pack.name]})"
+            )
+        seen.setdefault(pack.name, pack.path)
+    if problems:
+        raise RulePackError(
+            f"{len(problems)} problem(s) in the log pack(s)", problems=tuple(problems)
+        )
+    return packs
+
+
+def load_pack(file: Path) -> tuple[LogPack | None, list[str]]:
+    """One pack and its problems, each formatted `file:line: field: message`."""
+    try:
+        source = read(file)
+    except YamlProblem as exc:
+        return None, [f"{file}:{exc.line}: {exc.message}"]
+    except OSError as exc:
+        return None, [f"{file}:1: cannot read: {exc.strerror}"]
+    problems = _Problems()
+    pack = _parse_pack(source, problems)
+    for where, line in source.duplicates:
+        problems.add(where, f"duplicate key (line {line})")
+    out = [f"{file}:{source.line(w)}: {_field(w)}: {m}" for w, m in problems]
+    return (None if out else pack), out
+
+
+def _field(where: Where) -> str:
+    text = ".".join(str(w) if isinstance(w, str) else f"[{w}]" for w in where)
+    return text.replace(".[", "[") or "(file)"
+
+
+def _parse_pack(src: Source, problems: _Problems) -> LogPack | None:
+    data = src.data
+    if not isinstance(data, dict):
+        problems.add((), "a pack must be a mapping")
+        return None
+    for key in set(data) - {
+        "pack",
+        "title",
+        "description",
+        "timestamps",
+        "side_hints",
+        "params",
+        "patterns",
+        "examples",
+        "references",
+    }:
+        problems.add((key,), "unknown field")
+    name = data.get("pack")
+    if not isinstance(name, str) or not _ID.match(name):
+        problems.add(("pack",), "required: lower-case name such as `nginx`")
+    stamps = data.get("timestamps") or []
+    for i, s in enumerate(stamps if isinstance(stamps, list) else [stamps]):
+        if s not in FORMATS:
+            problems.add(("timestamps", i), f"unknown format {s!r}; known: {', '.join(FORMATS)}")
+    hints = _side_hints(data.get("side_hints") or {}, problems)
+    params = {str(k): str(v) for k, v in (data.get("params") or {}).items()}
+    raw = data.get("patterns") or []
+    if not isinstance(raw, list):
+        problems.add(("patterns",), "must be a list")
+        raw = []
+    patterns = [p for i, item in enumerate(raw) if (p := _parse_pattern(item, i, problems))]
+    _duplicate_ids(patterns, problems)
+    if not patterns and not params.get("message_field"):
+        problems.add(("patterns",), "a pack needs at least one pattern")
+    examples = tuple(_examples(data.get("examples") or [], ("examples",), problems))
+    return LogPack(
+        str(name),
+        src.path,
+        tuple(stamps if isinstance(stamps, list) else []),
+        tuple(patterns),
+        hints,
+        params,
+        examples,
+    )
+
+
+def _side_hints(hints: Any, problems: _Problems) -> tuple[tuple[str, str], ...]:
+    if not isinstance(hints, dict):
+        problems.add(("side_hints",), "must map a literal to a side")
+        return ()
+    for literal, side in hints.items():
+        if side not in SIDES:
+            problems.add(("side_hints", literal), f"side must be one of {sorted(SIDES)}")
+    return tuple((str(k), str(v)) for k, v in hints.items())
+
+
+def _parse_pattern(item: Any, i: int, problems: _Problems) -> LogPattern | None:
+    where: Where = ("patterns", i)
+    if not isinstance(item, dict):
+        problems.add(where, "a pattern must be a mapping")
+        return None
+    for key in set(item) - {
+        "id",
+        "kind",
+        "side",
+        "literal",
+        "regex",
+        "examples",
+        "counter_examples",
+        "note",
+    }:
+        problems.add((*where, key), "unknown field")
+    before = len(problems)
+    pid, kind, side = item.get("id"), item.get("kind"), item.get("side", "auto")
+    if not isinstance(pid, str) or not _ID.match(pid):
+        problems.add((*where, "id"), "required: lower-case words joined by `-`")
+    if kind not in KINDS:
+        problems.add((*where, "kind"), f"must be one of: {', '.join(sorted(KINDS))}")
+    if side not in SIDES | {"auto"}:
+        problems.add((*where, "side"), f"must be one of: {', '.join(sorted(SIDES | {'auto'}))}")
+    literal, regex = item.get("literal"), item.get("regex")
+    if not isinstance(literal, str) or not literal:
+        problems.add((*where, "literal"), "required: a substring every matching line contains")
+    groups = _check_regex(regex, (*where, "regex"), problems)
+    examples = _examples(item.get("examples") or [], (*where, "examples"), problems)
+    counters = item.get("counter_examples") or []
+    if not examples:
+        problems.add((*where, "examples"), "at least one real line that must match")
+    for j, ex in enumerate(examples):
+        if isinstance(literal, str) and literal and literal not in ex.line:
+            problems.add((*where, "examples", j), f"does not contain the literal {literal!r}")
+    if len(problems) > before:
+        return None
+    return LogPattern(
+        pid, kind, side, literal, regex, groups, tuple(examples), tuple(str(c) for c in counters)
+    )
+
+
+def _check_regex(regex: Any, where: Where, problems: _Problems) -> tuple[str, ...]:
+    """Named groups of a regex valid in both Python and polars (Rust) syntax."""
+    if not isinstance(regex, str) or not regex:
+        problems.add(where, "required: a regular expression")
+        return ()
+    try:
+        compiled = re.compile(regex)
+        pl.Series([""]).str.contains(regex)
+    except (re.error, pl.exceptions.ComputeError) as exc:
+        problems.add(where, f"invalid regex: {str(exc).splitlines()[0]}")
+        return ()
+    unknown = set(compiled.groupindex) - GROUPS
+    if unknown:
+        problems.add(where, f"unknown group(s) {sorted(unknown)}; allowed: {sorted(GROUPS)}")
+    if compiled.groups != len(compiled.groupindex):
+        problems.add(where, "use (?:...) for unnamed groups; only named groups are fields")
+    return tuple(compiled.groupindex)
+
+
+def _examples(raw: Any, where: Where, problems: _Problems) -> list[Example]:
+    if not isinstance(raw, list):
+        problems.add(where, "must be a list")
+        return []
+    out = []
+    for j, ex in enumerate(raw):
+        if isinstance(ex, str):
+            out.append(Example(ex, {}))
+        elif isinstance(ex, dict) and isinstance(ex.get("line"), str):
+            out.append(Example(ex["line"], dict(ex.get("fields") or {})))
+        else:
+            problems.add((*where, j), "an example is a line or {line, fields}")
+    return out
+
+
+def _duplicate_ids(patterns: list[LogPattern], problems: _Problems) -> None:
+    seen: set[str] = set()
+    for i, p in enumerate(patterns):
+        if p.id in seen:
+            problems.add(("patterns", i, "id"), f"duplicate id {p.id!r}")
+        seen.add(p.id)

@@ -1,0 +1,261 @@
+"""Log pattern packs: every example/counter-example, pack validation, the corpus logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from analyzer.ingest.logpacks import LogPack, load_pack, load_packs
+from analyzer.ingest.logs import match_lines, read_log
+from analyzer.rules.loader import RulePackError
+from analyzer.schema import LOG_EVENTS
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "sample_captures"
+PACKS = load_packs()
+BY_NAME = {p.name: p for p in PACKS}
+# Example field names -> LOG_EVENTS columns.
+COLUMN = {"code": "close_code", "reason": "close_reason", "port": "local_port"}
+
+
+def _match(line: str) -> dict | None:
+    lines = pl.DataFrame({"line": [1], "raw": [line]})
+    events = match_lines(lines, PACKS)
+    return events.row(0, named=True) if events.height else None
+
+
+def _cases() -> list:
+    out = []
+    for pack in PACKS:
+        for pattern in pack.patterns:
+            for i, ex in enumerate(pattern.examples):
+                out.append(pytest.param(pack, pattern.id, ex, id=f"{pack.name}/{pattern.id}#{i}"))
+    return out
+
+
+def _counters() -> list:
+    return [
+        pytest.param(pack, pattern.id, line, id=f"{pack.name}/{pattern.id}!{i}")
+        for pack in PACKS
+        for pattern in pack.patterns
+        for i, line in enumerate(pattern.counter_examples)
+    ]
+
+
+def test_every_pack_loads_and_has_patterns() -> None:
+    assert len(PACKS) >= 15
+    for pack in PACKS:
+        assert pack.patterns or pack.is_jsonl, pack.name
+
+
+@pytest.mark.parametrize(("pack", "pattern_id", "example"), _cases())
+def test_example_matches_its_pattern(pack: LogPack, pattern_id: str, example) -> None:
+    event = _match(example.line)
+    assert event is not None, f"no pattern matched {example.line!r}"
+    assert event["pattern"] == f"{pack.name}/{pattern_id}"
+    for key, want in example.fields.items():
+        assert event[COLUMN.get(key, key)] == want, key
+
+
+@pytest.mark.parametrize(("pack", "pattern_id", "line"), _counters())
+def test_counter_example_does_not_match(pack: LogPack, pattern_id: str, line: str) -> None:
+    event = _match(line)
+    assert event is None or event["pattern"] != f"{pack.name}/{pattern_id}"
+
+
+@pytest.mark.parametrize("example", BY_NAME["jsonl"].examples, ids=lambda e: e.line[:40])
+def test_jsonl_lines_are_matched_through_the_field_mapping(example) -> None:
+    event = _match(example.line)
+    assert event is not None
+    for key, want in example.fields.items():
+        assert event[COLUMN.get(key, key)] == want
+    assert event["time"] is not None and event["tz_assumed"] is False
+
+
+def test_jsonl_field_names_are_pack_params(tmp_path: Path) -> None:
+    text = (
+        (ROOT / "rules/logs/jsonl.yaml")
+        .read_text()
+        .replace("message_field: message", "message_field: msg")
+    )
+    custom = tmp_path / "jsonl.yaml"
+    custom.write_text(text)
+    pack, problems = load_pack(custom)
+    assert not problems and pack is not None
+    packs = [pack, *(p for p in PACKS if p.name != "jsonl")]
+    lines = pl.DataFrame(
+        {
+            "line": [1],
+            "raw": ['{"time": "2026-11-21T21:48:17Z", "msg": "websocket: bad handshake"}'],
+        }
+    )
+    assert match_lines(lines, packs)["kind"].to_list() == ["handshake_failed"]
+
+
+BAD_PACK = """\
+pack: Bad Name
+timestamps: [iso8601, sundial]
+colour: blue
+patterns:
+  - id: ok-one
+    kind: close_received
+    literal: "received "
+    regex: 'received (?P<code>\\d{4})'
+    examples: ["received 1000"]
+  - id: bad
+    kind: closed_somehow
+    side: middle
+    literal: "xyz"
+    regex: '(?P<nonsense>a)(b'
+    examples: ["no literal here"]
+  - id: ok-one
+    kind: error
+    literal: "(?<=x)"
+    regex: '(?<=x)y'
+"""
+
+
+def test_pack_problems_point_at_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(BAD_PACK)
+    pack, problems = load_pack(path)
+    assert pack is None
+    text = "\n".join(problems)
+    expect = [
+        f"{path}:1: pack: required",
+        f"{path}:2: timestamps[1]: unknown format 'sundial'",
+        f"{path}:3: colour: unknown field",
+        f"{path}:11: patterns[1].kind: must be one of",
+        f"{path}:12: patterns[1].side: must be one of",
+        f"{path}:14: patterns[1].regex: invalid regex",
+        f"{path}:15: patterns[1].examples[0]: does not contain the literal 'xyz'",
+        f"{path}:19: patterns[2].regex: invalid regex",
+        f"{path}:16: patterns[2].examples: at least one real line",
+    ]
+    for line in expect:
+        assert line in text, (line, text)
+
+
+def test_load_packs_gathers_every_problem(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text(BAD_PACK)
+    (tmp_path / "syntax.yaml").write_text("pack: x\npatterns: [\n")
+    with pytest.raises(RulePackError) as err:
+        load_packs([tmp_path], builtin=False)
+    assert any("syntax.yaml:3: YAML syntax" in p for p in err.value.problems)
+    assert any("bad.yaml:3: colour" in p for p in err.value.problems)
+
+
+def test_unknown_group_name_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "g.yaml"
+    path.write_text(
+        "pack: g\npatterns:\n  - id: a\n    kind: error\n    literal: a\n"
+        "    regex: '(?P<colour>a)(b)'\n    examples: [ab]\n"
+    )
+    _, problems = load_pack(path)
+    assert any(":6: patterns[0].regex: unknown group(s) ['colour']" in p for p in problems)
+    assert any("use (?:...)" in p for p in problems)
+
+
+# --- the corpus: every real log yields events -------------------------------------------
+
+CORPUS_LOGS = sorted(
+    p
+    for pattern in (
+        "*/client.log",
+        "*/server.log",
+        "*/nginx-*.log",
+        "*/haproxy.log",
+        "*/squid-access.log",
+        "*/client-denied.log",
+    )
+    for p in CORPUS.glob(pattern)
+    if p.parent.name != "not-websocket"  # curl -v trace: time of day only, no WS library
+)
+
+
+@pytest.mark.parametrize("path", CORPUS_LOGS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_corpus_log_parses(path: Path) -> None:
+    data = read_log(path, PACKS)
+    assert data.events.height >= 1
+    assert data.events.schema == LOG_EVENTS.polars
+    assert data.events["time"].null_count() == 0
+    assert data.lines_total == len(path.read_bytes().splitlines())
+    assert not [w for w in data.warnings if "UTF-8" in w or "cut" in w]
+
+
+def _events(rel: str) -> pl.DataFrame:
+    return read_log(CORPUS / rel, PACKS).events
+
+
+def test_idle_1011_client_log_has_net0001_close() -> None:
+    ev = _events("idle-1011/client.log")
+    closes = ev.filter(kind="close_received", close_code=1011)
+    assert closes.height >= 2  # the DEBUG frame line and the exception text
+    assert closes["close_reason"].str.contains("net0001").all()
+    assert closes["side"].unique().to_list() == ["client"]
+    assert ev.filter(kind="request_id")["request_id"].to_list() == [
+        "ad3994ac-426c-4a35-8673-2cb4b3b4d521"
+    ]
+    assert ev.filter(kind="connection_open", pattern="wsdoctor-lab/lab-connected")[
+        "local_port"
+    ].to_list() == [37477]
+
+
+def test_idle_1011_server_log_sees_its_own_close() -> None:
+    ev = _events("idle-1011/server.log")
+    sent = ev.filter(kind="close_sent", close_code=1011)
+    assert sent.height >= 1 and set(sent["side"]) == {"server"}
+
+
+def test_nginx_read_timeout_yields_proxy_timeout() -> None:
+    ev = _events("nginx-read-timeout/nginx-error.log")
+    hit = ev.filter(kind="proxy_timeout")
+    assert hit.height == 1
+    row = hit.row(0, named=True)
+    assert (row["side"], row["remote"], row["line"]) == ("proxy", "127.0.0.11", 7)
+    assert row["time_local_text"] == "2026/11/21 21:47:38" and row["tz_assumed"] is True
+
+
+def test_nginx_access_log_times_and_status() -> None:
+    ev = _events("nginx-no-upgrade/nginx-access.log")
+    assert ev["kind"].to_list() == ["handshake_failed"] and ev["status"].to_list() == [426]
+    assert ev["tz_assumed"].to_list() == [False]
+
+
+def test_haproxy_cd_is_a_tunnel_timeout_with_client_port() -> None:
+    ev = _events("haproxy-tunnel-timeout/haproxy.log").filter(kind="proxy_timeout")
+    assert ev["local_port"].to_list() == [56345]
+
+
+def test_squid_epoch_times() -> None:
+    ev = _events("squid-connect/squid-access.log")
+    assert ev["kind"].to_list() == ["handshake_failed", "proxy_closed"]
+    assert str(ev["time"][1]) == "2026-11-21 21:49:26.573000+00:00"
+
+
+@pytest.mark.parametrize(
+    ("rel", "kind", "code"),
+    [
+        ("client-ping-timeout/client.log", "ping_timeout", 1011),
+        ("close-and-drop/client.log", "abnormal_close", 1000),
+        ("message-too-big-1009/client.log", "close_received", 1009),
+        ("data-error-1008/client.log", "close_received", 1008),
+        ("node-idle-1011/client.log", "close_received", 1011),
+    ],
+)
+def test_corpus_expected_events(rel: str, kind: str, code: int) -> None:
+    ev = _events(rel)
+    assert ev.filter(kind=kind, close_code=code).height >= 1
+
+
+def test_handshake_401_client_log() -> None:
+    ev = _events("handshake-401/client.log").filter(kind="handshake_failed")
+    assert ev["status"].to_list() == [401]
+
+
+def test_log_tz_is_applied_to_zoneless_lines() -> None:
+    utc = read_log(CORPUS / "nginx-read-timeout/nginx-error.log", PACKS).events
+    ber = read_log(CORPUS / "nginx-read-timeout/nginx-error.log", PACKS, tz="Europe/Berlin").events
+    assert (utc["time"] - ber["time"]).dt.total_hours().unique().to_list() == [1]
