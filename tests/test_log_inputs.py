@@ -102,3 +102,15 @@ def test_missing_file_and_bad_tz_are_input_errors(tmp_path: Path) -> None:
     path.write_text(REAL)
     with pytest.raises(InputError):
         read_log(path, PACKS, tz="Mars/Olympus")
+
+
+def test_iso_times_with_z_and_offsets_parse(tmp_path: Path) -> None:
+    """A Z zone must not break the offset arithmetic evaluated for every row."""
+    log = tmp_path / "node.log"
+    log.write_text(
+        "2026-11-21T20:25:49.603Z client: received 1011 (internal error) NET-0001; then sent 1011\n"
+        "2026-11-21T21:25:49.603+01:00 client: no close frame received or sent\n"
+    )
+    events = read_log(log).events
+    assert events.height == 2
+    assert events["time"].dt.hour().to_list() == [20, 20]

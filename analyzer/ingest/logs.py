@@ -169,16 +169,28 @@ def match_lines(lines: pl.DataFrame, packs: list[LogPack], tz: str = "UTC") -> p
     if cands.is_empty():
         return _empty()
     cands = cands.with_columns(hits=pl.col("match").str.extract_many(literals, overlapping=True))
-    out = []
-    for pack in packs:
-        for pattern in pack.patterns:
-            if cands.is_empty():
-                break
-            hit = _apply(cands, pack, pattern)
-            if hit is not None:
-                out.append(_timed(hit, pack, tz))
-                cands = cands.filter(~pl.col("line").is_in(hit["line"].implode()))
-    return _conform(pl.concat(out, how="diagonal_relaxed")) if out else _empty()
+    # One pass groups the candidate lines by the literal they contain; each pattern then
+    # runs its regex only on its literal's lines. The first pattern (pack order) wins.
+    by_literal = cands.explode("hits").partition_by("hits", as_dict=True, include_key=False)
+    hits = []
+    for order, (pack, pattern) in enumerate((k, p) for k in packs for p in k.patterns):
+        sub = by_literal.get((pattern.literal,))
+        hit = _apply(sub, pack, pattern) if sub is not None else None
+        if hit is not None:
+            hits.append(hit.with_columns(order=pl.lit(order), pack_name=pl.lit(pack.name)))
+    if not hits:
+        return _empty()
+    found = pl.concat(hits, how="diagonal_relaxed").sort("line", "order")
+    found = found.unique("line", keep="first", maintain_order=True)
+    timed = (
+        [
+            _timed(part, by_name[name], tz)
+            for (name,), part in found.partition_by("pack_name", as_dict=True).items()
+        ]
+        if (by_name := {k.name: k for k in packs})
+        else []
+    )
+    return _conform(pl.concat(timed, how="diagonal_relaxed"))
 
 
 def _conform(df: pl.DataFrame) -> pl.DataFrame:
@@ -207,8 +219,7 @@ def _jsonl_view(lines: pl.DataFrame, packs: list[LogPack]) -> pl.DataFrame:
 
 
 def _apply(cands: pl.DataFrame, pack: LogPack, pattern: LogPattern) -> pl.DataFrame | None:
-    sub = cands.filter(pl.col("hits").list.contains(pattern.literal))
-    sub = sub.filter(pl.col("match").str.contains(pattern.regex))
+    sub = cands.filter(pl.col("match").str.contains(pattern.regex))
     if sub.is_empty():
         return None
     cols = [pl.col("line"), pl.col("raw"), pl.col("match")]
@@ -241,15 +252,14 @@ def _side(pack: LogPack, pattern: LogPattern) -> pl.Expr:
 
 def _timed(hit: pl.DataFrame, pack: LogPack, tz: str) -> pl.DataFrame:
     formats = list(pack.timestamps) + [f for f in ("iso8601", "epoch") if f not in pack.timestamps]
-    time, raw, assumed = logtime.parse(pl.col("match"), formats, tz)
     renames = {g: _FIELDS[g] for g in _FIELDS if g in hit.columns}
-    text = redact.text_expr(pl.col("raw")).str.slice(0, TEXT_MAX)
-    hit = hit.rename(renames).with_columns(
-        time=time, time_local_text=raw, tz_assumed=assumed, text=text
-    )
+    text = redact.text_expr(pl.col("raw")).str.slice(
+        0, TEXT_MAX
+    )  # redact, then cut: a cut key stays masked
+    hit = logtime.parse(hit.rename(renames), "match", formats, tz).with_columns(text=text)
     if "close_reason" in hit.columns:
         hit = hit.with_columns(redact.text_expr(pl.col("close_reason")))
-    return hit.drop("raw", "match")
+    return hit.drop("raw", "match", "order", "pack_name", strict=False)
 
 
 def _empty() -> pl.DataFrame:
