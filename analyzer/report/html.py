@@ -221,6 +221,7 @@ def _evidence(e: dict[str, Any], row: dict[str, Any] | None) -> dict[str, Any]:
         "time": clock(e.get("time")),
         "offset": offset,
         "frame": e.get("frame"),
+        "log": e.get("log"),
         "text": markup.inline(e["text"]),
     }
 

@@ -69,7 +69,7 @@ def _names(rule: Rule, renderer: Renderer) -> set[str]:
     """Every session column the rule's text can read: template names, evidence pointers."""
     texts = [rule.summary, rule.fix, *(e.text for e in rule.evidence)]
     names = {n for t in texts for n in renderer.names(t)}
-    return names | {p for e in rule.evidence for p in (e.frame, e.time) if p}
+    return names | {p for e in rule.evidence for p in (e.frame, e.time, e.log) if p}
 
 
 def finding(rule: Rule, row: dict[str, Any], renderer: Renderer) -> dict[str, Any]:
@@ -93,15 +93,17 @@ def _evidence(rule: Rule, values: dict[str, Any], renderer: Renderer) -> list[di
     for item in rule.evidence:
         frame = values.get(item.frame) if item.frame else None
         time = values.get(item.time) if item.time else None
-        if (item.frame or item.time) and frame is None and time is None:
+        log = values.get(item.log) if item.log else None
+        if (item.frame or item.time or item.log) and frame is None and time is None and not log:
             continue  # it points at something this session does not have
-        out.append(
-            {
-                "time": _iso(time),
-                "frame": frame,
-                "text": " ".join(renderer.render(item.text, values).split()),
-            }
-        )
+        entry = {
+            "time": _iso(time),
+            "frame": frame,
+            "text": " ".join(renderer.render(item.text, values).split()),
+        }
+        if log:
+            entry["log"] = log  # "file:line" of the log line this rests on
+        out.append(entry)
     return sorted(out, key=lambda e: (e["time"] is None, e["time"] or "", e["frame"] or 0))
 
 

@@ -33,6 +33,7 @@ class Evidence:
     text: str
     frame: str | None = None
     time: str | None = None
+    log: str | None = None  # a feature holding "file:line" of a log line
 
 
 @dataclass(frozen=True)
@@ -164,23 +165,25 @@ def _evidence(
         if (
             not isinstance(item, dict)
             or "text" not in item
-            or set(item) - {"text", "frame", "time"}
+            or set(item) - {"text", "frame", "time", "log"}
         ):
-            problems.append(Problem(where, "an evidence item is {text, frame?, time?}"))
+            problems.append(Problem(where, "an evidence item is {text, frame?, time?, log?}"))
             continue
         if msg := templates.check(item["text"], known):
             problems.append(Problem((*where, "text"), msg))
-        for key, want in (("frame", pl.Int64), ("time", pl.Datetime)):
+        for key, want in (("frame", pl.Int64), ("time", pl.Datetime), ("log", pl.String)):
             name = item.get(key)
             if name is not None and not _column_is(columns.get(name), want):
                 problems.append(Problem((*where, key), f"{name!r} is not a {key} feature"))
-        out.append(Evidence(item["text"], item.get("frame"), item.get("time")))
+        out.append(Evidence(item["text"], item.get("frame"), item.get("time"), item.get("log")))
     return out
 
 
 def _column_is(dtype: pl.DataType | None, want: Any) -> bool:
     if dtype is None:
         return False
+    if want is pl.String:
+        return dtype == pl.String
     return dtype.is_temporal() if want is pl.Datetime else dtype.is_integer()
 
 
