@@ -38,11 +38,11 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Case:
-    """A must-hit / must-not-hit example: a sample capture or a hand-written feature row."""
+    """A must-hit / must-not-hit example: a sample's input or a hand-written feature row."""
 
     hit: Any  # list of session ids (sample) or bool (features)
     sample: str | None = None
-    capture: str | None = None
+    input: str | None = None  # a file of the sample folder (capture, log, HAR)
     keys: bool = True
     features: dict[str, Any] | None = None
     line: int = 0
@@ -211,7 +211,7 @@ def _case(item: Any, i: int, source: Source, problems: list[Problem]) -> Case | 
             )
         )
         return None
-    extra = set(item) - {"sample", "capture", "keys", "hit", "features", "note"}
+    extra = set(item) - {"sample", "input", "keys", "hit", "features", "note"}
     if extra:
         problems.append(Problem(where, f"unknown test keys {sorted(extra)}"))
     hit = item.get("hit")
@@ -226,7 +226,7 @@ def _case(item: Any, i: int, source: Source, problems: list[Problem]) -> Case | 
         return Case(
             hit,
             sample=str(item["sample"]),
-            capture=item.get("capture"),
+            input=item.get("input"),
             keys=item.get("keys", True),
             line=line,
         )

@@ -44,15 +44,18 @@ def _cached_load(path: Path, keylog: Path | None) -> pipeline.Dataset:
 
 
 def sample_inputs(samples: Path, case: Case) -> tuple[Path, Path | None]:
-    """The capture (and key log) a sample case names, as its expected.yaml lists them."""
+    """The input (and key log) a sample case names: by default the first capture its
+    expected.yaml lists; `input:` picks another file of the folder (a log, a HAR)."""
     folder = samples / case.sample
     spec_path = folder / "expected.yaml"
     if not spec_path.is_file():
         raise InputError(f"no sample {case.sample!r}", source=str(folder))
     captures = yaml.safe_load(spec_path.read_text())["captures"]
-    chosen = next((c for c in captures if c["path"] == case.capture), None)
-    if chosen is None and case.capture is not None:
-        raise InputError(f"sample {case.sample!r} has no capture {case.capture!r}")
+    chosen = next((c for c in captures if c["path"] == case.input), None)
+    if chosen is None and case.input is not None:
+        if not (folder / case.input).is_file():
+            raise InputError(f"sample {case.sample!r} has no file {case.input!r}")
+        return folder / case.input, None
     chosen = chosen or captures[0]
     keylog = folder / chosen["keylog"] if "keylog" in chosen and case.keys else None
     return folder / chosen["path"], keylog
