@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzer import config, findings, pipeline, redact
+from analyzer.inputs import Inputs
 from analyzer.rules.engine import evaluate
 from analyzer.rules.loader import load_rules
 from analyzer.rules.model import Rule
@@ -31,7 +32,7 @@ def select_rules(settings: config.Settings) -> list[Rule]:
 
 
 def run(
-    paths: list[Path],
+    paths: list[Path] | Inputs,
     settings: config.Settings,
     keylog: Path | None = None,
     tshark_path: str | None = None,
@@ -56,14 +57,17 @@ def diagnose(rules: list[Rule], data: pipeline.Dataset) -> list[dict[str, Any]]:
 
 
 def describe_inputs(data: pipeline.Dataset) -> list[dict[str, Any]]:
+    """Every input file: captures (pcap|pcapng), then HAR files, then logs."""
+    files = [(c["path"], c["format"]) for c in data.captures]
+    files += [(h["path"], "har") for h in data.hars] + [(g["path"], "log") for g in data.logs]
     return [
         {
-            "path": c["path"],
-            "kind": c["format"],
-            "sha256": sha256(Path(c["path"])),
-            "size_bytes": c["size_bytes"],
+            "path": path,
+            "kind": kind,
+            "sha256": sha256(Path(path)),
+            "size_bytes": Path(path).stat().st_size,
         }
-        for c in data.captures
+        for path, kind in files
     ]
 
 

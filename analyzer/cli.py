@@ -19,6 +19,7 @@ import click
 from analyzer import __version__, analysis, findings, pipeline, redact
 from analyzer.cli_rules import config_option, rule_paths, rules, settings_from
 from analyzer.errors import InputError
+from analyzer.inputs import Inputs, captures_only, classify
 from analyzer.report import outputs, records, tables
 from analyzer.rules.loader import RulePackError
 from analyzer.rules.model import SEVERITIES
@@ -50,7 +51,7 @@ def _load(inputs: tuple[str, ...], keylog: str | None, tshark: str | None) -> pi
     key = Path(keylog) if keylog else None
     if key is not None:
         _check_keylog(key)
-    data = pipeline.load([Path(p) for p in inputs], key, tshark, progress)
+    data = pipeline.load(captures_only(classify(inputs)), key, tshark, progress)
     if progress:
         sys.stderr.write("\r\033[K")
     for warning in data.warnings:
@@ -89,9 +90,9 @@ def _write(text: str, output: str) -> None:
         raise InputError(f"cannot write: {exc.strerror}", source=output) from None
 
 
-def _common(f: Callable) -> Callable:
+def _common(f: Callable, required: bool = True) -> Callable:
     options = [
-        click.argument("inputs", nargs=-1, required=True, metavar="INPUT..."),
+        click.argument("inputs", nargs=-1, required=required, metavar="INPUT..."),
         click.option(
             "-o",
             "--output",
@@ -167,8 +168,30 @@ def frames(
     _write(text, output or "-")
 
 
+def _log_options(f: Callable) -> Callable:
+    """INPUT may be omitted when --log/--har name the files."""
+    options = [
+        click.option("--log", "log_files", multiple=True, metavar="FILE", help="a log file"),
+        click.option("--har", "har_files", multiple=True, metavar="FILE", help="a HAR file"),
+        click.option(
+            "--log-tz",
+            default="UTC",
+            show_default=True,
+            metavar="TZ",
+            help="zone of log timestamps written without one (IANA name)",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return _common(f, required=False)
+
+
+def _classified(flags: dict[str, Any], inputs: tuple[str, ...]) -> Inputs:
+    return classify(inputs, flags.pop("log_files"), flags.pop("har_files"), flags.pop("log_tz"))
+
+
 @cli.command()
-@_common
+@_log_options
 @click.option(
     "--format",
     "fmt",
@@ -200,7 +223,11 @@ def analyze(
     no_redact: bool,
     **flags: Any,
 ) -> None:
-    """Diagnose every session: a report (HTML, Markdown, JSON) with findings and fixes."""
+    """Diagnose every session: a report (HTML, Markdown, JSON) with findings and fixes.
+
+    INPUT is a capture, a HAR or a log, told apart by content.
+    """
+    sources = _classified(flags, inputs)
     targets = outputs.plan(fmt, output)
     flags["rules"] = flags.pop("rule_dirs")
     settings = settings_from(config_path, flags | {"fail_on": fail_on})
@@ -209,7 +236,7 @@ def analyze(
     if key is not None:
         _check_keylog(key)
     with redact.disabled() if no_redact else contextlib.nullcontext():
-        result = analysis.run([Path(p) for p in inputs], settings, key, tshark, progress)
+        result = analysis.run(sources, settings, key, tshark, progress)
     if progress:
         sys.stderr.write("\r\033[K")
     for warning in result.data.warnings:

@@ -298,6 +298,11 @@ _CLOSING = {
         "the client's last data frame before the server's close",
     ),
     "client_last_data_frame_before_server_close": (I, "capture frame of that data frame"),
+    "har_close_not_recorded": (
+        B,
+        "HAR sessions: the HAR holds no close frame (Chromium never records close/ping/pong): "
+        "whether a close was sent is unknown, not 'none'; null for other sources",
+    ),
 }
 _TCP = {
     "syn_seen": (B, "the SYN was captured (false: the capture started mid-connection)"),
@@ -349,6 +354,31 @@ _TCP = {
     "tcp_end_time": (TS, "time of that FIN/RST"),
     "tcp_end_frame": (I, "capture frame of that FIN/RST"),
 }
+# Evidence from application/proxy logs correlated to the session (analyzer/correlate.py).
+_LOG = {
+    "log_events": (I, "log events attached to this session (0 without logs)"),
+    "log_source": (
+        S,
+        "file:line of the most telling log event (handshake failure, proxy or ping timeout, "
+        "abnormal close, reset, close received, close sent, ... in that order)",
+    ),
+    "log_close_code": (
+        pl.Int32,
+        "close code a log names: a close received, else one sent, else an abnormal close",
+    ),
+    "log_close_reason": (S, "close reason text of that log event (redacted)"),
+    "log_abnormal_close": (B, "a log reports the connection closed without a close frame"),
+    "log_ping_timeout": (B, "a log reports a keepalive ping that went unanswered"),
+    "log_proxy_timeout": (B, "a proxy log reports it timed the connection out"),
+    "log_handshake_status": (pl.Int32, "HTTP status of a handshake failure a log reports"),
+    "log_reset": (B, "a log reports a connection reset"),
+    "log_first_time": (TS, "first attached log event, on the capture clock (offset applied)"),
+    "log_offset_s": (
+        F,
+        "clock offset of the log file vs the capture (log time - capture time, median over "
+        "anchor events), already subtracted from log times; null when none could be measured",
+    ),
+}
 # How a session row nests in JSON: identity at the top, then one object per group.
 SESSION_GROUPS: dict[str, list[str]] = {
     "handshake": list(_HANDSHAKE),
@@ -356,14 +386,16 @@ SESSION_GROUPS: dict[str, list[str]] = {
     "traffic": list(_FRAMING),
     "liveness": list(_LIVENESS),
     "tcp": [k for k in _TCP if not k.startswith("tcp_end")],
+    "log": list(_LOG),
 }
 SESSIONS = Table(
-    "sessions", {**_IDENTITY, **_HANDSHAKE, **_FRAMING, **_LIVENESS, **_CLOSING, **_TCP}
+    "sessions",
+    {**_IDENTITY, **_HANDSHAKE, **_FRAMING, **_LIVENESS, **_CLOSING, **_TCP, **_LOG},
 )
 # Counts are 0, not null, for a session that never sent a frame (e.g. a rejected upgrade).
 COUNT_COLUMNS = [
     k
-    for k, (t, _) in {**_FRAMING, **_TCP}.items()
+    for k, (t, _) in {**_FRAMING, **_TCP, "log_events": _LOG["log_events"]}.items()
     if t == I
     and "frame"
     not in k.removeprefix("frames_")
@@ -399,4 +431,16 @@ LOG_EVENTS = _t(
     remote=(S, "peer address or host[:port] the line names"),
     pattern=(S, "<pack>/<pattern id> that matched"),
     text=(S, "the line, key-like runs redacted, cut to 500 characters"),
+)
+
+# LOG_EVENTS as the pipeline keeps them: each event tied to a session (or not) and placed
+# on the capture's clock.
+SESSION_LOG_EVENTS = Table(
+    "session_log_events",
+    {
+        **LOG_EVENTS.columns,
+        "session": (S, "session id the event was attached to; null when none"),
+        "aligned_time": (TS, "`time` minus the file's clock offset: on the capture clock"),
+        "match": (S, "how it was attached: request_id | port | remote | log (a log-only session)"),
+    },
 )

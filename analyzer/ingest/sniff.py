@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analyzer.errors import InputError
+from analyzer.ingest.har import looks_like_har
 
 HEAD_BYTES = 1 << 16
 PCAP_MAGICS = {
@@ -53,6 +54,30 @@ class CaptureFile:
     size: int
     link_types: list[str] = field(default_factory=list)
     snaplen: int | None = None
+
+
+def input_kind(path: Path) -> str:
+    """ "capture" | "har" | "log", from the first bytes (never the extension).
+
+    Anything compressed is a capture candidate so `sniff_capture` can name the problem
+    ("zstd-compressed file"); text that is not a HAR is a log, whatever its name. Unknown
+    binary content is an InputError here: neither tshark nor the log reader could use it.
+    """
+    _check_file(path)
+    with path.open("rb") as fh:
+        head = fh.read(HEAD_BYTES)
+    magics = (GZIP_MAGIC, PCAPNG_MAGIC, *PCAP_MAGICS, *OTHER_COMPRESSION)
+    if head.startswith(magics):
+        return "capture"
+    if looks_like_har(head):
+        return "har"
+    if _text_like(head):
+        return "log"
+    raise InputError(
+        "not a packet capture, HAR or text log: unknown binary format "
+        "(expected pcap or pcapng, optionally gzip'd)",
+        source=str(path),
+    )
 
 
 def sniff_capture(path: Path) -> CaptureFile:
@@ -127,12 +152,17 @@ def _link_name(linktype: int) -> str:
     return LINK_TYPES.get(linktype, f"linktype-{linktype}")
 
 
-def _describe_unknown(head: bytes) -> str:
+def _text_like(head: bytes) -> bool:
     sample = head[:4096]
-    text_like = sample and all(b in b"\t\n\r\f" or 32 <= b < 127 or b >= 128 for b in sample)
-    if text_like:
-        stripped = sample.lstrip()
-        if stripped.startswith(b"{") and b'"log"' in sample:
-            return "this is a HAR file, not a packet capture (HAR input is not supported yet)"
-        return "this is a text file, not a packet capture (expected pcap or pcapng)"
+    return bool(sample) and all(b in b"\t\n\r\f" or 32 <= b < 127 or b >= 128 for b in sample)
+
+
+def _describe_unknown(head: bytes) -> str:
+    if _text_like(head):
+        if looks_like_har(head):
+            return "this is a HAR file, not a packet capture (`wsdoctor analyze` reads HAR)"
+        return (
+            "this is a text file, not a packet capture (expected pcap or pcapng; "
+            "`wsdoctor analyze` reads logs)"
+        )
     return "not a packet capture: unknown format (expected pcap or pcapng, optionally gzip'd)"

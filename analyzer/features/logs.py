@@ -1,0 +1,174 @@
+"""Log evidence as session columns (schema group "log"), and sessions only a log describes.
+
+Rules read one row per session, so the events attached to a session are summarised into a
+few columns a rule can test: the close code a log names, whether it reports an abnormal
+close, a ping or proxy timeout, a reset or a failed handshake, and where to look
+(`log_source`, the most telling line).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+# Most telling first: what a support engineer should read before anything else.
+PRIORITY = [
+    "handshake_failed",
+    "proxy_timeout",
+    "ping_timeout",
+    "abnormal_close",
+    "reset",
+    "close_received",
+    "close_sent",
+    "error",
+    "proxy_closed",
+    "connection_closed",
+    "connection_open",
+    "request_id",
+    "keepalive_sent",
+    "frame_received",
+    "frame_sent",
+]
+# Whose code a log's close line states: the peer's close beats our own echo of it.
+CLOSE_PRIORITY = ["close_received", "close_sent", "abnormal_close"]
+# Kinds that show a log describes a connection (not only frames or a proxy's own restart).
+CONNECTION_KINDS = [
+    "connection_open",
+    "request_id",
+    "close_received",
+    "close_sent",
+    "abnormal_close",
+    "handshake_failed",
+    "ping_timeout",
+    "proxy_timeout",
+    "reset",
+    "connection_closed",
+]
+
+
+def _rank(order: list[str]) -> pl.Expr:
+    return pl.col("kind").replace_strict(
+        {k: i for i, k in enumerate(order)}, default=len(order), return_dtype=pl.Int32
+    )
+
+
+def log_features(events: pl.DataFrame, key: str = "session") -> pl.DataFrame:
+    """Per `key` value: the LOG group columns (without log_offset_s)."""
+    has_close = pl.col("close_code").is_not_null()
+    close_order = [
+        _rank(CLOSE_PRIORITY).filter(has_close),
+        pl.col("close_reason").str.len_chars().fill_null(0).filter(has_close),
+        pl.col("line").filter(has_close),
+    ]
+    failed = pl.col("kind") == "handshake_failed"
+    return (
+        events.filter(pl.col(key).is_not_null())
+        .group_by(key)
+        .agg(
+            pl.len().cast(pl.Int64).alias("log_events"),
+            pl.format("{}:{}", "input", "line")
+            .sort_by(_rank(PRIORITY), pl.col("line"))
+            .first()
+            .alias("log_source"),
+            pl.col("close_code")
+            .filter(has_close)
+            .sort_by(close_order, descending=[False, True, False])
+            .first()
+            .alias("log_close_code"),
+            pl.col("close_reason")
+            .filter(has_close)
+            .sort_by(close_order, descending=[False, True, False])
+            .first()
+            .alias("log_close_reason"),
+            *[
+                (pl.col("kind") == k).any().alias(f"log_{k}")
+                for k in ("abnormal_close", "ping_timeout", "proxy_timeout", "reset")
+            ],
+            pl.col("status").filter(failed).drop_nulls().first().alias("log_handshake_status"),
+            pl.col("aligned_time").min().alias("log_first_time"),
+        )
+    )
+
+
+def log_only_sessions(events: pl.DataFrame) -> pl.DataFrame:
+    """One SESSIONS-shaped row (partial) per unmatched segment that describes a connection.
+
+    The log's own side decides whose close is whose: a client's "close sent" is the
+    client's close, a server's is the server's.
+    """
+    free = _connection_segments(events.filter(pl.col("session").is_null()))
+    if free.is_empty():
+        return pl.DataFrame()
+    mine, theirs = _own_and_peer_close()
+    rows = (
+        free.sort("segment", "line")
+        .group_by("segment", maintain_order=True)
+        .agg(
+            pl.col("input").first(),
+            pl.col("time").min().alias("start"),
+            pl.col("time").max().alias("end"),
+            pl.col("request_id").drop_nulls().first().alias("dg_request_id"),
+            pl.col("local_port").drop_nulls().first().alias("port"),
+            pl.col("status").filter(pl.col("kind") == "handshake_failed").drop_nulls().first(),
+            (pl.col("kind") == "handshake_failed").any().alias("failed"),
+            *_close("client", mine),
+            *_close("server", theirs),
+        )
+    )
+    return rows.with_columns(
+        pl.format("l{}", pl.col("segment")).alias("id"),
+        pl.lit("log").alias("source"),
+        pl.when(pl.col("failed"))
+        .then(pl.lit("rejected"))
+        .otherwise(pl.lit("websocket"))
+        .alias("kind"),
+        pl.when(pl.col("port").is_not_null()).then(pl.format(":{}", "port")).alias("client"),
+        *_close_summary(),
+    ).drop("failed", "port", "_client_line", "_server_line")
+
+
+def _connection_segments(free: pl.DataFrame) -> pl.DataFrame:
+    """Segments with at least one connection event: a lone proxy restart is not a session."""
+    useful = free.group_by("segment").agg(pl.col("kind").is_in(CONNECTION_KINDS).any().alias("u"))
+    return free.join(useful.filter("u").select("segment"), on="segment", how="semi")
+
+
+def _own_and_peer_close() -> tuple[pl.Expr, pl.Expr]:
+    """(the client's close, the server's close) as the log's side wrote them."""
+    server = pl.col("side") == "server"
+    sent, received = pl.col("kind") == "close_sent", pl.col("kind") == "close_received"
+    return (sent & ~server) | (received & server), (received & ~server) | (sent & server)
+
+
+def _close(name: str, cond: pl.Expr) -> list[pl.Expr]:
+    return [
+        pl.col("close_code").filter(cond).first().alias(f"close_{name}_code"),
+        # The longest wording: SDK debug lines abbreviate reasons ("did not receive a...").
+        pl.col("close_reason")
+        .filter(cond)
+        .sort_by(pl.col("close_reason").str.len_chars().filter(cond), descending=True)
+        .first()
+        .alias(f"close_{name}_reason"),
+        pl.col("time").filter(cond).first().alias(f"close_{name}_time"),
+        pl.col("line").filter(cond).first().alias(f"_{name}_line"),
+    ]
+
+
+def _close_summary() -> list[pl.Expr]:
+    """close_first_by / close_handshake as `closing_features` states them for frames."""
+    c, s = pl.col("_client_line"), pl.col("_server_line")
+    first_by = (
+        pl.when(c.is_not_null() & (s.is_null() | (c <= s)))
+        .then(pl.lit("client"))
+        .when(s.is_not_null())
+        .then(pl.lit("server"))
+    )
+    handshake = (
+        pl.when(c.is_not_null() & s.is_not_null())
+        .then(pl.lit("complete"))
+        .when(c.is_not_null())
+        .then(pl.lit("client-only"))
+        .when(s.is_not_null())
+        .then(pl.lit("server-only"))
+        .otherwise(pl.lit("none"))
+    )
+    return [first_by.alias("close_first_by"), handshake.alias("close_handshake")]

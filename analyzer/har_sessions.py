@@ -1,0 +1,81 @@
+"""HAR files -> session rows and frames, through the same feature functions as a capture.
+
+`read_har` already shapes a HAR's WebSocket entries as HANDSHAKES and FRAMES; here they get
+ids and the frame-level features (framing, liveness, closing). What a HAR cannot know (TCP,
+the client's port) stays null, and TCP counters are not zero-filled: "no RST seen" would be
+a claim a HAR cannot make.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from analyzer.features.closing import closing_features
+from analyzer.features.framing import framing_features
+from analyzer.features.liveness import liveness_features
+from analyzer.ingest.har import HarData
+from analyzer.schema import FRAMES
+
+
+def har_tables(hars: list[HarData], first_index: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(sessions before `pipeline.finish_sessions`, frames), ids `h<file>-<entry>`.
+
+    `first_index` is the HARs' position after the captures: their `input_index`.
+    """
+    parts = [_one(h, i, first_index + i) for i, h in enumerate(hars)]
+    parts = [p for p in parts if p[0].height]
+    if not parts:
+        return pl.DataFrame(), FRAMES.empty()
+    table = pl.concat([p[0] for p in parts], how="diagonal_relaxed")
+    frames = FRAMES.conform(pl.concat([p[1] for p in parts]))
+    if frames.height:
+        for part in (framing_features(frames), liveness_features(frames), closing_features(frames)):
+            table = table.join(part.rename({"session": "id"}), on="id", how="left")
+    return table, frames
+
+
+def _one(har: HarData, file_no: int, index: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    ident = pl.format("h{}-{}", pl.lit(file_no), pl.col("stream"))
+    facts = har.sessions.select("stream", "start", "end", "har_close_not_recorded")
+    table = (
+        har.handshakes.drop("input", "client")
+        .join(facts, on="stream", how="left")
+        .with_columns(
+            ident.alias("id"),
+            pl.lit("har").alias("source"),
+            pl.lit(str(har.path)).alias("input"),
+            pl.lit(index, pl.Int32).alias("input_index"),
+            _kind().alias("kind"),
+        )
+        .drop("stream")
+    )
+    ids = {f"har-{s}": f"h{file_no}-{s}" for s in har.sessions["stream"].to_list()}
+    frames = har.frames.with_columns(pl.col("session").replace_strict(ids, default=None))
+    return table, frames
+
+
+def _kind() -> pl.Expr:
+    """The capture vocabulary: a HAR entry is a websocket (101) or a rejected upgrade."""
+    return (
+        pl.when(pl.col("status") == 101)
+        .then(pl.lit("websocket"))
+        .when(pl.col("status").is_not_null())
+        .then(pl.lit("rejected"))
+        .otherwise(pl.lit("unanswered"))
+    )
+
+
+def har_facts(hars: list[HarData]) -> list[dict[str, Any]]:
+    """Per-file facts for the report's inputs: what each HAR held."""
+    return [
+        {
+            "path": str(h.path),
+            "creator": h.creator,
+            "sessions": h.sessions.height,
+            "messages": h.frames.height,
+            "close_not_recorded": int(h.sessions["har_close_not_recorded"].sum()),
+        }
+        for h in hars
+    ]

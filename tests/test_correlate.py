@@ -1,0 +1,186 @@
+"""Captures + logs + HAR together: correlation, clock offsets, log-only and HAR sessions.
+
+All inputs are the recorded corpus (sample_captures/*): real python-websockets client and
+server logs, real nginx logs, a HAR from real headless Chromium.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import pytest
+
+from analyzer.inputs import Inputs, classify
+from analyzer.pipeline import load
+from analyzer.schema import SESSION_GROUPS, SESSION_LOG_EVENTS, SESSIONS
+
+from conftest import SAMPLES, run_cli
+
+IDLE = SAMPLES / "idle-1011"
+NGINX = SAMPLES / "nginx-read-timeout"
+HAR = SAMPLES / "browser-har" / "session.har"
+
+
+@functools.cache
+def _load(captures: tuple[Path, ...], logs: tuple[Path, ...] = (), hars: tuple[Path, ...] = ()):
+    return load(Inputs(list(captures), list(hars), list(logs)))
+
+
+def _line(ref: str) -> str:
+    path, line = ref.rsplit(":", 1)
+    return Path(path).read_text().splitlines()[int(line) - 1]
+
+
+def test_capture_and_its_client_log_make_no_extra_session() -> None:
+    alone = _load((IDLE / "capture.pcap",))
+    data = _load((IDLE / "capture.pcap",), (IDLE / "client.log",))
+    assert data.sessions.height == alone.sessions.height == 1
+    row = data.sessions.row(0, named=True)
+    assert row["source"] == "capture" and row["id"] == "s1"
+    assert row["log_close_code"] == 1011 and "net0001" in row["log_close_reason"].lower()
+    assert row["log_events"] == data.log_events.height > 0
+    assert data.log_events["session"].to_list() == ["s1"] * data.log_events.height
+    assert abs(row["log_offset_s"]) < 0.5
+    (facts,) = data.logs
+    assert facts["offset_s"] is not None and abs(facts["offset_s"]) < 0.5
+    assert facts["matched"] == facts["events"] == row["log_events"]
+    # log_source names a real line of client.log, and it is the close the server sent.
+    assert row["log_source"].startswith(str(IDLE / "client.log") + ":")
+    assert "CLOSE 1011" in _line(row["log_source"])
+    assert data.log_events.schema == SESSION_LOG_EVENTS.polars
+    assert data.sessions.schema == SESSIONS.polars
+
+
+def test_client_and_server_logs_attach_to_the_same_session() -> None:
+    data = _load((IDLE / "capture.pcap",), (IDLE / "client.log", IDLE / "server.log"))
+    assert data.sessions.height == 1
+    assert set(data.log_events["session"]) == {"s1"}
+    assert all(abs(f["offset_s"]) < 0.5 for f in data.logs)
+    assert set(data.log_events["match"]) <= {"request_id", "request_id+port", "port"}
+
+
+def test_client_log_alone_is_one_log_only_session() -> None:
+    data = _load((), (IDLE / "client.log",))
+    assert data.sessions.height == 1 and not data.captures
+    row = data.sessions.row(0, named=True)
+    assert (row["source"], row["id"], row["kind"]) == ("log", "s1", "websocket")
+    assert row["input"] == str(IDLE / "client.log")
+    assert row["close_server_code"] == row["close_client_code"] == 1011
+    assert "net0001" in row["close_server_reason"].lower()
+    assert row["close_first_by"] == "server" and row["close_handshake"] == "complete"
+    assert row["client"] == ":37477"
+    assert row["start"] <= row["end"] and row["log_offset_s"] is None
+    # Unknown, not zero: a log does not list every frame.
+    assert row["audio_frames_client"] is None and row["keepalive_client"] is None
+    assert set(data.log_events["match"]) == {"log"}
+
+
+def test_nginx_error_log_marks_the_client_facing_leg() -> None:
+    data = _load((NGINX / "capture.pcap",), (NGINX / "nginx-error.log", NGINX / "client.log"))
+    rows = {r["client"]: r for r in data.sessions.iter_rows(named=True)}
+    assert len(rows) == 2 and all(r["source"] == "capture" for r in rows.values())
+    leg = rows["127.0.0.11:56413"]  # client -> nginx
+    upstream = next(r for c, r in rows.items() if c != "127.0.0.11:56413")
+    assert leg["log_proxy_timeout"] is True and upstream["log_proxy_timeout"] is not True
+    assert "upstream timed out" in _line(leg["log_source"])
+    assert leg["log_abnormal_close"] is True  # the client's "no close frame received"
+    error = next(f for f in data.logs if f["path"].endswith("nginx-error.log"))
+    assert error["tz_assumed"] is True and error["matched"] >= 1
+
+
+def test_har_alone_is_one_har_session_with_frame_features() -> None:
+    data = _load((), (), (HAR,))
+    assert data.sessions.height == 1
+    row = data.sessions.row(0, named=True)
+    assert (row["source"], row["id"], row["status"]) == ("har", "s1", 101)
+    assert row["har_close_not_recorded"] is True and row["close_handshake"] == "none"
+    assert row["binary_frames_client"] == 15 and row["keepalive_client"] == 1
+    assert row["syn_seen"] is None and row["rst_client_count"] is None  # no TCP in a HAR
+    assert set(data.frames["session"]) == {"s1"} and data.frames["frame"].null_count() > 0
+
+
+def test_capture_only_rows_have_empty_log_columns() -> None:
+    data = _load((IDLE / "capture.pcap",))
+    row = data.sessions.row(0, named=True)
+    assert row["log_events"] == 0
+    assert all(row[c] is None for c in SESSION_GROUPS["log"] if c != "log_events")
+    assert row["har_close_not_recorded"] is None and data.log_events.height == 0
+
+
+def test_inputs_are_sniffed_by_content(tmp_path: Path) -> None:
+    renamed = tmp_path / "trace.pcap"
+    renamed.write_bytes((IDLE / "client.log").read_bytes())
+    har_as_json = tmp_path / "export.json"
+    har_as_json.write_bytes(HAR.read_bytes())
+    got = classify([IDLE / "capture.pcap", renamed, har_as_json])
+    assert (got.captures, got.logs, got.hars) == ([IDLE / "capture.pcap"], [renamed], [har_as_json])
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        ("core.log", bytes(range(256)) * 64, "does not look like a text log"),
+        ("empty.log", b"", "empty log file"),
+        ("prose.log", b"hello\nworld\n", "matched a log pack"),
+    ],
+)
+def test_bad_forced_logs_are_warnings(
+    tmp_path: Path, name: str, content: bytes, words: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    proc = run_cli("analyze", "--log", path, "--format", "json", "-o", "-")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and words in proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["sessions"] == [] and any(words in w for w in report["warnings"])
+
+
+def test_binary_input_is_one_line_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "blob.bin"
+    path.write_bytes(bytes(range(256)) * 64)
+    proc = run_cli("analyze", path, "--format", "json", "-o", "-")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "blob.bin" in proc.stderr
+
+
+def test_cli_log_alone_writes_every_format(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    proc = run_cli("analyze", IDLE / "client.log", "--format", "html,md,json", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert [s["source"] for s in report["sessions"]] == ["log"]
+    assert report["sessions"][0]["log"]["log_close_code"] == 1011
+    assert [i["kind"] for i in report["inputs"]] == ["log"]
+    assert out.with_suffix(".html").stat().st_size > 0 and out.with_suffix(".md").stat().st_size
+
+
+def test_cli_capture_log_and_har_together() -> None:
+    proc = run_cli(
+        "analyze",
+        IDLE / "capture.pcap",
+        HAR,
+        "--log",
+        IDLE / "client.log",
+        "--log-tz",
+        "Europe/Berlin",
+        "--format",
+        "json",
+        "-o",
+        "-",
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert [s["id"] for s in report["sessions"]] == ["s1", "s2"]
+    assert sorted(s["source"] for s in report["sessions"]) == ["capture", "har"]
+    assert [i["kind"] for i in report["inputs"]] == ["pcap", "har", "log"]
+
+
+def test_sessions_command_reads_har_but_refuses_logs() -> None:
+    proc = run_cli("sessions", HAR, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert [s["source"] for s in json.loads(proc.stdout)] == ["har"]
+    refused = run_cli("sessions", IDLE / "client.log")
+    assert refused.returncode == 2 and "text file" in refused.stderr
