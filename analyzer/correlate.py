@@ -58,8 +58,12 @@ def host(addr: pl.Expr) -> pl.Expr:
 def segment(events: pl.DataFrame) -> pl.DataFrame:
     """Add `segment` (unique over all files): the connection each event belongs to."""
     ev = events.sort("input", "line")
-    prev_open = pl.col("kind").shift(1).over("input").is_in(OPENERS).fill_null(False)
-    opens = pl.col("kind").is_in([*OPENERS, "handshake_failed"]) & ~prev_open
+    prev = pl.col("kind").shift(1).over("input")
+    prev_open = prev.is_in(OPENERS).fill_null(False)
+    # A refused upgrade ends the attempt its request lines began (websockets logs the
+    # response, closes, then raises); only back-to-back refusals are separate attempts.
+    retry = (pl.col("kind") == "handshake_failed") & (prev == "handshake_failed").fill_null(False)
+    opens = (pl.col("kind").is_in(OPENERS) & ~prev_open) | retry
     named = pl.col("remote").is_not_null() | pl.col("request_id").is_not_null()
     proxy = pl.col("side") == "proxy"
     first = pl.int_range(pl.len()).over("input") == 0
@@ -150,7 +154,7 @@ def anchor_offsets(events: pl.DataFrame, sessions: pl.DataFrame) -> dict[str, fl
         .then(pl.when(server).then(pl.col(own)).otherwise(pl.col(peer)))
         .when(pl.col("kind") == "close_sent")
         .then(pl.when(server).then(pl.col(peer)).otherwise(pl.col(own)))
-        .when(pl.col("kind") == "connection_open")
+        .when(pl.col("kind").is_in(["connection_open", "handshake_failed"]))
         .then(pl.col("response_time"))
         .when(pl.col("kind").is_in(["proxy_timeout", "reset"]))
         .then(pl.col("tcp_end_time"))

@@ -158,7 +158,7 @@ def _add_logs(data: Dataset, logs: list[tuple[Path, LogData]]) -> None:
         data.sessions = pl.concat(
             # A log does not list every frame: its sessions' frame counters stay unknown
             # (null), except the four totals the HTML report formats as numbers.
-            [data.sessions, finish_sessions(only.drop("segment"), counts=DISPLAY_COUNTS)]
+            [data.sessions, finish_sessions(only.drop("segment"), counts=[])]
         )
     data.log_events = SESSION_LOG_EVENTS.conform(tagged)
     data.sessions = _with_log_columns(data.sessions, (data.log_events, found.offsets))
@@ -287,12 +287,6 @@ def _session_table(
 
 # Frame counters a HAR or a log-only session can state; TCP counters stay null there.
 FRAME_COUNTS = [c for c in COUNT_COLUMNS if c in SESSION_GROUPS["traffic"]]
-# TODO(report): drop once report/html.py formats a null count; no rule reads these four.
-DISPLAY_COUNTS = [
-    f"{k}_{side}"
-    for k in ("frames", "data_frames", "control_frames", "payload_bytes")
-    for side in ("client", "server")
-]
 
 
 def finish_sessions(table: pl.DataFrame, counts: list[str]) -> pl.DataFrame:

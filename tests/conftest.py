@@ -49,8 +49,11 @@ def zeek_traces() -> list[Path]:
 
 @functools.cache
 def loaded(path: Path, keylog: Path | None = None) -> Dataset:
-    """One engine pass per (capture, key log) for the whole test run, shared by modules."""
-    return load([path], keylog)
+    """One engine pass per (input, key log) for the whole test run, shared by modules; the
+    input's kind (capture, log, HAR) is sniffed as `analyze` does."""
+    from analyzer.inputs import classify
+
+    return load(classify([path]), keylog)
 
 
 @functools.cache

@@ -42,6 +42,7 @@ def report(result: Analysis) -> dict[str, Any]:
         "redacted": result.redacted,
         "inputs": result.inputs,
         "capture": capture_facts(result.data.captures),
+        "logs": [{k: _iso(v) for k, v in log.items()} for log in result.data.logs],
         "sessions": session_records(result.data.sessions),
         "findings": result.findings,
         "warnings": result.data.warnings,

@@ -90,7 +90,8 @@ def _cause_rank(category: str) -> int:
 
 def session_verdict(row: dict[str, Any], findings: list[dict[str, Any]]) -> SessionVerdict:
     top = worst(findings)
-    endpoints = f"{row['client']} → {row['server']}"
+    # A log or a HAR may not name both ends: say which is unknown rather than "None".
+    endpoints = f"{row['client'] or 'client ?'} → {row['server'] or 'server ?'}"
     if top is None or RANK[top["severity"]] < FAILED_AT:
         text = healthy(row)
         if top is not None:

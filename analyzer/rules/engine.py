@@ -37,7 +37,10 @@ def with_aggregates(
 
 def match(rules: list[Rule], sessions: pl.DataFrame) -> pl.DataFrame:
     """One boolean column per rule id, one row per session (column `id` first)."""
-    exprs = [compile_condition(r.when, r.params).alias(r.id) for r in rules]
+    exprs = [
+        (compile_condition(r.when, r.params) & pl.col("source").is_in(r.sources)).alias(r.id)
+        for r in rules
+    ]
     return sessions.select(pl.col("id"), *exprs)
 
 

@@ -24,7 +24,11 @@ CONFIDENCES = ("low", "medium", "high")
 STATUSES = ("stable", "experimental", "deprecated")
 REQUIRED = ("id", "title", "category", "severity", "confidence", "rationale", "when")
 REQUIRED += ("summary", "fix", "references", "tests")
-OPTIONAL = ("status", "tags", "params", "evidence", "false_positives")
+OPTIONAL = ("status", "tags", "params", "evidence", "false_positives", "sources")
+SOURCES = ("capture", "har", "log")
+# What a rule reads unless it says: the wire (a capture, or a HAR's frames). Log-only
+# sessions fill the close columns from log lines, so wire rules would misread them.
+DEFAULT_SOURCES = ("capture", "har")
 ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
 
@@ -66,6 +70,7 @@ class Rule:
     status: str = "stable"
     tags: list[str] = field(default_factory=list)
     false_positives: list[str] = field(default_factory=list)
+    sources: tuple[str, ...] = DEFAULT_SOURCES
     aggregates: list[Any] = field(default_factory=list)
     path: Path | None = None
     line: int = 1
@@ -112,6 +117,7 @@ def parse_rule(source: Source) -> tuple[Rule | None, list[Problem]]:
         params=params,
         evidence=evidence,
         **{k: data[k] for k in ("status", "tags", "false_positives") if k in data},
+        sources=tuple(data.get("sources", DEFAULT_SOURCES)),
         aggregates=scope.aggregates,
         path=source.path,
         line=source.line(("id",)),
@@ -142,6 +148,9 @@ def _check_scalars(data: dict[str, Any], problems: list[Problem]) -> None:
         isinstance(refs, list) and refs and all(_is_url(r) for r in refs)
     ):
         bad("references", "references must be a non-empty list of http(s) URLs")
+    sources = data.get("sources", list(DEFAULT_SOURCES))
+    if not (isinstance(sources, list) and sources and set(sources) <= set(SOURCES)):
+        bad("sources", f"sources must be a non-empty list of {', '.join(SOURCES)}")
     for key in ("tags", "false_positives"):
         if key in data and not (
             isinstance(data[key], list) and all(isinstance(t, str) for t in data[key])

@@ -17,6 +17,7 @@ import yaml
 
 from analyzer import pipeline
 from analyzer.errors import InputError
+from analyzer.inputs import classify
 from analyzer.rules.condition import AGG_COLUMNS
 from analyzer.rules.engine import evaluate
 from analyzer.rules.model import Case, Rule
@@ -40,7 +41,7 @@ class Outcome:
 
 @lru_cache(maxsize=64)
 def _cached_load(path: Path, keylog: Path | None) -> pipeline.Dataset:
-    return pipeline.load([path], keylog)
+    return pipeline.load(classify([path]), keylog)  # a capture, a log or a HAR
 
 
 def sample_inputs(samples: Path, case: Case) -> tuple[Path, Path | None]:
@@ -64,7 +65,7 @@ def sample_inputs(samples: Path, case: Case) -> tuple[Path, Path | None]:
 def feature_row(features: dict[str, Any]) -> pl.DataFrame:
     """A one-session table: the given features, counts 0, everything else null."""
     base = {c: None for c in SESSIONS.columns} | {c: 0 for c in COUNT_COLUMNS}
-    base |= {"id": "t1"} | features
+    base |= {"id": "t1", "source": "capture"} | features  # a wire session unless it says
     schema = SESSIONS.polars
     extra = {k: AGG_COLUMNS[_suffix(k)] for k in features if k not in schema}  # aggregates
     return pl.DataFrame([base], schema={**schema, **extra}, strict=False)

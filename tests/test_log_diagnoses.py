@@ -1,0 +1,111 @@
+"""Logs alone, and logs with their capture: what wsdoctor concludes, and why.
+
+The corpus client logs were written by the real clients while each sample was recorded.
+A log states what the application saw (the close code and reason it received, a refused
+upgrade, a ping timeout, 1006), not what the wire did: where the capture's diagnosis rests
+on wire facts a log cannot hold, the log-only diagnosis is narrower, and says so here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from analyzer.inputs import classify
+from analyzer.pipeline import load
+from analyzer.rules.engine import evaluate
+from analyzer.rules.model import SEVERITIES
+
+from conftest import SAMPLES, builtin_rules, loaded
+
+SAME_AS_CAPTURE = {
+    "idle-1011": {"idle-timeout": "high"},
+    "node-idle-1011": {"idle-timeout": "high"},
+    "nginx-idle-1011": {"idle-timeout": "high"},
+    "client-ping-timeout": {"ping-timeout": "high"},
+    "close-and-drop": {"missing-close": "medium"},
+    "data-error-1008": {"protocol-error": "high"},
+    "message-too-big-1009": {"protocol-error": "high"},
+    "handshake-401": {"handshake-failure": "high"},
+    "handshake-400": {"handshake-failure": "high"},
+}
+NARROWER = {
+    # The log sees 1006; only the wire shows the RST's foreign TTL (proxy-interference).
+    "forged-rst": {"missing-close": "high"},
+    # The client log sees 1006; the proxy's own log (next test) or the capture's 60 s /
+    # 30 s two-way silence shows who cut it.
+    "nginx-read-timeout": {"missing-close": "high"},
+    "haproxy-tunnel-timeout": {"missing-close": "high"},
+    # The 426 is in the log; that nginx relayed it (Server header) only on the wire.
+    "nginx-no-upgrade": {"handshake-failure": "high"},
+    # A killed client logs nothing about its end.
+    "client-killed": {},
+    "node-client-killed": {},
+    # The binary KeepAlive / empty binary frame is in the DEBUG frame lines, which no
+    # rule reads yet; the log alone shows a 1011 NET-0000 / a normal 1000 close.
+    "keepalive-binary": {},
+    "empty-binary": {},
+}
+HEALTHY = ["clean-close", "deflate-stream", "ipv6-cooked", "lossy-stream", "vlan-tagged"]
+HEALTHY += ["wss-keylog", "hostile-text", "mid-session"]
+
+
+def _categories(findings: list[dict[str, Any]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for f in findings:
+        out[f["category"]] = max(
+            out.get(f["category"], "info"), f["severity"], key=SEVERITIES.index
+        )
+    return out
+
+
+def _diagnose(data: Any) -> list[dict[str, Any]]:
+    tables = {"frames": data.frames, "anomalies": data.anomalies}
+    return evaluate(builtin_rules(), data.sessions, tables)
+
+
+EXPECTED = {**SAME_AS_CAPTURE, **NARROWER, **{name: {} for name in HEALTHY}}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_client_log_alone(name: str) -> None:
+    data = loaded(SAMPLES / name / "client.log")
+    assert data.sessions.height == 1 and data.sessions["source"].to_list() == ["log"]
+    findings = _diagnose(data)
+    assert _categories(findings) == EXPECTED[name], [(f["rule"], f["summary"]) for f in findings]
+    for f in findings:  # every log-based finding cites its line
+        assert any(
+            e.get("log", "").startswith(str(SAMPLES / name / "client.log")) for e in f["evidence"]
+        )
+
+
+@pytest.mark.parametrize("name", sorted(SAME_AS_CAPTURE))
+def test_log_only_categories_match_the_capture(name: str) -> None:
+    capture = next(p for p in (SAMPLES / name).glob("capture.pcap*"))
+    first = _categories([f for f in _diagnose(loaded(capture)) if f["session"] == "s1"])
+    assert first == SAME_AS_CAPTURE[name]
+
+
+@pytest.mark.parametrize(
+    ("name", "proxy_log"),
+    [("nginx-read-timeout", "nginx-error.log"), ("haproxy-tunnel-timeout", "haproxy.log")],
+)
+def test_proxy_log_names_the_proxy(name: str, proxy_log: str) -> None:
+    data = loaded(SAMPLES / name / proxy_log)
+    assert "proxy-interference" in _categories(_diagnose(data))
+
+
+@pytest.mark.parametrize("name", ["idle-1011", "nginx-read-timeout", "forged-rst", "handshake-401"])
+def test_capture_and_log_make_one_session_per_connection(name: str) -> None:
+    folder = SAMPLES / name
+    capture = next(folder.glob("capture.pcap*"))
+    alone = loaded(capture)
+    both = load(classify([capture, folder / "client.log"]))
+    assert both.sessions.height == alone.sessions.height
+    assert set(both.sessions["source"]) == {"capture"}
+    [facts] = both.logs
+    assert facts["offset_s"] is not None and abs(facts["offset_s"]) < 0.5  # one machine's clock
+    assert facts["matched"] == facts["events"] > 0
+    cited = [e["log"] for f in _diagnose(both) for e in f["evidence"] if "log" in e]
+    assert cited and all(c.startswith(str(folder / "client.log") + ":") for c in cited)
