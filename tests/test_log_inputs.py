@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from polars.testing import assert_frame_equal
 
+from analyzer import redact
 from analyzer.errors import InputError
 from analyzer.ingest.logpacks import load_packs
 from analyzer.ingest.logs import MAX_LINE, read_log
@@ -114,3 +116,32 @@ def test_iso_times_with_z_and_offsets_parse(tmp_path: Path) -> None:
     events = read_log(log).events
     assert events.height == 2
     assert events["time"].dt.hour().to_list() == [20, 20]
+
+
+def test_no_redact_reaches_the_worker_threads(tmp_path: Path) -> None:
+    """`redact.disabled()` is context state; blocks are matched on other threads."""
+    path = tmp_path / "key.log"
+    key = "0123456789abcdef0123456789abcdef01234567"
+    line = f"2026-11-21T20:26:01Z ERROR x: server rejected WebSocket connection: HTTP 401 {key}\n"
+    path.write_text(line * 50)
+    with redact.disabled():
+        text = read_log(path, PACKS, chunk_bytes=1000).events["text"]
+    assert text.len() == 50 and text.str.contains(key).all()
+
+
+def test_many_blocks_on_threads_equal_one_block(tmp_path: Path) -> None:
+    corpus = Path(__file__).resolve().parents[1] / "sample_captures"
+    body = b"".join(p.read_bytes() for p in sorted(corpus.glob("*/client.log")))
+    path = tmp_path / "all.log"
+    path.write_bytes(body * 3)
+    one = read_log(path, PACKS, chunk_bytes=len(body) * 4)
+    many = read_log(path, PACKS, chunk_bytes=4096)
+    assert one.events.height > 100 and one.lines_total == many.lines_total
+    assert_frame_equal(one.events, many.events)
+
+
+def test_every_trailing_carriage_return_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "cr.log"
+    path.write_bytes(REAL.replace("\n", "\r\r\n").encode() * 2)
+    data = read_log(path, PACKS)
+    assert data.lines_matched == 2 and not data.events["text"].str.contains("\r").any()

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
+from analyzer.ingest import logtime
 from analyzer.ingest.logpacks import LogPack, load_pack, load_packs
 from analyzer.ingest.logs import match_lines, read_log
 from analyzer.rules.loader import RulePackError
@@ -259,3 +261,57 @@ def test_log_tz_is_applied_to_zoneless_lines() -> None:
     utc = read_log(CORPUS / "nginx-read-timeout/nginx-error.log", PACKS).events
     ber = read_log(CORPUS / "nginx-read-timeout/nginx-error.log", PACKS, tz="Europe/Berlin").events
     assert (utc["time"] - ber["time"]).dt.total_hours().unique().to_list() == [1]
+
+
+# --- literal lists and the timestamp fast path --------------------------------------------
+
+ANY_OF_PACK = """\
+pack: anyof
+patterns:
+  - id: killed
+    kind: reset
+    literal: [cD, sD]
+    regex: ' (?:cD|sD)-- '
+    examples: ["x cD-- y", "x sD-- y"]
+  - id: wrong
+    kind: reset
+    literal: [aa, bb]
+    regex: 'c'
+    examples: ["c only"]
+"""
+
+
+def test_literal_may_be_a_list_any_of_which_a_match_contains(tmp_path: Path) -> None:
+    path = tmp_path / "anyof.yaml"
+    path.write_text(ANY_OF_PACK)
+    _, problems = load_pack(path)
+    assert problems == [
+        f"{path}:12: patterns[1].examples[0]: does not contain the literal any of ['aa', 'bb']"
+    ]
+    pack, problems = load_pack(_without_wrong(path))
+    assert not problems and pack is not None
+    lines = pl.DataFrame({"line": [1, 2, 3], "raw": ["a cD-- b", "a sD-- b", "a xD-- b"]})
+    assert match_lines(lines, [pack])["line"].to_list() == [1, 2]
+
+
+def _without_wrong(path: Path) -> Path:
+    path.write_text(ANY_OF_PACK.split("  - id: wrong")[0])
+    return path
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        "2026-11-21T20:25:49.603Z",  # the fast shape
+        "2026-11-21T20:25:49.6031Z",  # one digit more: regex path
+        "2026-11-21T20:25:49.603+01:00",
+        "2026-02-30T20:25:49.603Z",  # no such day: null either way
+        "x 2026-11-21T20:25:49.603Z",  # not at the start
+        "2026-11-21 20:25:51,504",
+    ],
+)
+def test_iso_fast_shape_parses_exactly_like_the_regex(head: str) -> None:
+    df = pl.DataFrame({"m": [f"{head} INFO client: hello", "no time here"]})
+    slow = logtime._parse_one(df, "m", "iso8601", "Europe/Berlin")
+    fast = logtime.parse(df, "m", ["iso8601", "python-logging"], "Europe/Berlin")
+    assert_frame_equal(fast, slow)

@@ -2,9 +2,11 @@
 
 A pack is data, not code, so a support engineer can add a library's log strings without
 touching the engine. Each pattern carries a cheap literal prefilter (a substring every
-match contains: lines are rejected by one Aho-Corasick pass before any regex runs), a
-regex with named groups for the fields, and real example lines that the test suite
-replays. Problems are reported like rule packs: `file:line: field: message`, all at once.
+match contains, or a list of which every match contains at least one: lines are rejected
+by one Aho-Corasick pass before any regex runs), a regex with named groups for the
+fields, and real example lines that the test suite replays. A literal that most lines
+contain (a lone `D`) makes the regex run on every line, so prefer the rarest substring.
+Problems are reported like rule packs: `file:line: field: message`, all at once.
 """
 
 from __future__ import annotations
@@ -55,12 +57,14 @@ class Example:
 
 @dataclass(frozen=True)
 class LogPattern:
-    """One log string: `side` may be `auto` (resolved by the pack's side hints)."""
+    """One log string: `side` may be `auto` (resolved by the pack's side hints).
+
+    `literals`: every match contains at least one of them (usually just one)."""
 
     id: str
     kind: str
     side: str
-    literal: str
+    literals: tuple[str, ...]
     regex: str
     groups: tuple[str, ...]
     examples: tuple[Example, ...] = ()
@@ -215,22 +219,38 @@ def _parse_pattern(item: Any, i: int, problems: _Problems) -> LogPattern | None:
         problems.add((*where, "kind"), f"must be one of: {', '.join(sorted(KINDS))}")
     if side not in SIDES | {"auto"}:
         problems.add((*where, "side"), f"must be one of: {', '.join(sorted(SIDES | {'auto'}))}")
-    literal, regex = item.get("literal"), item.get("regex")
-    if not isinstance(literal, str) or not literal:
-        problems.add((*where, "literal"), "required: a substring every matching line contains")
+    regex = item.get("regex")
     groups = _check_regex(regex, (*where, "regex"), problems)
     examples = _examples(item.get("examples") or [], (*where, "examples"), problems)
     counters = item.get("counter_examples") or []
     if not examples:
         problems.add((*where, "examples"), "at least one real line that must match")
-    for j, ex in enumerate(examples):
-        if isinstance(literal, str) and literal and literal not in ex.line:
-            problems.add((*where, "examples", j), f"does not contain the literal {literal!r}")
+    literals = _literals(item.get("literal"), examples, where, problems)
     if len(problems) > before:
         return None
     return LogPattern(
-        pid, kind, side, literal, regex, groups, tuple(examples), tuple(str(c) for c in counters)
+        pid, kind, side, literals, regex, groups, tuple(examples), tuple(str(c) for c in counters)
     )
+
+
+def _literals(
+    raw: Any, examples: list[Example], where: Where, problems: _Problems
+) -> tuple[str, ...]:
+    """`literal` as a tuple (one string, or a list of which a match holds at least one),
+    checked against the examples: a literal they lack would hide them from the regex."""
+    items = raw if isinstance(raw, list) else [raw]
+    if not items or not all(isinstance(x, str) and x for x in items):
+        problems.add(
+            (*where, "literal"),
+            "required: a substring every matching line contains (or a list: one of them)",
+        )
+        return ()
+    literals = tuple(dict.fromkeys(items))
+    shown = repr(literals[0]) if len(literals) == 1 else f"any of {list(literals)}"
+    for j, ex in enumerate(examples):
+        if not any(lit in ex.line for lit in literals):
+            problems.add((*where, "examples", j), f"does not contain the literal {shown}")
+    return literals
 
 
 def _check_regex(regex: Any, where: Where, problems: _Problems) -> tuple[str, ...]:
