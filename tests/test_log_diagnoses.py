@@ -8,6 +8,7 @@ on wire facts a log cannot hold, the log-only diagnosis is narrower, and says so
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -109,3 +110,19 @@ def test_capture_and_log_make_one_session_per_connection(name: str) -> None:
     assert facts["matched"] == facts["events"] > 0
     cited = [e["log"] for f in _diagnose(both) for e in f["evidence"] if "log" in e]
     assert cited and all(c.startswith(str(folder / "client.log") + ":") for c in cited)
+
+
+def test_report_draws_log_events_and_cites_lines() -> None:
+    from analyzer.analysis import Analysis, describe_inputs, diagnose
+    from analyzer.report import html
+
+    folder = SAMPLES / "nginx-read-timeout"
+    data = load(
+        classify([folder / "capture.pcap", folder / "client.log"], [folder / "nginx-error.log"])
+    )
+    rules = builtin_rules()
+    text = html.render(Analysis(data, rules, diagnose(rules, data), describe_inputs(data)))
+    tips = re.findall(r'class="tl-log"><title>([^<]*)</title>', text)
+    assert any("nginx-error.log:7 " in t and "proxy timeout" in t for t in tips)
+    assert any("client.log:42 " in t and "abnormal close" in t for t in tips)
+    assert f"{folder / 'nginx-error.log'}:7" in text  # cited as evidence of a finding

@@ -240,6 +240,7 @@ def _detailed_sessions(
     )
     frames = result.data.frames.partition_by("session", as_dict=True, maintain_order=True)
     events = result.data.tcp_events.partition_by("session", as_dict=True, maintain_order=True)
+    logs = result.data.log_events.partition_by("session", as_dict=True, maintain_order=True)
     windows = _windows(result)
     by_session: dict[str, list[dict[str, Any]]] = {}
     for i, f in enumerate(result.findings):
@@ -254,6 +255,7 @@ def _detailed_sessions(
             events.get((sid,), result.data.tcp_events.clear()),
             mine,
             _window_for(mine, windows),
+            logs.get((sid,)),
         )
         cost = len(svg) + _details_cost(rows[sid])
         if spent + cost > SESSIONS_BUDGET:

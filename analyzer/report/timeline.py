@@ -24,6 +24,8 @@ from typing import Any
 
 import polars as pl
 
+from analyzer.report.timeline_logs import log_marks
+
 WIDTH, LEFT, RIGHT = 960, 112, 24
 PLOT = WIDTH - LEFT - RIGHT
 UP_TOP, WIRE, LANE = 34, 88, 46  # client->server lane above the wire, server->client below
@@ -87,8 +89,9 @@ def svg(
     tcp_events: pl.DataFrame,
     findings: list[dict[str, Any]],
     window_s: float | None = None,
+    log_events: pl.DataFrame | None = None,
 ) -> str:
-    """The session's timeline; `frames`/`tcp_events` are that session's rows only."""
+    """The session's timeline; `frames`/`tcp_events`/`log_events` are that session's rows."""
     canvas = _canvas(session, frames, tcp_events)
     _frame_lanes(canvas, session)
     _grid(canvas)
@@ -99,6 +102,8 @@ def svg(
     _trouble(canvas, tcp_events)
     _closes(canvas, frames)
     _tcp_markers(canvas, tcp_events)
+    if log_events is not None:
+        log_marks(canvas, log_events, WIRE + 3)
     if frames.is_empty():
         _handshake(canvas, session)
         note = "TLS without keys: frames not visible" if session.get("kind") == "encrypted" else ""

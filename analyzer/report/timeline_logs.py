@@ -1,0 +1,63 @@
+"""Log events on a session's timeline: where the application's log says what it saw.
+
+Drawn as small diamonds on the wire line at the event's time on the capture clock (the
+log's estimated offset removed). Events that fall in one pixel column share a diamond
+whose tooltip lists them, most telling first; at most MAX_MARKS diamonds per session.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+MAX_MARKS = 40
+MAX_LINES = 4  # tooltip lines per diamond
+SIZE = 4.5
+# What the log adds to the capture comes first; echoes of traffic already drawn last.
+TELLING = ("abnormal_close", "proxy_timeout", "ping_timeout", "handshake_failed", "reset")
+TELLING += ("close_received", "close_sent", "proxy_closed", "error")
+ROUTINE = ("frame_sent", "frame_received", "keepalive_sent")
+
+
+def log_marks(canvas: Any, events: pl.DataFrame, wire_y: float) -> None:
+    """Add one diamond per pixel column that holds log events to `canvas`."""
+    if events.is_empty():
+        return
+    rank = pl.when(pl.col("kind").is_in(TELLING)).then(0)
+    rank = rank.when(pl.col("kind").is_in(ROUTINE)).then(2).otherwise(1)
+    rows = (
+        events.with_columns(at=pl.coalesce("aligned_time", "time"), rank=rank)
+        .filter(pl.col("at").is_not_null())
+        .sort("rank", "at", "line")
+    )
+    columns: dict[int, list[dict[str, Any]]] = {}
+    for r in rows.iter_rows(named=True):
+        column = columns.setdefault(round(canvas.x(r["at"])), [])
+        if len(columns) > MAX_MARKS:
+            break
+        column.append(r)
+    for px, group in columns.items():
+        _diamond(canvas, float(px), wire_y, group)
+
+
+def _diamond(canvas: Any, x: float, y: float, group: list[dict[str, Any]]) -> None:
+    points = f"{x:.1f},{y - SIZE} {x + SIZE:.1f},{y} {x:.1f},{y + SIZE} {x - SIZE:.1f},{y}"
+    cls = "tl-log" if group[0]["rank"] < 2 else "tl-log tl-log-routine"
+    tips = [_tip(r, canvas) for r in group[:MAX_LINES]]
+    if len(group) > MAX_LINES:
+        tips.append(f"… {len(group) - MAX_LINES} more log event(s) here")
+    canvas.add("polygon", {"points": points, "class": cls}, "\n".join(tips))
+
+
+def _tip(r: dict[str, Any], canvas: Any) -> str:
+    what = r["kind"].replace("_", " ")
+    if r.get("close_code") is not None:
+        what += f" {r['close_code']}"
+    if r.get("close_reason"):
+        what += f' "{r["close_reason"]}"'
+    if r.get("status") is not None:
+        what += f" (HTTP {r['status']})"
+    where = f"{Path(r['input']).name}:{r['line']}"
+    return f"log {where} at +{canvas.offset(r['at']):.3f} s: {what}"
