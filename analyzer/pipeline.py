@@ -141,7 +141,11 @@ def _add_hars(data: Dataset, hars: list[HarData], first_index: int) -> None:
 def _add_logs(data: Dataset, logs: list[tuple[Path, LogData]]) -> None:
     """Attach log events to sessions; what no session explains becomes log-only sessions."""
     data.warnings += [w for _, log in logs for w in log.warnings]
-    data.warnings += [f"{p}: empty log file" for p, log in logs if log.lines_total == 0]
+    data.warnings += [
+        f"{p}: empty log file"
+        for p, log in logs
+        if log.lines_total == 0 and not any(str(p) in w for w in log.warnings)
+    ]
     events = pl.concat([log.events for _, log in logs])
     found = correlate(events, data.sessions)
     tagged = found.events.with_columns(pl.col("match"))

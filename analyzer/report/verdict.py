@@ -98,6 +98,16 @@ def session_verdict(row: dict[str, Any], findings: list[dict[str, Any]]) -> Sess
             text += f" — {label(top['category'])} noted ({top['severity']})"
         blind = row["kind"] == "encrypted"
         return SessionVerdict(row["id"], endpoints, text + ".", top and top["severity"], top, blind)
+    if row["source"] == "log":  # no wire facts: the finding's own title says what the log shows
+        text = top["title"][:1].lower() + top["title"][1:]
+        return SessionVerdict(
+            row["id"],
+            endpoints,
+            f"{text} ({row['log_source']}) — {label(top['category'])}, {top['severity']}.",
+            top["severity"],
+            top,
+            False,
+        )
     main, after = close_parts(row)
     why = reason(row, top)
     text = main + (why if why[:1] in (",", ";") else f" {why}" if why else "") + after
