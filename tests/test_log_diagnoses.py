@@ -126,3 +126,4 @@ def test_report_draws_log_events_and_cites_lines() -> None:
     assert any("nginx-error.log:7 " in t and "proxy timeout" in t for t in tips)
     assert any("client.log:42 " in t and "abnormal close" in t for t in tips)
     assert f"{folder / 'nginx-error.log'}:7" in text  # cited as evidence of a finding
+    assert "Clock offset vs capture" in text and "zone assumed" in text  # nginx logs no zone
