@@ -29,13 +29,13 @@ def _headers(lines: list[str] | None) -> list[tuple[str, str]]:
     return out
 
 
-def _get(headers: list[tuple[str, str]], name: str) -> str | None:
+def get_header(headers: list[tuple[str, str]], name: str) -> str | None:
     wanted = name.lower()
     return next((v for n, v in headers if n.lower() == wanted), None)
 
 
 def _is_attempt(method: str | None, headers: list[tuple[str, str]], status: int | None) -> bool:
-    upgrade = (_get(headers, "upgrade") or "").lower()
+    upgrade = (get_header(headers, "upgrade") or "").lower()
     return method == "CONNECT" or "websocket" in upgrade or status == 101
 
 
@@ -103,42 +103,60 @@ def _request_fields(req: dict[str, Any], headers: list[tuple[str, str]]) -> dict
         "path": split.path or uri,
         "query": [{"name": k, "value": v} for k, v in query],
         "uri": _redacted_uri(split.path or uri, query),
-        "request_headers": _redacted(headers),
-        "host": _get(headers, "host"),
-        "origin": _get(headers, "origin"),
-        "user_agent": _get(headers, "user-agent"),
-        "upgrade_header": _get(headers, "upgrade"),
-        "connection_header": _get(headers, "connection"),
-        "ws_version": _get(headers, "sec-websocket-version"),
-        "ws_key": _get(headers, "sec-websocket-key"),
-        "subprotocols_offered": redact.subprotocols(_get(headers, "sec-websocket-protocol") or ""),
-        "extensions_offered": _get(headers, "sec-websocket-extensions"),
+        **request_header_fields(headers),
+    }
+
+
+def request_header_fields(headers: list[tuple[str, str]]) -> dict[str, Any]:
+    """The HANDSHAKES columns read from an upgrade request's headers, redacted; shared by
+    captures and HAR files."""
+    return {
+        "request_headers": redacted(headers),
+        "host": get_header(headers, "host"),
+        "origin": get_header(headers, "origin"),
+        "user_agent": get_header(headers, "user-agent"),
+        "upgrade_header": get_header(headers, "upgrade"),
+        "connection_header": get_header(headers, "connection"),
+        "ws_version": get_header(headers, "sec-websocket-version"),
+        "ws_key": get_header(headers, "sec-websocket-key"),
+        "subprotocols_offered": redact.subprotocols(
+            get_header(headers, "sec-websocket-protocol") or ""
+        ),
+        "extensions_offered": get_header(headers, "sec-websocket-extensions"),
     }
 
 
 def _response_fields(req: dict[str, Any], key: str | None) -> dict[str, Any]:
-    headers = _headers(req["http_resp_headers"])
-    accept = _get(headers, "sec-websocket-accept")
-    body = req["http_body"]
     return {
         "response_frame": req["response_frame"],
         "response_time": req["response_time"],
         "status": req["http_status"],
         "reason": req["http_phrase"],
-        "response_headers": _redacted(headers),
-        "subprotocol_accepted": _get(headers, "sec-websocket-protocol"),
-        "extensions_accepted": _get(headers, "sec-websocket-extensions"),
-        "accept": accept,
-        "accept_valid": (accept == accept_key(key)) if (accept and key) else None,
-        "server_software": _get(headers, "server"),
-        "via": _get(headers, "via"),
-        "dg_request_id": _get(headers, "dg-request-id"),
-        "dg_error": _get(headers, "dg-error"),
-        "body_preview": redact.free_text(body[:BODY_PREVIEW]) if body else None,
+        **response_header_fields(_headers(req["http_resp_headers"]), key, req["http_body"]),
     }
 
 
-def _redacted(headers: list[tuple[str, str]]) -> list[dict[str, str]]:
+def response_header_fields(
+    headers: list[tuple[str, str]], key: str | None, body: str | None
+) -> dict[str, Any]:
+    """The HANDSHAKES columns read from a response's headers and body, redacted; shared
+    by captures and HAR files so both describe a response the same way."""
+    accept = get_header(headers, "sec-websocket-accept")
+    return {
+        "response_headers": redacted(headers),
+        "subprotocol_accepted": get_header(headers, "sec-websocket-protocol"),
+        "extensions_accepted": get_header(headers, "sec-websocket-extensions"),
+        "accept": accept,
+        "accept_valid": (accept == accept_key(key)) if (accept and key) else None,
+        "server_software": get_header(headers, "server"),
+        "via": get_header(headers, "via"),
+        "dg_request_id": get_header(headers, "dg-request-id"),
+        "dg_error": get_header(headers, "dg-error"),
+        "body_preview": redact.free_text(str(body)[:BODY_PREVIEW]) if body else None,
+    }
+
+
+def redacted(headers: list[tuple[str, str]]) -> list[dict[str, str]]:
     return [{"name": n, "value": redact.header_value(n, v)} for n, v in headers]
 
 

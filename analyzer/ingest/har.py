@@ -40,8 +40,11 @@ import polars as pl
 from analyzer import redact
 from analyzer.errors import InputError
 from analyzer.ingest.frames import JSON_TYPE_SCAN, PREVIEW_CHARS
-from analyzer.ingest.handshakes import BODY_PREVIEW
-from analyzer.protocol import accept_key, opcode_name
+from analyzer.ingest.handshakes import (
+    request_header_fields,
+    response_header_fields,
+)
+from analyzer.protocol import opcode_name
 from analyzer.schema import FRAMES, HANDSHAKES, TS
 
 SNIFF_BYTES = 4096
@@ -164,11 +167,6 @@ def _headers(block: dict[str, Any], where: str) -> list[tuple[str, str]]:
     ]
 
 
-def _get(headers: list[tuple[str, str]], name: str) -> str | None:
-    wanted = name.lower()
-    return next((v for n, v in headers if n.lower() == wanted), None)
-
-
 def _is_websocket(entry: dict[str, Any]) -> bool:
     """Chrome's resource type, a 101, an Upgrade request header, or a ws(s):// URL."""
     request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
@@ -218,20 +216,12 @@ def _handshake(entry: dict[str, Any], stream: int, index: int, where: str) -> di
         "query": [{"name": k, "value": v} for k, v in query],
         "uri": (split.path or "/")
         + ("?" + "&".join(f"{k}={v}" for k, v in query) if query else ""),
-        "request_headers": _redacted(headers),
-        "host": _get(headers, "host") or split.netloc,
-        "origin": _get(headers, "origin"),
-        "user_agent": _get(headers, "user-agent"),
-        "upgrade_header": _get(headers, "upgrade"),
-        "connection_header": _get(headers, "connection"),
-        "ws_version": _get(headers, "sec-websocket-version"),
-        "ws_key": _get(headers, "sec-websocket-key"),
-        "subprotocols_offered": redact.subprotocols(_get(headers, "sec-websocket-protocol") or ""),
-        "extensions_offered": _get(headers, "sec-websocket-extensions"),
+        **request_header_fields(headers),
         "upgrade_attempts": 1,
         "connect_target": None,
         "connect_status": None,
     }
+    row["host"] = row["host"] or split.netloc  # HTTP/2 entries carry :authority instead
     return row | _response(entry, started, row["ws_key"], where)
 
 
@@ -262,23 +252,13 @@ def _response(
     status = response.get("status")
     status = status if isinstance(status, int) and status > 0 else None  # 0: no response
     headers = _headers(response, f"{where} response") + _cookies(response, "Set-Cookie")
-    accept = _get(headers, "sec-websocket-accept")
     body = (response.get("content") or {}).get("text") if status not in (None, 101) else None
     return {
         "response_frame": None,
         "response_time": _response_time(entry, started) if status else None,
         "status": status,
         "reason": response.get("statusText") or None,
-        "response_headers": _redacted(headers),
-        "subprotocol_accepted": _get(headers, "sec-websocket-protocol"),
-        "extensions_accepted": _get(headers, "sec-websocket-extensions"),
-        "accept": accept,
-        "accept_valid": (accept == accept_key(key)) if (accept and key) else None,
-        "server_software": _get(headers, "server"),
-        "via": _get(headers, "via"),
-        "dg_request_id": _get(headers, "dg-request-id"),
-        "dg_error": _get(headers, "dg-error"),
-        "body_preview": redact.free_text(str(body)[:BODY_PREVIEW]) if body else None,
+        **response_header_fields(headers, key, body),
     }
 
 
@@ -293,10 +273,6 @@ def _response_time(entry: dict[str, Any], started: dt.datetime) -> dt.datetime:
         and v > 0
     )
     return started + dt.timedelta(milliseconds=ms)
-
-
-def _redacted(headers: list[tuple[str, str]]) -> list[dict[str, str]]:
-    return [{"name": n, "value": redact.header_value(n, v)} for n, v in headers]
 
 
 def _messages(entry: dict[str, Any], stream: int, source: str, where: str) -> list[dict[str, Any]]:
