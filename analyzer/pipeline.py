@@ -16,7 +16,7 @@ from analyzer.features.common import seconds
 from analyzer.features.endpoint import certificate_features, deepgram_flag
 from analyzer.features.framing import framing_features
 from analyzer.features.liveness import liveness_features, quiet_features
-from analyzer.features.logs import log_features, log_only_sessions
+from analyzer.features.logs import log_features, log_only_sessions, merge_across_logs
 from analyzer.features.tcp import baseline_features, session_tcp_features, tcp_event_features
 from analyzer.har_sessions import har_facts, har_tables
 from analyzer.ingest import tshark
@@ -148,7 +148,7 @@ def _add_logs(data: Dataset, logs: list[tuple[Path, LogData]]) -> None:
     ]
     events = pl.concat([log.events for _, log in logs])
     found = correlate(events, data.sessions)
-    tagged = found.events.with_columns(pl.col("match"))
+    tagged = merge_across_logs(found.events)
     only = log_only_sessions(tagged)
     if only.height:
         ids = only.select("segment", pl.col("id").alias("_lid"))
@@ -160,8 +160,7 @@ def _add_logs(data: Dataset, logs: list[tuple[Path, LogData]]) -> None:
             .alias("match"),
         )
         data.sessions = pl.concat(
-            # A log does not list every frame: its sessions' frame counters stay unknown
-            # (null), except the four totals the HTML report formats as numbers.
+            # A log does not list every frame: its sessions' frame counters stay unknown.
             [data.sessions, finish_sessions(only.drop("segment"), counts=[])]
         )
     data.log_events = SESSION_LOG_EVENTS.conform(tagged)

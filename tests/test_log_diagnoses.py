@@ -127,3 +127,20 @@ def test_report_draws_log_events_and_cites_lines() -> None:
     assert any("client.log:42 " in t and "abnormal close" in t for t in tips)
     assert f"{folder / 'nginx-error.log'}:7" in text  # cited as evidence of a finding
     assert "Clock offset vs capture" in text and "zone assumed" in text  # nginx logs no zone
+
+
+@pytest.mark.parametrize("name", ["haproxy-tunnel-timeout"])
+def test_client_and_proxy_logs_tell_one_connection(name: str) -> None:
+    """The client's log (1006) and the proxy's (timeout, client port named) merge into one
+    log session whose diagnosis equals the capture's for that leg."""
+    folder = SAMPLES / name
+    data = load(classify([folder / "client.log", folder / "haproxy.log"]))
+    assert data.sessions.height == 1
+    capture = _categories(
+        [f for f in _diagnose(loaded(folder / "capture.pcap")) if f["session"] == "s1"]
+    )
+    assert (
+        _categories(_diagnose(data))
+        == capture
+        == {"proxy-interference": "high", "missing-close": "high"}
+    )

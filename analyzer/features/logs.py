@@ -126,6 +126,35 @@ def log_only_sessions(events: pl.DataFrame) -> pl.DataFrame:
     ).drop("failed", "port", "_client_line", "_server_line")
 
 
+def merge_across_logs(events: pl.DataFrame, slack_s: float = 2.0) -> pl.DataFrame:
+    """One connection told by several logs (the client's and the proxy's) is one session:
+    unmatched segments of different files naming the same client port with overlapping
+    spans (± slack) take the lowest segment id among them."""
+    free = events.filter(pl.col("session").is_null())
+    spans = free.group_by("segment").agg(
+        pl.col("input").first(),
+        pl.col("local_port").drop_nulls().first().alias("port"),
+        pl.col("time").min().alias("t0"),
+        pl.col("time").max().alias("t1"),
+    )
+    slack = pl.duration(milliseconds=int(slack_s * 1000))
+    pairs = (
+        spans.drop_nulls("port")
+        .join(spans.drop_nulls("port"), on="port", suffix="_o")
+        .filter(
+            (pl.col("input") != pl.col("input_o"))
+            & (pl.col("t0") <= pl.col("t1_o") + slack)
+            & (pl.col("t0_o") <= pl.col("t1") + slack)
+        )
+        .group_by("segment")
+        .agg(pl.min_horizontal(pl.col("segment_o").min(), pl.col("segment").first()).alias("to"))
+    )
+    if pairs.is_empty():
+        return events
+    joined = events.join(pairs, on="segment", how="left")
+    return joined.with_columns(pl.coalesce("to", "segment").alias("segment")).drop("to")
+
+
 def _connection_segments(free: pl.DataFrame) -> pl.DataFrame:
     """Segments with at least one connection event: a lone proxy restart is not a session."""
     useful = free.group_by("segment").agg(pl.col("kind").is_in(CONNECTION_KINDS).any().alias("u"))
