@@ -315,3 +315,53 @@ def test_iso_fast_shape_parses_exactly_like_the_regex(head: str) -> None:
     slow = logtime._parse_one(df, "m", "iso8601", "Europe/Berlin")
     fast = logtime.parse(df, "m", ["iso8601", "python-logging"], "Europe/Berlin")
     assert_frame_equal(fast, slow)
+
+
+# --- real client logs (sample_captures/recorder/real_logs.py) ------------------------------
+
+REAL_LOGS = CORPUS / "real-logs"
+REAL_LOG_FILES = sorted(p for p in REAL_LOGS.rglob("*") if p.is_file() and p.name != "README.md")
+# file -> (a substring of its key line, the event kind that line must yield)
+REAL_KEY_LINES = {
+    "browser/console.log": ("failed: HTTP Authentication failed", "handshake_failed"),
+    "browser/cdp-console.json": ("net::ERR_CONNECTION_REFUSED", "handshake_failed"),
+    "node-ws/client.log": ("error: Error: Unexpected server response: 401", "handshake_failed"),
+    "deepgram-python-sdk/client.log": (
+        "ConnectionClosed in AbstractSyncWebSocketClient._listening with code 1011",
+        "close_received",
+    ),
+    "deepgram-js-sdk/client.log": ("(Status: 401, Request ID: ", "handshake_failed"),
+}
+
+
+def test_every_real_log_has_a_key_line() -> None:
+    rels = {p.relative_to(REAL_LOGS).as_posix() for p in REAL_LOG_FILES}
+    assert rels == set(REAL_KEY_LINES)
+
+
+@pytest.mark.parametrize("path", REAL_LOG_FILES, ids=lambda p: str(p.relative_to(REAL_LOGS)))
+def test_real_log_parses_and_its_key_line_yields_the_kind(path: Path) -> None:
+    needle, kind = REAL_KEY_LINES[path.relative_to(REAL_LOGS).as_posix()]
+    events = read_log(path, PACKS).events
+    assert events.height >= 1
+    lines = path.read_text().splitlines()
+    numbers = [i for i, text in enumerate(lines, 1) if needle in text]
+    assert numbers, f"key line {needle!r} is not in {path}"
+    hit = events.filter(pl.col("line").is_in(numbers))
+    assert hit.height >= 1 and kind in hit["kind"].to_list(), hit
+
+
+def test_real_logs_key_fields() -> None:
+    def ev(rel: str) -> pl.DataFrame:
+        return read_log(REAL_LOGS / rel, PACKS).events
+
+    browser = ev("browser/console.log")
+    assert browser.filter(kind="close_received", close_code=1011).height == 2
+    assert browser.filter(kind="abnormal_close", close_code=1006).height == 4
+    node = ev("node-ws/client.log").filter(kind="handshake_failed")
+    assert set(node["status"].drop_nulls().to_list()) == {401}
+    js = ev("deepgram-js-sdk/client.log").filter(kind="handshake_failed", status=401)
+    assert js["request_id"].drop_nulls().unique().len() == 1
+    py = ev("deepgram-python-sdk/client.log")
+    assert py.filter(kind="handshake_failed", status=401).height >= 1
+    assert py.filter(kind="close_received", close_code=1011).height >= 1

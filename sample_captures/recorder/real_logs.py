@@ -1,0 +1,431 @@
+"""Record REAL client log lines (browser, Node ws, Deepgram SDKs) against the emulator.
+
+Why: the log pattern packs in ``rules/logs/`` were first written from strings copied out of
+docs. This script runs the real clients against ``emulator.py`` on 127.0.0.21 and keeps
+exactly what they print, so the packs' ``examples:`` and the tests replay real lines.
+
+Three cases per tool where the tool allows (everything on 127.0.0.0/8):
+
+* ``401``: an upgrade without usable credentials -> the emulator's 401 INVALID_AUTH;
+* ``refused``: a connection to a closed port on 127.0.0.21 (nothing listens there);
+* ``idle-1011``: a valid upgrade, 1 s of audio, then silence -> close 1011 NET-0001.
+
+Tools:
+
+* ``browser``: headless Debian ``chromium`` driven over CDP with ``websockets`` (as
+  ``har_chromium.py``); ``Runtime.consoleAPICalled`` and ``Log.entryAdded`` are kept raw
+  (``cdp-console.json``) and rendered one line each (``console.log``) the way the DevTools
+  console shows them, prefixed with the event's own timestamp (ISO 8601, UTC);
+* ``node-ws``: ``ws`` from npm (installed into WORKDIR, never globally), a tiny client that
+  prints what a typical app prints (``console.error(err)`` with Node's own formatting);
+* ``deepgram-python-sdk``: ``deepgram-sdk==3.*`` in a throwaway venv under WORKDIR, its
+  ``LiveClient`` with ``verbose=DEBUG``; its stdout/stderr are the log;
+* ``deepgram-js-sdk``: ``@deepgram/sdk@4`` from npm into WORKDIR, its live client.
+
+Run: ``.venv/bin/python sample_captures/recorder/real_logs.py [--out DIR] [--workdir DIR]
+[--only TOOL ...]``. Default out ``sample_captures/real-logs``, workdir
+``/tmp/wsdoctor-real-logs`` (npm/pip installs happen there when missing; a tool whose
+install fails is skipped with a message).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import connect
+
+RECORDER_DIR = Path(__file__).resolve().parent
+DEFAULT_OUT = RECORDER_DIR.parent / "real-logs"
+DEFAULT_WORK = Path("/tmp/wsdoctor-real-logs")
+HOST = "127.0.0.21"
+CDP_ADDR = "127.0.0.1"
+QUERY = "encoding=linear16&sample_rate=16000&channels=1&model=nova-3"
+FAKE_KEY = "FAKEKEYdeadbeef0123456789abcdef012345678"  # obviously fake
+IDLE = 4.0  # emulator inactivity window (Deepgram's is 10 s; the reason text is the same)
+TOOLS = ("browser", "node-ws", "deepgram-python-sdk", "deepgram-js-sdk")
+
+PAGE = """<!doctype html><meta charset="utf-8"><title>recording</title>
+<script>
+const base = "ws://%(host)s:%(port)d/v1/listen?%(query)s";
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+function watch(name, ws) {
+  ws.onerror = (e) => console.log(name, "error", e.type);
+  return new Promise((done) => {
+    ws.onclose = (e) => {
+      console.log("close", e.code, e.reason, e.wasClean);
+      console.log(e);
+      done();
+    };
+  });
+}
+async function run() {
+  // 1. no credentials -> 401
+  await watch("401", new WebSocket(base));
+  // 2. a closed port -> connection refused
+  await watch("refused", new WebSocket("ws://%(host)s:%(closed)d/v1/listen?%(query)s"));
+  // 3. browser auth form, 1 s of audio, then silence -> close 1011 NET-0001
+  const ws = new WebSocket(base, ["token", "%(key)s"]);
+  ws.binaryType = "arraybuffer";
+  ws.onopen = async () => {
+    for (let n = 0; n < 10; n++) { ws.send(new Int16Array(1600).buffer); await sleep(100); }
+  };
+  await watch("idle", ws);
+  document.title = "done";
+}
+run();
+</script>
+"""
+
+NODE_WS_CLIENT = r"""
+// A tiny app on `ws`: logs what a typical Node app logs for each case.
+const WebSocket = require('ws');
+const [host, port, closed, key] = process.argv.slice(2);
+const url = (p) => `ws://${host}:${p}/v1/listen?%(query)s`;
+const stamp = () => new Date().toISOString();
+function run(name, p, headers, audio) {
+  return new Promise((done) => {
+    const ws = new WebSocket(url(p), { headers });
+    ws.on('open', async () => {
+      console.log(`${stamp()} ${name} open`);
+      for (let n = 0; n < audio; n++) {
+        ws.send(Buffer.alloc(3200));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    });
+    ws.on('error', (err) => {
+      console.log(`${stamp()} ${name} error: ${err}`);
+      console.error(err);
+    });
+    ws.on('close', (code, reason) => {
+      console.log(`${stamp()} ${name} close ${code} ${reason.toString()}`);
+      done();
+    });
+  });
+}
+(async () => {
+  console.log(`${stamp()} node ${process.version}, ws ${require('ws/package.json').version}`);
+  await run('401', port, {}, 0);
+  await run('refused', closed, {}, 0);
+  await run('idle', port, { Authorization: `Token ${key}` }, 10);
+})();
+"""
+
+DG_PY_CLIENT = r"""
+import logging, sys, time
+from importlib.metadata import version
+from deepgram import DeepgramClient, DeepgramClientOptions, LiveOptions, LiveTranscriptionEvents
+
+host, port, key = sys.argv[1], sys.argv[2], sys.argv[3]
+print(f"deepgram-sdk {version('deepgram-sdk')}, websockets {version('websockets')}", flush=True)
+opts = dict(model="nova-3", encoding="linear16", sample_rate=16000, channels=1)
+
+
+def session(name, headers, audio):
+    print(f"--- {name}", flush=True)
+    config = DeepgramClientOptions(
+        url=f"http://{host}:{port}", verbose=logging.DEBUG, options={"keepalive": "false"},
+    )
+    conn = DeepgramClient(key, config).listen.websocket.v("1")
+    conn.on(LiveTranscriptionEvents.Close, lambda _c, close, **kw: print("on close", close))
+    conn.on(LiveTranscriptionEvents.Error, lambda _c, error, **kw: print("on error", error))
+    if not conn.start(LiveOptions(**opts), headers=headers):
+        print("start failed", flush=True)
+        return
+    for _ in range(audio):
+        conn.send(bytes(3200))
+        time.sleep(0.1)
+    time.sleep(%(idle)s + 2)
+    conn.send(bytes(3200))  # after the server's close: the send() failure line
+    conn.finish()
+
+
+session("401", {"Authorization": "Basic none"}, 0)
+session("idle", None, 10)
+"""
+
+DG_JS_CLIENT = r"""
+const { createClient, LiveTranscriptionEvents } = require('@deepgram/sdk');
+const [host, port, key] = process.argv.slice(2);
+const stamp = () => new Date().toISOString();
+const sdk = require('@deepgram/sdk/package.json').version;
+console.log(`${stamp()} node ${process.version}, @deepgram/sdk ${sdk}`);
+function session(name, headers, audio) {
+  return new Promise((done) => {
+    const websocket = { options: { url: `ws://${host}:${port}` } };
+    if (headers) websocket.options._nodeOnlyHeaders = headers;
+    const dg = createClient(key, { global: { websocket } });
+    const opts = { model: 'nova-3', encoding: 'linear16', sample_rate: 16000, channels: 1 };
+    const live = dg.listen.live(opts);
+    live.on(LiveTranscriptionEvents.Open, async () => {
+      console.log(`${stamp()} ${name} open`);
+      for (let n = 0; n < audio; n++) {
+        live.send(Buffer.alloc(3200));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    });
+    live.on(LiveTranscriptionEvents.Error, (err) => {
+      console.log(`${stamp()} ${name} error: ${err && err.message ? err.message : err}`);
+      console.error(err);
+    });
+    live.on(LiveTranscriptionEvents.Close, (e) => {
+      console.log(`${stamp()} ${name} close ${e.code} ${e.reason}`);
+      done();
+    });
+  });
+}
+(async () => {
+  await session('401', { Authorization: 'Basic none' }, 0);
+  await session('idle', null, 10);
+})();
+"""
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_line(proc: subprocess.Popen[str], needle: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if needle in line:
+            return
+        if not line and proc.poll() is not None:
+            break
+    raise RuntimeError(f"child did not print {needle!r}")
+
+
+def _run_logged(argv: list[str], log: Path, cwd: Path, timeout: float) -> None:
+    """Run a client with stdout and stderr interleaved into one file (as a terminal)."""
+    with log.open("w") as fh:
+        subprocess.run(argv, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout)
+
+
+def _npm(work: Path, spec: str) -> bool:
+    name = spec.rsplit("@", 1)[0] if spec.count("@") > (spec[0] == "@") else spec
+    if (work / "node_modules" / name / "package.json").exists():
+        return True
+    work.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(work), spec],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    if done.returncode:
+        print(f"npm install {spec} failed, skipping:\n{done.stderr[-400:]}", file=sys.stderr)
+    return done.returncode == 0
+
+
+# --- browser -------------------------------------------------------------------------------
+
+
+def _page_target(port: int, timeout: float = 15.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://{CDP_ADDR}:{port}/json/list", timeout=2) as r:
+                pages = [t for t in json.load(r) if t.get("type") == "page"]
+            if pages:
+                return pages[0]["webSocketDebuggerUrl"]
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("Chromium's DevTools endpoint did not come up")
+
+
+async def _drive(cdp_url: str, page_url: str, limit: float) -> list[dict[str, Any]]:
+    """Collect console events until the page's title says it is done."""
+    events: list[dict[str, Any]] = []
+    async with connect(cdp_url, max_size=None) as cdp:
+        for i, method in enumerate(("Runtime.enable", "Log.enable")):
+            await cdp.send(json.dumps({"id": i + 1, "method": method}))
+        nav = {"id": 9, "method": "Page.navigate", "params": {"url": page_url}}
+        await cdp.send(json.dumps(nav))
+        deadline = time.monotonic() + limit
+        closes = 0
+        while time.monotonic() < deadline and closes < 3:
+            try:
+                raw = await asyncio.wait_for(cdp.recv(), deadline - time.monotonic())
+            except TimeoutError:
+                break
+            msg = json.loads(raw)
+            if msg.get("method") in ("Runtime.consoleAPICalled", "Log.entryAdded"):
+                events.append(msg)
+                args = msg["params"].get("args", [])
+                if args and args[0].get("value") == "close":
+                    closes += 1
+        await asyncio.sleep(0.5)  # the CloseEvent object logged right after
+        while True:
+            try:
+                msg = json.loads(await asyncio.wait_for(cdp.recv(), 0.5))
+            except TimeoutError:
+                break
+            if msg.get("method") in ("Runtime.consoleAPICalled", "Log.entryAdded"):
+                events.append(msg)
+    return events
+
+
+def _render_arg(arg: dict[str, Any]) -> str:
+    """One console argument as the DevTools console prints it."""
+    if arg.get("type") in ("string",):
+        return str(arg.get("value"))
+    if "value" in arg:
+        return json.dumps(arg["value"]) if arg["value"] is None else str(arg["value"]).lower()
+    preview = arg.get("preview")
+    if preview:
+        props = []
+        for p in preview.get("properties", []):
+            v = p.get("value", "")
+            props.append(f"{p['name']}: " + (f"'{v}'" if p.get("type") == "string" else v))
+        more = ", …" if preview.get("overflow") else ""
+        return f"{arg.get('description', arg.get('className', ''))} {{{', '.join(props)}{more}}}"
+    return str(arg.get("description", arg.get("type")))
+
+
+def render_console(events: list[dict[str, Any]]) -> list[str]:
+    """`<ISO time> <level> <source>: <text>`, one line per console event."""
+    lines = []
+    for ev in events:
+        p = ev["params"]
+        if ev["method"] == "Log.entryAdded":
+            e = p["entry"]
+            when, level, source, text = e["timestamp"], e["level"], e["source"], e["text"]
+        else:
+            when, level, source = p["timestamp"], p["type"], "console-api"
+            text = " ".join(_render_arg(a) for a in p.get("args", []))
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when / 1000))
+        lines.append(f"{stamp}.{int(when % 1000):03d}Z {level} {source}: {text}")
+    return lines
+
+
+def record_browser(out: Path, port: int, closed: int) -> dict[str, str]:
+    http_port, cdp_port = free_port(HOST), free_port(CDP_ADDR)
+    site = Path(tempfile.mkdtemp(prefix="rl-site-"))
+    profile = Path(tempfile.mkdtemp(prefix="rl-profile-"))
+    args = {"host": HOST, "port": port, "closed": closed, "query": QUERY, "key": FAKE_KEY}
+    (site / "index.html").write_text(PAGE % args)
+    chromium = shutil.which("chromium") or "chromium"
+    version = subprocess.run([chromium, "--version"], capture_output=True, text=True).stdout
+    commands = [
+        [sys.executable, "-m", "http.server", "--bind", HOST, "--directory", str(site),
+         str(http_port)],
+        [chromium, "--headless", "--no-sandbox", f"--remote-debugging-port={cdp_port}",
+         f"--remote-debugging-address={CDP_ADDR}", f"--user-data-dir={profile}", "about:blank"],
+    ]  # fmt: skip
+    procs = []
+    try:
+        for argv in commands:
+            procs.append(
+                subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
+        events = asyncio.run(_drive(_page_target(cdp_port), f"http://{HOST}:{http_port}/", 30))
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            proc.wait(timeout=10)
+        shutil.rmtree(profile, ignore_errors=True)
+        shutil.rmtree(site, ignore_errors=True)
+    (out / "cdp-console.json").write_text(json.dumps(events, indent=1) + "\n")
+    (out / "console.log").write_text("\n".join(render_console(events)) + "\n")
+    return {"chromium": version.strip()}
+
+
+# --- Node ws and the SDKs --------------------------------------------------------------------
+
+
+def record_node_ws(out: Path, work: Path, port: int, closed: int) -> dict[str, str]:
+    node_dir = work / "node-ws"
+    if not _npm(node_dir, "ws@8"):
+        return {}
+    (node_dir / "client.cjs").write_text(NODE_WS_CLIENT % {"query": QUERY})
+    argv = ["node", "client.cjs", HOST, str(port), str(closed), FAKE_KEY]
+    _run_logged(argv, out / "client.log", node_dir, 60)
+    return {"command": " ".join(argv)}
+
+
+def record_dg_python(out: Path, work: Path, port: int) -> dict[str, str]:
+    venv = work / "dg-venv"
+    py = venv / "bin" / "python"
+    if not py.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    done = subprocess.run(
+        [str(py), "-c", "import deepgram"], capture_output=True, text=True, check=False
+    )
+    if done.returncode:
+        pip = [str(venv / "bin" / "pip"), "install", "-q", "deepgram-sdk==3.*"]
+        if subprocess.run(pip, timeout=300).returncode:
+            print("pip install deepgram-sdk==3.* failed, skipping", file=sys.stderr)
+            return {}
+    (work / "dg_client.py").write_text(DG_PY_CLIENT % {"idle": IDLE})
+    argv = [str(py), "dg_client.py", HOST, str(port), FAKE_KEY]
+    _run_logged(argv, out / "client.log", work, 90)
+    return {"command": " ".join(argv)}
+
+
+def record_dg_js(out: Path, work: Path, port: int) -> dict[str, str]:
+    js_dir = work / "dg-js"
+    if not _npm(js_dir, "@deepgram/sdk@4"):
+        return {}
+    (js_dir / "client.cjs").write_text(DG_JS_CLIENT)
+    argv = ["node", "client.cjs", HOST, str(port), FAKE_KEY]
+    _run_logged(argv, out / "client.log", js_dir, 60)
+    return {"command": " ".join(argv)}
+
+
+def record(out: Path, work: Path, only: list[str]) -> None:
+    work.mkdir(parents=True, exist_ok=True)
+    port, closed = free_port(HOST), free_port(HOST)  # `closed`: bound once, never listened
+    emu_log = work / "emulator.log"
+    emulator = subprocess.Popen(
+        [sys.executable, str(RECORDER_DIR / "emulator.py"), "--host", HOST, "--port", str(port),
+         "--inactivity-timeout", str(IDLE), "--log", str(emu_log)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_line(emulator, "listening on")
+        for tool in only:
+            dest = out / tool
+            dest.mkdir(parents=True, exist_ok=True)
+            print(f"recording {tool} -> {dest}")
+            if tool == "browser":
+                info = record_browser(dest, port, closed)
+            elif tool == "node-ws":
+                info = record_node_ws(dest, work, port, closed)
+            elif tool == "deepgram-python-sdk":
+                info = record_dg_python(dest, work, port)
+            else:
+                info = record_dg_js(dest, work, port)
+            print(f"  {info or 'skipped'}")
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORK)
+    parser.add_argument("--only", nargs="+", choices=TOOLS, default=list(TOOLS))
+    args = parser.parse_args()
+    os.environ.pop("DEEPGRAM_API_KEY", None)  # never a real key
+    record(args.out, args.workdir, args.only)
+
+
+if __name__ == "__main__":
+    main()
