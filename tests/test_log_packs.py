@@ -331,6 +331,7 @@ REAL_KEY_LINES = {
         "close_received",
     ),
     "deepgram-js-sdk/client.log": ("(Status: 401, Request ID: ", "handshake_failed"),
+    "go/client.log": ("websocket: close 1011 (internal server error): Deepgram", "close_received"),
 }
 
 
@@ -365,3 +366,12 @@ def test_real_logs_key_fields() -> None:
     py = ev("deepgram-python-sdk/client.log")
     assert py.filter(kind="handshake_failed", status=401).height >= 1
     assert py.filter(kind="close_received", close_code=1011).height >= 1
+    go = ev("go/client.log")
+    assert go["time"].null_count() == 0 and go["tz_assumed"].all()  # Go's `log` has no zone
+    assert go.filter(kind="handshake_failed", status=401)["pattern"].to_list() == ["go/coder-dial"]
+    assert go.filter(kind="handshake_failed", pattern="go/gorilla-bad-handshake").height == 1
+    refused = go.filter(kind="handshake_failed", pattern="go/dial-refused")
+    assert refused.height == 2 and refused["remote"].str.starts_with("127.0.0.21:").all()
+    closes = go.filter(kind="close_received")
+    assert closes["close_code"].to_list() == [1011, None]  # coder prints the code's name
+    assert closes["close_reason"].str.contains("dpgr.am/net0001").all()

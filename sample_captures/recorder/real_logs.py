@@ -1,4 +1,4 @@
-"""Record REAL client log lines (browser, Node ws, Deepgram SDKs) against the emulator.
+"""Record REAL client log lines (browser, Node ws, Deepgram SDKs, Go) against the emulator.
 
 Why: the log pattern packs in ``rules/logs/`` were first written from strings copied out of
 docs. This script runs the real clients against ``emulator.py`` on 127.0.0.21 and keeps
@@ -20,7 +20,13 @@ Tools:
   prints what a typical app prints (``console.error(err)`` with Node's own formatting);
 * ``deepgram-python-sdk``: ``deepgram-sdk==3.*`` in a throwaway venv under WORKDIR, its
   ``LiveClient`` with ``verbose=DEBUG``; its stdout/stderr are the log;
-* ``deepgram-js-sdk``: ``@deepgram/sdk@4`` from npm into WORKDIR, its live client.
+* ``deepgram-js-sdk``: ``@deepgram/sdk@4`` from npm into WORKDIR, its live client;
+* ``go``: one Go program on ``github.com/gorilla/websocket`` and ``nhooyr.io/websocket``
+  (coder/websocket's former import path), built in GOPATH mode from Debian's packaged
+  sources (``golang-go``, ``golang-github-gorilla-websocket-dev``,
+  ``golang-nhooyr-websocket-dev``; apt-installed when missing, as root), because the Go
+  module proxy is not reachable here; errors go through ``log.Printf`` (Go's default
+  ``2026/11/22 00:40:01`` timestamp).
 
 Run: ``.venv/bin/python sample_captures/recorder/real_logs.py [--out DIR] [--workdir DIR]
 [--only TOOL ...]``. Default out ``sample_captures/real-logs``, workdir
@@ -54,7 +60,7 @@ CDP_ADDR = "127.0.0.1"
 QUERY = "encoding=linear16&sample_rate=16000&channels=1&model=nova-3"
 FAKE_KEY = "FAKEKEYdeadbeef0123456789abcdef012345678"  # obviously fake
 IDLE = 4.0  # emulator inactivity window (Deepgram's is 10 s; the reason text is the same)
-TOOLS = ("browser", "node-ws", "deepgram-python-sdk", "deepgram-js-sdk")
+TOOLS = ("browser", "node-ws", "deepgram-python-sdk", "deepgram-js-sdk", "go")
 
 PAGE = """<!doctype html><meta charset="utf-8"><title>recording</title>
 <script>
@@ -190,6 +196,94 @@ function session(name, headers, audio) {
   await session('idle', null, 10);
 })();
 """
+
+
+GO_CLIENT = r"""
+// A tiny app on gorilla/websocket and nhooyr.io/websocket (coder/websocket's former path):
+// logs what a typical Go app logs for each case, with the standard log package.
+package main
+
+import (
+	"context"
+	"log"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/gorilla/websocket"
+	nhooyr "nhooyr.io/websocket"
+)
+
+const query = "encoding=linear16&sample_rate=16000&channels=1&model=nova-3"
+
+func url(host, port string) string { return "ws://" + host + ":" + port + "/v1/listen?" + query }
+
+func gorilla(name, u string, hdr http.Header, audio int) {
+	c, resp, err := websocket.DefaultDialer.Dial(u, hdr)
+	if err != nil {
+		log.Printf("gorilla %s: dial: %v", name, err)
+		if resp != nil {
+			log.Printf("gorilla %s: handshake response: %s", name, resp.Status)
+		}
+		return
+	}
+	defer c.Close()
+	log.Printf("gorilla %s: connected", name)
+	for n := 0; n < audio; n++ {
+		if err := c.WriteMessage(websocket.BinaryMessage, make([]byte, 3200)); err != nil {
+			log.Printf("gorilla %s: write: %v", name, err)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for {
+		if _, _, err := c.ReadMessage(); err != nil {
+			log.Printf("gorilla %s: read: %v", name, err)
+			return
+		}
+	}
+}
+
+func coder(name, u string, hdr http.Header, audio int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, _, err := nhooyr.Dial(ctx, u, &nhooyr.DialOptions{HTTPHeader: hdr})
+	if err != nil {
+		log.Printf("nhooyr %s: %v", name, err)
+		return
+	}
+	defer c.Close(nhooyr.StatusNormalClosure, "")
+	log.Printf("nhooyr %s: connected", name)
+	for n := 0; n < audio; n++ {
+		if err := c.Write(ctx, nhooyr.MessageBinary, make([]byte, 3200)); err != nil {
+			log.Printf("nhooyr %s: write: %v", name, err)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for {
+		if _, _, err := c.Read(ctx); err != nil {
+			log.Printf("nhooyr %s: %v", name, err)
+			return
+		}
+	}
+}
+
+func main() {
+	host, port, closed, key := os.Args[1], os.Args[2], os.Args[3], os.Args[4]
+	log.Printf("%s", os.Args[5])
+	auth := http.Header{"Authorization": {"Token " + key}}
+	gorilla("401", url(host, port), nil, 0)
+	gorilla("refused", url(host, closed), nil, 0)
+	gorilla("idle", url(host, port), auth, 10)
+	coder("401", url(host, port), nil, 0)
+	coder("refused", url(host, closed), nil, 0)
+	coder("idle", url(host, port), auth, 10)
+}
+"""
+
+GO_DEBS = ("golang-go", "golang-github-gorilla-websocket-dev", "golang-nhooyr-websocket-dev")
+GOCODE = "/usr/share/gocode"
 
 
 def free_port(host: str) -> int:
@@ -388,6 +482,38 @@ def record_dg_js(out: Path, work: Path, port: int) -> dict[str, str]:
     return {"command": " ".join(argv)}
 
 
+def _deb_version(pkg: str) -> str:
+    done = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Version}", pkg], capture_output=True, text=True
+    )
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def record_go(out: Path, work: Path, port: int, closed: int) -> dict[str, str]:
+    missing = [p for p in GO_DEBS if not _deb_version(p)]
+    if missing:
+        apt = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
+        if os.geteuid() != 0 or subprocess.run(apt, timeout=600).returncode:
+            print(f"cannot install {missing} (needs root and apt), skipping", file=sys.stderr)
+            return {}
+    go_dir = work / "go"
+    go_dir.mkdir(parents=True, exist_ok=True)
+    (go_dir / "client.go").write_text(GO_CLIENT)
+    # GOPATH mode: the libraries come from Debian's /usr/share/gocode, no module proxy.
+    env = {**os.environ, "GO111MODULE": "off", "GOPATH": GOCODE}
+    env.setdefault("GOCACHE", str(work / "go-cache"))
+    build = ["go", "build", "-o", "client", "client.go"]
+    done = subprocess.run(build, cwd=go_dir, env=env, capture_output=True, text=True)
+    if done.returncode:
+        print(f"go build failed, skipping:\n{done.stderr[-400:]}", file=sys.stderr)
+        return {}
+    go_version = subprocess.run(["go", "version"], capture_output=True, text=True).stdout
+    versions = ", ".join([go_version.strip()] + [f"{p} {_deb_version(p)}" for p in GO_DEBS[1:]])
+    argv = ["./client", HOST, str(port), str(closed), FAKE_KEY, versions]
+    _run_logged(argv, out / "client.log", go_dir, 60)
+    return {"command": " ".join(argv[:-1]), "versions": versions}
+
+
 def record(out: Path, work: Path, only: list[str]) -> None:
     work.mkdir(parents=True, exist_ok=True)
     port, closed = free_port(HOST), free_port(HOST)  # `closed`: bound once, never listened
@@ -407,6 +533,8 @@ def record(out: Path, work: Path, only: list[str]) -> None:
                 info = record_browser(dest, port, closed)
             elif tool == "node-ws":
                 info = record_node_ws(dest, work, port, closed)
+            elif tool == "go":
+                info = record_go(dest, work, port, closed)
             elif tool == "deepgram-python-sdk":
                 info = record_dg_python(dest, work, port)
             else:
