@@ -20,7 +20,7 @@ import polars as pl
 
 from analyzer.ingest.logtime import FORMATS
 from analyzer.rules.loader import RulePackError
-from analyzer.rules.yamlsource import Source, YamlProblem, read
+from analyzer.rules.yamlsource import Source, read_or_problems
 
 BUILTIN_PACKS = Path(__file__).resolve().parents[2] / "rules" / "logs"
 KINDS = frozenset(
@@ -120,12 +120,9 @@ def load_packs(paths: list[Path] | None = None, builtin: bool = True) -> list[Lo
 
 def load_pack(file: Path) -> tuple[LogPack | None, list[str]]:
     """One pack and its problems, each formatted `file:line: field: message`."""
-    try:
-        source = read(file)
-    except YamlProblem as exc:
-        return None, [f"{file}:{exc.line}: {exc.message}"]
-    except OSError as exc:
-        return None, [f"{file}:1: cannot read: {exc.strerror}"]
+    source, unreadable = read_or_problems(file)
+    if source is None:
+        return None, unreadable
     problems = _Problems()
     pack = _parse_pack(source, problems)
     for where, line in source.duplicates:

@@ -13,7 +13,7 @@ from pathlib import Path
 from analyzer.errors import InputError
 from analyzer.rules.condition import Problem
 from analyzer.rules.model import Rule, parse_rule
-from analyzer.rules.yamlsource import YamlProblem, read
+from analyzer.rules.yamlsource import read_or_problems
 
 BUILTIN = Path(__file__).resolve().parents[2] / "rules"
 LOG_PACKS = BUILTIN / "logs"  # log pattern packs live beside the rules but are not rules
@@ -59,12 +59,9 @@ def load_rules(paths: list[Path], builtin: bool = True) -> list[Rule]:
 
 
 def _load_one(file: Path) -> tuple[Rule | None, list[str]]:
-    try:
-        source = read(file)
-    except YamlProblem as exc:
-        return None, [f"{file}:{exc.line}: {exc.message}"]
-    except OSError as exc:
-        return None, [f"{file}:1: cannot read: {exc.strerror}"]
+    source, unreadable = read_or_problems(file)
+    if source is None:
+        return None, unreadable
     rule, problems = parse_rule(source)
     return rule, [_format(file, source.line(p.where), p) for p in problems]
 

@@ -74,3 +74,14 @@ def _convert(node: yaml.Node, where: Where, source: Source) -> Any:
     if isinstance(node, yaml.SequenceNode):
         return [_convert(v, (*where, i), source) for i, v in enumerate(node.value)]
     return _SCALARS.construct_object(node)
+
+
+def read_or_problems(path: Path) -> tuple[Source | None, list[str]]:
+    """The parsed file, or the one `file:line: message` problem that stopped it: how every
+    pack loader (rules, log patterns) reports an unreadable file among its problems."""
+    try:
+        return read(path), []
+    except YamlProblem as exc:
+        return None, [f"{path}:{exc.line}: {exc.message}"]
+    except OSError as exc:
+        return None, [f"{path}:1: cannot read: {exc.strerror}"]
