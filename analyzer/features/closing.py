@@ -45,31 +45,35 @@ def _first_close(name: str, is_client: bool) -> list[pl.Expr]:
     ]
 
 
+def close_summary(client: pl.Expr, server: pl.Expr) -> list[pl.Expr]:
+    """close_first_by and close_handshake from when (or in which order) each side's close
+    was seen; null means that side sent none. Frames and log lines state them alike."""
+    first_by = (
+        pl.when(client.is_not_null() & (server.is_null() | (client <= server)))
+        .then(pl.lit("client"))
+        .when(server.is_not_null())
+        .then(pl.lit("server"))
+    )
+    handshake = (
+        pl.when(client.is_not_null() & server.is_not_null())
+        .then(pl.lit("complete"))
+        .when(client.is_not_null())
+        .then(pl.lit("client-only"))
+        .when(server.is_not_null())
+        .then(pl.lit("server-only"))
+        .otherwise(pl.lit("none"))
+    )
+    return [first_by.alias("close_first_by"), handshake.alias("close_handshake")]
+
+
 def closing_features(frames: pl.DataFrame) -> pl.DataFrame:
     closes = (
         frames.sort("session", "time", "frame")
         .group_by("session")
         .agg(*[e for name, c in SIDES for e in _first_close(name, c)])
     )
-    client_t, server_t = pl.col("close_client_time"), pl.col("close_server_time")
-    first_by = (
-        pl.when(client_t.is_not_null() & (server_t.is_null() | (client_t <= server_t)))
-        .then(pl.lit("client"))
-        .when(server_t.is_not_null())
-        .then(pl.lit("server"))
-    )
-    handshake = (
-        pl.when(client_t.is_not_null() & server_t.is_not_null())
-        .then(pl.lit("complete"))
-        .when(client_t.is_not_null())
-        .then(pl.lit("client-only"))
-        .when(server_t.is_not_null())
-        .then(pl.lit("server-only"))
-        .otherwise(pl.lit("none"))
-    )
     return closes.with_columns(
-        first_by.alias("close_first_by"),
-        handshake.alias("close_handshake"),
+        *close_summary(pl.col("close_client_time"), pl.col("close_server_time")),
         *[
             reason_window_s(pl.col(f"close_{name}_reason")).alias(f"close_{name}_reason_window_s")
             for name, _ in SIDES

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from analyzer.features.closing import close_summary
+
 # Most telling first: what a support engineer should read before anything else.
 PRIORITY = [
     "handshake_failed",
@@ -122,7 +124,7 @@ def log_only_sessions(events: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.lit("websocket"))
         .alias("kind"),
         pl.when(pl.col("port").is_not_null()).then(pl.format(":{}", "port")).alias("client"),
-        *_close_summary(),
+        *close_summary(pl.col("_client_line"), pl.col("_server_line")),
     ).drop("failed", "port", "_client_line", "_server_line")
 
 
@@ -180,24 +182,3 @@ def _close(name: str, cond: pl.Expr) -> list[pl.Expr]:
         pl.col("time").filter(cond).first().alias(f"close_{name}_time"),
         pl.col("line").filter(cond).first().alias(f"_{name}_line"),
     ]
-
-
-def _close_summary() -> list[pl.Expr]:
-    """close_first_by / close_handshake as `closing_features` states them for frames."""
-    c, s = pl.col("_client_line"), pl.col("_server_line")
-    first_by = (
-        pl.when(c.is_not_null() & (s.is_null() | (c <= s)))
-        .then(pl.lit("client"))
-        .when(s.is_not_null())
-        .then(pl.lit("server"))
-    )
-    handshake = (
-        pl.when(c.is_not_null() & s.is_not_null())
-        .then(pl.lit("complete"))
-        .when(c.is_not_null())
-        .then(pl.lit("client-only"))
-        .when(s.is_not_null())
-        .then(pl.lit("server-only"))
-        .otherwise(pl.lit("none"))
-    )
-    return [first_by.alias("close_first_by"), handshake.alias("close_handshake")]
