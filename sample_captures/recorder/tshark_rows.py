@@ -23,6 +23,10 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The tcp.analysis flags the SESSIONS table counts (``<name>_count`` columns): the schema's
+# vocabulary, queried here with plain tshark, independently of the engine's code.
+from analyzer.schema import TCP_ANALYSIS
+
 AGGREGATOR = "\x1f"
 BASE_OPTIONS = (
     "-n",
@@ -30,15 +34,6 @@ BASE_OPTIONS = (
     "-o", "tcp.reassemble_out_of_order:TRUE",
     "-o", "websocket.decompress:TRUE",
 )  # fmt: skip
-# tshark's tcp.analysis flags the SESSIONS table counts (``<name>_count`` columns).
-TCP_ANALYSIS = (
-    "retransmission",
-    "lost_segment",
-    "ack_lost_segment",
-    "out_of_order",
-    "zero_window",
-    "keep_alive",
-)
 OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
 
 
