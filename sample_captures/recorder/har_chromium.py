@@ -40,6 +40,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -244,44 +246,57 @@ def _messages(ws: dict[str, list[dict[str, Any]]], offset: float) -> list[dict[s
     return sorted(out, key=lambda m: m["time"])
 
 
-def record(out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    ws_port, http_port, cdp_port = (free_port(a) for a in (SERVER_ADDR, SERVER_ADDR, CDP_ADDR))
-    site = Path(tempfile.mkdtemp(prefix="har-site-"))
-    profile = Path(tempfile.mkdtemp(prefix="har-profile-"))
-    page = PAGE % {"host": SERVER_ADDR, "port": ws_port, "query": QUERY, "key": FAKE_KEY}
-    (site / "index.html").write_text(page)
+@contextmanager
+def browser_on_page(host: str, html: str) -> Iterator[tuple[str, str, int, list[list[str]]]]:
+    """Serve `html` from `host` and start headless Chromium with DevTools on CDP_ADDR.
+
+    Yields (page's CDP WebSocket URL, page URL, CDP port, the commands started); stops
+    both and deletes their temporary folders on the way out.
+    """
+    http_port, cdp_port = free_port(host), free_port(CDP_ADDR)
+    site = Path(tempfile.mkdtemp(prefix="wsdoctor-site-"))
+    profile = Path(tempfile.mkdtemp(prefix="wsdoctor-profile-"))
+    (site / "index.html").write_text(html)
     chromium = shutil.which("chromium") or "chromium"
     commands = [
-        [sys.executable, str(RECORDER_DIR / "emulator.py"), "--host", SERVER_ADDR,
-         "--port", str(ws_port), "--log", str(out / "server.log")],
-        [sys.executable, "-m", "http.server", "--bind", SERVER_ADDR, "--directory", str(site),
+        [sys.executable, "-m", "http.server", "--bind", host, "--directory", str(site),
          str(http_port)],
         [chromium, "--headless", "--no-sandbox", f"--remote-debugging-port={cdp_port}",
          f"--remote-debugging-address={CDP_ADDR}", f"--user-data-dir={profile}", "about:blank"],
     ]  # fmt: skip
-    procs: list[subprocess.Popen[str]] = []
+    procs: list[subprocess.Popen[bytes]] = []
     try:
-        procs.append(subprocess.Popen(commands[0], stdout=subprocess.PIPE, text=True))
-        wait_line(procs[0], "listening on")
-        for argv in commands[1:]:
+        for argv in commands:
             procs.append(
-                subprocess.Popen(
-                    argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
-                )
+                subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             )
-        cdp_url = page_target(cdp_port)
-        events = asyncio.run(drive(cdp_url, f"http://{SERVER_ADDR}:{http_port}/", 40.0))
-        version = _browser_version(cdp_port)
+        yield page_target(cdp_port), f"http://{host}:{http_port}/", cdp_port, commands
     finally:
         for proc in reversed(procs):
             proc.terminate()
             proc.wait(timeout=10)
         shutil.rmtree(profile, ignore_errors=True)
         shutil.rmtree(site, ignore_errors=True)
+
+
+def record(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    ws_port = free_port(SERVER_ADDR)
+    page = PAGE % {"host": SERVER_ADDR, "port": ws_port, "query": QUERY, "key": FAKE_KEY}
+    emulator = [sys.executable, str(RECORDER_DIR / "emulator.py"), "--host", SERVER_ADDR,
+                "--port", str(ws_port), "--log", str(out / "server.log")]  # fmt: skip
+    server = subprocess.Popen(emulator, stdout=subprocess.PIPE, text=True)
+    try:
+        wait_line(server, "listening on")
+        with browser_on_page(SERVER_ADDR, page) as (cdp_url, page_url, cdp_port, commands):
+            events = asyncio.run(drive(cdp_url, page_url, 40.0))
+            version = _browser_version(cdp_port)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
     (out / "cdp-events.json").write_text(json.dumps(events, indent=1) + "\n")
     (out / "session.har").write_text(json.dumps(har_from_events(events, version), indent=2) + "\n")
-    (out / "record.log").write_text("\n".join(" ".join(c) for c in commands) + "\n")
+    (out / "record.log").write_text("\n".join(" ".join(c) for c in [emulator, *commands]) + "\n")
     print(f"{len(events)} CDP WebSocket events -> {out / 'session.har'}")
 
 

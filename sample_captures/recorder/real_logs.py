@@ -41,22 +41,19 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+from har_chromium import browser_on_page, free_port, wait_line
 from websockets.asyncio.client import connect
 
 RECORDER_DIR = Path(__file__).resolve().parent
 DEFAULT_OUT = RECORDER_DIR.parent / "real-logs"
 DEFAULT_WORK = Path("/tmp/wsdoctor-real-logs")
 HOST = "127.0.0.21"
-CDP_ADDR = "127.0.0.1"
 QUERY = "encoding=linear16&sample_rate=16000&channels=1&model=nova-3"
 FAKE_KEY = "FAKEKEYdeadbeef0123456789abcdef012345678"  # obviously fake
 IDLE = 4.0  # emulator inactivity window (Deepgram's is 10 s; the reason text is the same)
@@ -286,24 +283,6 @@ GO_DEBS = ("golang-go", "golang-github-gorilla-websocket-dev", "golang-nhooyr-we
 GOCODE = "/usr/share/gocode"
 
 
-def free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def wait_line(proc: subprocess.Popen[str], needle: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if needle in line:
-            return
-        if not line and proc.poll() is not None:
-            break
-    raise RuntimeError(f"child did not print {needle!r}")
-
-
 def _run_logged(argv: list[str], log: Path, cwd: Path, timeout: float) -> None:
     """Run a client with stdout and stderr interleaved into one file (as a terminal)."""
     with log.open("w") as fh:
@@ -327,20 +306,6 @@ def _npm(work: Path, spec: str) -> bool:
 
 
 # --- browser -------------------------------------------------------------------------------
-
-
-def _page_target(port: int, timeout: float = 15.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://{CDP_ADDR}:{port}/json/list", timeout=2) as r:
-                pages = [t for t in json.load(r) if t.get("type") == "page"]
-            if pages:
-                return pages[0]["webSocketDebuggerUrl"]
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("Chromium's DevTools endpoint did not come up")
 
 
 async def _drive(cdp_url: str, page_url: str, limit: float) -> list[dict[str, Any]]:
@@ -409,32 +374,11 @@ def render_console(events: list[dict[str, Any]]) -> list[str]:
 
 
 def record_browser(out: Path, port: int, closed: int) -> dict[str, str]:
-    http_port, cdp_port = free_port(HOST), free_port(CDP_ADDR)
-    site = Path(tempfile.mkdtemp(prefix="rl-site-"))
-    profile = Path(tempfile.mkdtemp(prefix="rl-profile-"))
     args = {"host": HOST, "port": port, "closed": closed, "query": QUERY, "key": FAKE_KEY}
-    (site / "index.html").write_text(PAGE % args)
     chromium = shutil.which("chromium") or "chromium"
     version = subprocess.run([chromium, "--version"], capture_output=True, text=True).stdout
-    commands = [
-        [sys.executable, "-m", "http.server", "--bind", HOST, "--directory", str(site),
-         str(http_port)],
-        [chromium, "--headless", "--no-sandbox", f"--remote-debugging-port={cdp_port}",
-         f"--remote-debugging-address={CDP_ADDR}", f"--user-data-dir={profile}", "about:blank"],
-    ]  # fmt: skip
-    procs = []
-    try:
-        for argv in commands:
-            procs.append(
-                subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            )
-        events = asyncio.run(_drive(_page_target(cdp_port), f"http://{HOST}:{http_port}/", 30))
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-            proc.wait(timeout=10)
-        shutil.rmtree(profile, ignore_errors=True)
-        shutil.rmtree(site, ignore_errors=True)
+    with browser_on_page(HOST, PAGE % args) as (cdp_url, page_url, _, _):
+        events = asyncio.run(_drive(cdp_url, page_url, 30))
     (out / "cdp-console.json").write_text(json.dumps(events, indent=1) + "\n")
     (out / "console.log").write_text("\n".join(render_console(events)) + "\n")
     return {"chromium": version.strip()}
