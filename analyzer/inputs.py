@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analyzer.errors import InputError
+from analyzer.ingest import logtime
 from analyzer.ingest.sniff import input_kind
 
 _LISTS = {"capture": "captures", "har": "hars", "log": "logs"}
@@ -36,7 +37,9 @@ def classify(
     hars: Iterable[str | Path] = (),
     log_tz: str = "UTC",
 ) -> Inputs:
-    """Sniff each INPUT; forced `--log` / `--har` files are taken as said."""
+    """Sniff each INPUT; forced `--log` / `--har` files are taken as said. A bad
+    `--log-tz` is refused even when no log turns out to need it."""
+    logtime.require_tz(log_tz)
     out = Inputs(hars=[Path(p) for p in hars], logs=[Path(p) for p in logs], log_tz=log_tz)
     for raw in paths:
         path = Path(raw)

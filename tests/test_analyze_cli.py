@@ -95,6 +95,7 @@ def test_params_change_the_outcome(tmp_path: Path) -> None:
         (("--param", "idle-before-1011.nope=1"), "has no param 'nope'"),
         (("--param", "idle-before-1011.inactivity_window_s=abc"), "must be like its default"),
         (("--rules", "/nonexistent/rules"), "no such rule file or directory"),
+        (("--log-tz", "Mars/Base"), "unknown time zone 'Mars/Base'"),
     ],
 )
 def test_bad_settings_are_one_line_and_exit_2(args: tuple[str, ...], message: str) -> None:

@@ -93,8 +93,7 @@ def read_log(
     path: Path, packs: list[LogPack] | None = None, tz: str = "UTC", chunk_bytes: int = CHUNK_BYTES
 ) -> LogData:
     """Events of one log; InputError only for an unreadable file or a bad `tz`."""
-    if (problem := logtime.check_tz(tz)) is not None:
-        raise InputError(problem, source="--log-tz", hint="use an IANA name such as Europe/Berlin")
+    logtime.require_tz(tz)
     packs = load_packs() if packs is None else packs
     data = LogData(LOG_EVENTS.empty())
     reader, counts, bad, frames = _Reader(chunk_bytes), Counter[str](), 0, []

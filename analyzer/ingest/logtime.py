@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from analyzer.errors import InputError
+
 _HMS = r"(?P<H>\d{2}):(?P<M>\d{2}):(?P<S>\d{2})"
 _ISO_ZONE = r"(?P<z>Z|[+-]\d{2}:?\d{2})?"
 _ISO = (
@@ -227,3 +229,9 @@ def check_tz(tz: str) -> str | None:
     except Exception as exc:
         return f"unknown time zone {tz!r} ({type(exc).__name__})"
     return None
+
+
+def require_tz(tz: str) -> None:
+    """InputError (one line, exit 2) for a `--log-tz` polars does not know."""
+    if (problem := check_tz(tz)) is not None:
+        raise InputError(problem, source="--log-tz", hint="use an IANA name such as Europe/Berlin")
