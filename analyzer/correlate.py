@@ -12,7 +12,9 @@ session, strongest evidence first:
    with the segment's time inside the session's span +- TOLERANCE_S,
 2. request id == the session's dg-request-id (shared by every proxy leg: a client-side
    log takes the first leg, a server-side log the last one),
-3. peer address == the session's client or server host, within the span.
+3. peer address == the session's client or server host, within the span,
+4. request path == the session's path, within the span (proxy access logs name the URL;
+   the nearest session start wins).
 
 Clocks differ (another machine, a log written in local time read as UTC), so matching runs
 twice: an id-only pass (tiers 0 and 2, port without the time test) pairs anchor events with
@@ -82,6 +84,7 @@ def segments(events: pl.DataFrame, offsets: dict[str, float | None]) -> pl.DataF
         pl.col("request_id").drop_nulls().first(),
         pl.col("local_port").drop_nulls().first(),
         host(pl.col("remote")).drop_nulls().first().alias("remote_host"),
+        pl.col("path").drop_nulls().first(),
         pl.col("side").filter(pl.col("side") != "unknown").first().fill_null("unknown"),
         aligned.min().alias("t0"),
         aligned.max().alias("t1"),
@@ -98,6 +101,7 @@ def session_keys(sessions: pl.DataFrame) -> pl.DataFrame:
         pl.col("client").str.extract(r":(\d+)$", 1).cast(pl.Int32, strict=False).alias("port"),
         host(pl.col("client")).alias("client_host"),
         host(pl.col("server")).alias("server_host"),
+        pl.col("path").alias("session_path"),
     )
 
 
@@ -119,6 +123,8 @@ def match(segs: pl.DataFrame, keys: pl.DataFrame, timed: bool) -> pl.DataFrame:
         for side_host in ("client_host", "server_host"):
             by_host = segs.join(keys, left_on="remote_host", right_on=side_host, how="inner")
             cands.append(by_host.filter(inside).with_columns(tier=pl.lit(3)))
+        by_path = segs.join(keys, left_on="path", right_on="session_path", how="inner")
+        cands.append(by_path.filter(inside).with_columns(tier=pl.lit(4)))
     cols = ["segment", "id", "tier", "start", "t0", "side"]
     both = pl.concat([c.select(cols) for c in cands], how="vertical_relaxed")
     start_ns = pl.col("start").dt.epoch("ns")
@@ -126,7 +132,7 @@ def match(segs: pl.DataFrame, keys: pl.DataFrame, timed: bool) -> pl.DataFrame:
     # A request id is shared by every proxy leg: the client saw the first, the server the last.
     leg = pl.when(pl.col("side") == "server").then(-start_ns).otherwise(start_ns)
     both = both.with_columns(rank=pl.when(pl.col("tier") == 2).then(leg).otherwise(near))
-    names = {0: "request_id+port", 1: "port", 2: "request_id", 3: "remote"}
+    names = {0: "request_id+port", 1: "port", 2: "request_id", 3: "remote", 4: "path"}
     return (
         both.sort("segment", "tier", "rank", nulls_last=True)
         .unique("segment", keep="first")

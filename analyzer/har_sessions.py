@@ -76,6 +76,8 @@ def har_facts(hars: list[HarData]) -> list[dict[str, Any]]:
             "sessions": h.sessions.height,
             "messages": h.frames.height,
             "close_not_recorded": int(h.sessions["har_close_not_recorded"].sum()),
+            "matched": None,  # set by pipeline._fold_hars when there is a capture
+            "offset_s": None,
         }
         for h in hars
     ]

@@ -18,6 +18,7 @@ from analyzer.features.framing import framing_features
 from analyzer.features.liveness import liveness_features, quiet_features
 from analyzer.features.logs import log_features, log_only_sessions, merge_across_logs
 from analyzer.features.tcp import baseline_features, session_tcp_features, tcp_event_features
+from analyzer.har_match import match_hars
 from analyzer.har_sessions import har_facts, har_tables
 from analyzer.ingest import tshark
 from analyzer.ingest.capture import CaptureData, load_capture
@@ -93,6 +94,8 @@ def build(
     data = _build_captures(captures, keylog) if captures else _empty_dataset()
     if hars:
         _add_hars(data, hars, len(captures))
+        if captures:
+            _fold_hars(data)
     if logs:
         _add_logs(data, logs)
     elif hars:
@@ -136,6 +139,33 @@ def _add_hars(data: Dataset, hars: list[HarData], first_index: int) -> None:
     if table.height:
         data.sessions = pl.concat([data.sessions, finish_sessions(table, counts=FRAME_COUNTS)])
         data.frames = pl.concat([data.frames, frames])
+
+
+def _fold_hars(data: Dataset) -> None:
+    """A HAR session of a connection the capture also holds is folded into the capture's
+    row (analyzer/har_match.py): one session per connection, findings not doubled."""
+    is_har = pl.col("source") == "har"
+    pairs, offsets = match_hars(data.sessions.filter(is_har), data.sessions.filter(~is_har))
+    gone = pl.col("session").is_in(pairs["har_id"].implode())
+    counts = data.frames.filter(gone).group_by("session").agg(pl.len().alias("har_messages"))
+    facts = pairs.join(counts, left_on="har_id", right_on="session", how="left").select(
+        "id",
+        "har_input",
+        "har_match",
+        pl.col("har_input")
+        .replace_strict(offsets, default=None, return_dtype=pl.Float64)
+        .alias("har_offset_s"),
+        pl.col("har_messages").fill_null(0),
+    )
+    kept = data.sessions.filter(~pl.col("id").is_in(pairs["har_id"].implode()))
+    data.sessions = SESSIONS.conform(
+        kept.drop(SESSION_GROUPS["har"]).join(facts, on="id", how="left")
+    )
+    data.frames = data.frames.filter(~gone)
+    for facts_of_file in data.hars:
+        path = facts_of_file["path"]
+        facts_of_file["matched"] = pairs.filter(pl.col("har_input") == path).height
+        facts_of_file["offset_s"] = offsets.get(path)
 
 
 def _add_logs(data: Dataset, logs: list[tuple[Path, LogData]]) -> None:

@@ -379,6 +379,17 @@ _LOG = {
         "anchor events), already subtracted from log times; null when none could be measured",
     ),
 }
+# A HAR entry of the same connection, folded into the capture session (analyzer/har_match.py).
+_HAR = {
+    "har_input": (S, "HAR file that also recorded this connection; null if none did"),
+    "har_match": (S, "how it was matched: ws_key | request_id | url+time"),
+    "har_offset_s": (
+        F,
+        "the HAR file's clock vs the capture (HAR request time - capture request time, "
+        "median over its matched sessions)",
+    ),
+    "har_messages": (I, "data messages the HAR recorded for this connection"),
+}
 # How a session row nests in JSON: identity at the top, then one object per group.
 SESSION_GROUPS: dict[str, list[str]] = {
     "handshake": list(_HANDSHAKE),
@@ -387,10 +398,11 @@ SESSION_GROUPS: dict[str, list[str]] = {
     "liveness": list(_LIVENESS),
     "tcp": [k for k in _TCP if not k.startswith("tcp_end")],
     "log": list(_LOG),
+    "har": list(_HAR),
 }
 SESSIONS = Table(
     "sessions",
-    {**_IDENTITY, **_HANDSHAKE, **_FRAMING, **_LIVENESS, **_CLOSING, **_TCP, **_LOG},
+    {**_IDENTITY, **_HANDSHAKE, **_FRAMING, **_LIVENESS, **_CLOSING, **_TCP, **_LOG, **_HAR},
 )
 # Counts are 0, not null, for a session that never sent a frame (e.g. a rejected upgrade).
 COUNT_COLUMNS = [
@@ -429,6 +441,7 @@ LOG_EVENTS = _t(
     request_id=(S, "request id the line names (dg-request-id, proxy request id)"),
     local_port=(pl.Int32, "client TCP port the line names, to join with captured sessions"),
     remote=(S, "peer address or host[:port] the line names"),
+    path=(S, "request path (no query) the line names, to join with captured sessions' path"),
     pattern=(S, "<pack>/<pattern id> that matched"),
     text=(S, "the line, key-like runs redacted, cut to 500 characters"),
 )
@@ -441,6 +454,10 @@ SESSION_LOG_EVENTS = Table(
         **LOG_EVENTS.columns,
         "session": (S, "session id the event was attached to; null when none"),
         "aligned_time": (TS, "`time` minus the file's clock offset: on the capture clock"),
-        "match": (S, "how it was attached: request_id | port | remote | log (a log-only session)"),
+        "match": (
+            S,
+            "how it was attached: request_id+port | port | request_id | remote | path | "
+            "log (a log-only session)",
+        ),
     },
 )

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import functools
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import polars as pl
 import pytest
 
+from analyzer.correlate import match
 from analyzer.inputs import Inputs, classify
 from analyzer.pipeline import load
 from analyzer.schema import SESSION_GROUPS, SESSION_LOG_EVENTS, SESSIONS
@@ -184,3 +187,63 @@ def test_sessions_command_reads_har_but_refuses_logs() -> None:
     assert [s["source"] for s in json.loads(proc.stdout)] == ["har"]
     refused = run_cli("sessions", IDLE / "client.log")
     assert refused.returncode == 2 and "text file" in refused.stderr
+
+
+# --- the path key on small tables (correlate.match is a pure function) ---------------------
+
+
+def _segs(**cols: object) -> pl.DataFrame:
+    base = {"segment": [1], "request_id": [None], "local_port": [None], "remote_host": [None]}
+    base |= {"path": [None], "side": ["proxy"], "t0": [T0], "t1": [T0 + timedelta(seconds=1)]}
+    return pl.DataFrame(base | {k: [v] for k, v in cols.items()}).cast(
+        {
+            "request_id": pl.String,
+            "local_port": pl.Int32,
+            "remote_host": pl.String,
+            "path": pl.String,
+        }
+    )
+
+
+def _keys(rows: list[dict]) -> pl.DataFrame:
+    full = [
+        {
+            "dg_request_id": None,
+            "port": None,
+            "client_host": "127.0.0.11",
+            "server_host": "127.0.0.21",
+        }
+        | r
+        for r in rows
+    ]
+    schema = {"id": pl.String, "start": pl.Datetime("us", "UTC"), "end": pl.Datetime("us", "UTC")}
+    schema |= {"dg_request_id": pl.String, "port": pl.Int32, "client_host": pl.String}
+    schema |= {"server_host": pl.String, "session_path": pl.String}
+    return pl.DataFrame(full, schema=schema)
+
+
+T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+
+
+def _session(sid: str, start_s: float, path: str, **more: object) -> dict:
+    start = T0 + timedelta(seconds=start_s)
+    return (
+        {"id": sid, "start": start, "end": start + timedelta(seconds=30)}
+        | {"session_path": path}
+        | more
+    )
+
+
+def test_a_path_names_the_session_in_time_on_that_path() -> None:
+    keys = _keys([_session("a", -5, "/v1/speak"), _session("b", -3, "/v1/listen")])
+    got = match(_segs(path="/v1/listen"), keys, timed=True)
+    assert got.rows() == [(1, "b", "path")]
+    assert match(_segs(path="/v1/listen"), keys, timed=False).is_empty()  # time is required
+    late = _keys([_session("b", 100, "/v1/listen")])
+    assert match(_segs(path="/v1/listen"), late, timed=True).is_empty()
+
+
+def test_an_address_beats_a_path() -> None:
+    keys = _keys([_session("a", 0, "/v1/listen"), _session("b", 0, "/x", client_host="127.0.0.99")])
+    got = match(_segs(path="/v1/listen", remote_host="127.0.0.99"), keys, timed=True)
+    assert got.rows() == [(1, "b", "remote")]

@@ -110,6 +110,7 @@ def log_only_sessions(events: pl.DataFrame) -> pl.DataFrame:
             pl.col("time").max().alias("end"),
             pl.col("request_id").drop_nulls().first().alias("dg_request_id"),
             pl.col("local_port").drop_nulls().first().alias("port"),
+            pl.col("path").drop_nulls().first(),
             pl.col("status").filter(pl.col("kind") == "handshake_failed").drop_nulls().first(),
             (pl.col("kind") == "handshake_failed").any().alias("failed"),
             *_close("client", mine),

@@ -44,7 +44,7 @@ KINDS = frozenset(
 )
 SIDES = frozenset({"client", "server", "proxy", "unknown"})
 # Named regex groups a pattern may use; each feeds one LOG_EVENTS column.
-GROUPS = frozenset({"code", "reason", "status", "request_id", "port", "remote", "side"})
+GROUPS = frozenset({"code", "reason", "status", "request_id", "port", "remote", "path", "side"})
 _ID = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 Where = tuple[str | int, ...]
 

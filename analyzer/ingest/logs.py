@@ -42,6 +42,7 @@ _FIELDS = {
     "request_id": "request_id",
     "port": "local_port",
     "remote": "remote",
+    "path": "path",
 }
 
 

@@ -87,6 +87,7 @@ def context(result: Analysis) -> dict[str, Any]:
         "table_omitted": max(0, len(rows) - MAX_TABLE_ROWS),
         "capture": _capture(result),
         "logs": result.data.logs[:MAX_WARNINGS],
+        "hars": result.data.hars[:MAX_WARNINGS],
         "warnings": [_cut(w) for w in result.data.warnings[:MAX_WARNINGS]],
         "warnings_omitted": max(0, len(result.data.warnings) - MAX_WARNINGS),
         "inputs": result.inputs,

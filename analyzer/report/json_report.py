@@ -43,6 +43,7 @@ def report(result: Analysis) -> dict[str, Any]:
         "inputs": result.inputs,
         "capture": capture_facts(result.data.captures),
         "logs": [{k: _iso(v) for k, v in log.items()} for log in result.data.logs],
+        "hars": result.data.hars,
         "sessions": session_records(result.data.sessions),
         "findings": result.findings,
         "warnings": result.data.warnings,

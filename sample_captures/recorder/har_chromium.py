@@ -17,10 +17,12 @@ What it does (everything on 127.0.0.0/8):
    DevTools exports WebSockets (``_resourceType: "websocket"``, ``_webSocketMessages``
    ``[{type, time, opcode, data}]``, binary data base64, ``time`` in epoch seconds).
 
-Run: ``.venv/bin/python sample_captures/recorder/har_chromium.py [--out DIR]``
+Run: ``.venv/bin/python sample_captures/recorder/har_chromium.py [--out DIR] [--capture]``
 (default ``sample_captures/browser-har``). Writes ``session.har``, ``server.log``,
 ``cdp-events.json`` (the raw CDP events, for checking the conversion, plus the page's own
-``onclose`` code and reason as ``page.onclose``) and ``record.log``.
+``onclose`` code and reason as ``page.onclose``) and ``record.log``. ``--capture`` (root)
+also records the same connection with tcpdump on ``lo`` into ``capture.pcap`` (filter:
+the emulator's host and port), so HAR and capture of one connection can be read together.
 
 Chromium's CDP reports data frames only: there is no event for a close frame (nor for
 pings/pongs), and ``Network.webSocketClosed`` carries just a timestamp. So, exactly like a
@@ -34,6 +36,7 @@ import argparse
 import asyncio
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -124,6 +127,8 @@ async def drive(cdp_url: str, page_url: str, limit: float) -> list[dict[str, Any
     events: list[dict[str, Any]] = []
     async with connect(cdp_url, max_size=None) as cdp:
         await cdp.send(json.dumps({"id": 1, "method": "Network.enable"}))
+        while json.loads(await asyncio.wait_for(cdp.recv(), 10)).get("id") != 1:
+            pass  # navigate only once Network is on, or webSocketCreated may be missed
         await cdp.send(
             json.dumps({"id": 2, "method": "Page.navigate", "params": {"url": page_url}})
         )
@@ -279,24 +284,53 @@ def browser_on_page(host: str, html: str) -> Iterator[tuple[str, str, int, list[
         shutil.rmtree(site, ignore_errors=True)
 
 
-def record(out: Path) -> None:
+@contextmanager
+def packet_capture(pcap: Path | None, bpf: str) -> Iterator[list[str]]:
+    """tcpdump on lo while the block runs (nothing when `pcap` is None).
+
+    Yields the command; waits for tcpdump's "listening on" so the SYN is not missed, and
+    stops it with SIGINT so it flushes the file.
+    """
+    if pcap is None:
+        yield []
+        return
+    argv = ["tcpdump", "-i", "lo", "-U", "-Z", "root", "-w", str(pcap), bpf]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    if "listening on" not in proc.stderr.readline():
+        proc.kill()
+        raise RuntimeError(f"tcpdump did not start: {' '.join(argv)}")
+    time.sleep(0.3)
+    try:
+        yield argv
+    finally:
+        time.sleep(2.0)  # the kernel hands packets over in blocks (1 s timeout): let it
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+
+
+def record(out: Path, capture: bool = False) -> None:
     out.mkdir(parents=True, exist_ok=True)
     ws_port = free_port(SERVER_ADDR)
     page = PAGE % {"host": SERVER_ADDR, "port": ws_port, "query": QUERY, "key": FAKE_KEY}
     emulator = [sys.executable, str(RECORDER_DIR / "emulator.py"), "--host", SERVER_ADDR,
                 "--port", str(ws_port), "--log", str(out / "server.log")]  # fmt: skip
-    server = subprocess.Popen(emulator, stdout=subprocess.PIPE, text=True)
-    try:
-        wait_line(server, "listening on")
-        with browser_on_page(SERVER_ADDR, page) as (cdp_url, page_url, cdp_port, commands):
-            events = asyncio.run(drive(cdp_url, page_url, 40.0))
-            version = _browser_version(cdp_port)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    pcap = out / "capture.pcap" if capture else None
+    bpf = f"host {SERVER_ADDR} and tcp port {ws_port}"
+    with packet_capture(pcap, bpf) as tcpdump:
+        server = subprocess.Popen(emulator, stdout=subprocess.PIPE, text=True)
+        try:
+            wait_line(server, "listening on")
+            with browser_on_page(SERVER_ADDR, page) as (cdp_url, page_url, cdp_port, commands):
+                events = asyncio.run(drive(cdp_url, page_url, 40.0))
+                version = _browser_version(cdp_port)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    commands = [emulator, *commands] + ([tcpdump] if tcpdump else [])
     (out / "cdp-events.json").write_text(json.dumps(events, indent=1) + "\n")
     (out / "session.har").write_text(json.dumps(har_from_events(events, version), indent=2) + "\n")
-    (out / "record.log").write_text("\n".join(" ".join(c) for c in [emulator, *commands]) + "\n")
+    (out / "record.log").write_text("\n".join(" ".join(c) for c in commands) + "\n")
     print(f"{len(events)} CDP WebSocket events -> {out / 'session.har'}")
 
 
@@ -308,7 +342,9 @@ def _browser_version(port: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    record(parser.parse_args().out)
+    parser.add_argument("--capture", action="store_true", help="also tcpdump it (root)")
+    args = parser.parse_args()
+    record(args.out, args.capture)
 
 
 if __name__ == "__main__":
