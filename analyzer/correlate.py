@@ -63,8 +63,14 @@ def segment(events: pl.DataFrame) -> pl.DataFrame:
     prev = pl.col("kind").shift(1).over("input")
     prev_open = prev.is_in(OPENERS).fill_null(False)
     # A refused upgrade ends the attempt its request lines began (websockets logs the
-    # response, closes, then raises); only back-to-back refusals are separate attempts.
-    retry = (pl.col("kind") == "handshake_failed") & (prev == "handshake_failed").fill_null(False)
+    # response, closes, then raises); only back-to-back refusals are separate attempts, and
+    # only when the second has a time of its own: an untimed one is the head of the stack
+    # trace printed under the app's line about the same failure (OkHttp, Node, .NET).
+    retry = (
+        (pl.col("kind") == "handshake_failed")
+        & (prev == "handshake_failed").fill_null(False)
+        & pl.col("time").is_not_null()
+    )
     opens = (pl.col("kind").is_in(OPENERS) & ~prev_open) | retry
     named = pl.col("remote").is_not_null() | pl.col("request_id").is_not_null()
     proxy = pl.col("side") == "proxy"

@@ -22,6 +22,9 @@ from analyzer.schema import FRAMES
 def har_tables(hars: list[HarData], first_index: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(sessions before `pipeline.finish_sessions`, frames), ids `h<file>-<entry>`.
 
+    Sessions keep `messages_recorded` (false: the HAR lists no messages at all, as Firefox
+    writes it), so frame counters are zero-filled only where the HAR did list them.
+
     `first_index` is the HARs' position after the captures: their `input_index`.
     """
     parts = [_one(h, i, first_index + i) for i, h in enumerate(hars)]
@@ -38,7 +41,9 @@ def har_tables(hars: list[HarData], first_index: int) -> tuple[pl.DataFrame, pl.
 
 def _one(har: HarData, file_no: int, index: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     ident = pl.format("h{}-{}", pl.lit(file_no), pl.col("stream"))
-    facts = har.sessions.select("stream", "start", "end", "har_close_not_recorded")
+    facts = har.sessions.select(
+        "stream", "start", "end", "har_close_not_recorded", "messages_recorded"
+    )
     table = (
         har.handshakes.drop("input", "client")
         .join(facts, on="stream", how="left")

@@ -137,7 +137,11 @@ def _add_hars(data: Dataset, hars: list[HarData], first_index: int) -> None:
     data.warnings += [w for h in hars for w in h.warnings]
     data.hars = har_facts(hars)
     if table.height:
-        data.sessions = pl.concat([data.sessions, finish_sessions(table, counts=FRAME_COUNTS)])
+        listed = pl.col("messages_recorded")  # Firefox lists no messages: counts unknown
+        table = _padded(table).with_columns(
+            pl.when(listed).then(pl.col(c).fill_null(0)).otherwise(pl.col(c)) for c in FRAME_COUNTS
+        )
+        data.sessions = pl.concat([data.sessions, finish_sessions(table, counts=[])])
         data.frames = pl.concat([data.frames, frames])
 
 

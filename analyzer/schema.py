@@ -300,8 +300,9 @@ _CLOSING = {
     "client_last_data_frame_before_server_close": (I, "capture frame of that data frame"),
     "har_close_not_recorded": (
         B,
-        "HAR sessions: the HAR holds no close frame (Chromium never records close/ping/pong): "
-        "whether a close was sent is unknown, not 'none'; null for other sources",
+        "HAR sessions: the HAR holds no close frame (Chromium never records close/ping/pong, "
+        "Firefox records no message at all): whether a close was sent is unknown, not 'none'; "
+        "null for other sources",
     ),
 }
 _TCP = {
@@ -361,6 +362,10 @@ _LOG = {
         S,
         "file:line of the most telling log event (handshake failure, proxy or ping timeout, "
         "abnormal close, reset, close received, close sent, ... in that order)",
+    ),
+    "log_source_side": (
+        S,
+        "who wrote that line: client | server | proxy | unknown (the pack's reading of it)",
     ),
     "log_close_code": (
         pl.Int32,

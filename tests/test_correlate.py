@@ -247,3 +247,14 @@ def test_an_address_beats_a_path() -> None:
     keys = _keys([_session("a", 0, "/v1/listen"), _session("b", 0, "/x", client_host="127.0.0.99")])
     got = match(_segs(path="/v1/listen", remote_host="127.0.0.99"), keys, timed=True)
     assert got.rows() == [(1, "b", "remote")]
+
+
+@pytest.mark.parametrize("tool", ["okhttp", "dotnet"])
+def test_a_stack_trace_under_the_app_line_is_not_another_attempt(tool: str) -> None:
+    """Real OkHttp / Mono logs print each failure on a timed app line and again at the
+    head of an untimed stack trace: one connection, one session (five cases recorded)."""
+    log = SAMPLES / "real-logs" / tool / "client.log"
+    data = _load((), (log,))
+    assert data.sessions.height == 5
+    assert data.sessions["start"].null_count() == 0
+    assert data.sessions["kind"].to_list() == ["rejected"] * 2 + ["websocket"] * 3

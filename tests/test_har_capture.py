@@ -8,6 +8,7 @@ log. Expected values are read from the raw files here (json, tshark), not from t
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from datetime import UTC, datetime, timedelta
 
@@ -75,9 +76,22 @@ def test_har_of_another_run_is_not_folded() -> None:
 def test_report_shows_the_har_file_and_offset() -> None:
     from analyzer.report import html
 
-    page = html.render(analysis_of(load(classify([PCAP, HAR]))))
+    page = html.render(analysis_of(load(classify([PCAP, HAR, LOG]))))
     assert "HAR files" in page and "Also in HAR" in page
     assert "matched by ws_key" in page
+    # A log cited as evidence: its name in the narrow column, the full path in the title.
+    assert re.search(
+        rf'<span class="logref" title="{re.escape(str(LOG))}:\d+">server\.log:\d+<', page
+    )
+
+
+def test_a_server_log_is_cited_as_the_server_s() -> None:
+    findings = analysis_of(load(classify([PCAP, LOG]))).findings
+    (idle,) = [f for f in findings if f["rule"] == "idle-before-1011"]
+    cited = [e for e in idle["evidence"] if e.get("log")]
+    assert cited and cited[0]["text"].startswith("The server's log (")
+    line = int(cited[0]["log"].rsplit(":", 1)[1])
+    assert "1011" in LOG.read_text().splitlines()[line - 1]
 
 
 # --- match_hars on small tables (pure function) -------------------------------------------

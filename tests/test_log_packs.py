@@ -332,6 +332,14 @@ REAL_KEY_LINES = {
     ),
     "deepgram-js-sdk/client.log": ("(Status: 401, Request ID: ", "handshake_failed"),
     "go/client.log": ("websocket: close 1011 (internal server error): Deepgram", "close_received"),
+    "okhttp/client.log": (
+        "Expected HTTP 101 response but was '401 Unauthorized' (",
+        "handshake_failed",
+    ),
+    "dotnet/client.log": (
+        "CloseStatus=InternalServerError (1011), CloseStatusDesc",
+        "close_received",
+    ),
 }
 
 
@@ -375,3 +383,32 @@ def test_real_logs_key_fields() -> None:
     closes = go.filter(kind="close_received")
     assert closes["close_code"].to_list() == [1011, None]  # coder prints the code's name
     assert closes["close_reason"].str.contains("dpgr.am/net0001").all()
+    net0001 = "Deepgram did not receive audio data or a text message within the timeout window."
+
+    # OkHttp 3.13.1: each Throwable twice (the app's onFailure line, the trace's head line)
+    ok = ev("okhttp/client.log")
+    timed = ok.filter(pl.col("time").is_not_null())
+    assert timed.height == 9 and ok.filter(pl.col("time").is_null()).height == 4
+    assert ok.filter(kind="handshake_failed", status=401).height == 2
+    refused = ok.filter(kind="handshake_failed", pattern="okhttp/failed-to-connect")
+    assert refused.height == 2 and refused["remote"].str.starts_with("127.0.0.21:").all()
+    assert ok.filter(kind="connection_open").height == 3  # idle, abrupt, reset
+    close = ok.filter(kind="close_received")
+    assert close["close_code"].to_list() == [1011]
+    assert close["close_reason"].str.starts_with(net0001).all()
+    assert ok.filter(kind="connection_closed")["close_code"].to_list() == [1011]  # onClosed
+    assert ok.filter(kind="abnormal_close")["pattern"].to_list() == ["okhttp/eof"] * 2  # FIN
+    assert ok.filter(kind="reset")["pattern"].to_list() == ["okhttp/connection-reset"] * 2
+
+    # Mono 6.8 ClientWebSocket: the 401 is only "Unable to connect to the remote server"
+    dn = ev("dotnet/client.log")
+    failed = dn.filter(kind="handshake_failed")
+    assert failed.height == 4 and failed["status"].null_count() == 4  # no status in Mono's text
+    assert failed["pattern"].to_list() == ["dotnet/connect-failed"] * 3 + ["dotnet/connect-refused"]
+    assert dn.filter(kind="connection_open").height == 3
+    close = dn.filter(kind="close_received")
+    assert close["close_code"].to_list() == [1011]  # from `(int)CloseStatus`
+    assert close["close_reason"].str.starts_with(net0001).all()
+    abrupt = dn.filter(kind="abnormal_close")  # abrupt: e.Message + e; reset: e.Message
+    assert abrupt.height == 3 and (abrupt["pattern"] == "dotnet/premature-close").all()
+    assert dn.filter(kind="reset")["pattern"].to_list() == ["dotnet/connection-reset"]

@@ -9,15 +9,25 @@ Formats read:
 - Chrome/Edge DevTools ("Save all as HAR", Chrome >= 76): the upgrade entry has
   `_resourceType: "websocket"` and `_webSocketMessages: [{type: send|receive, time: epoch
   seconds, opcode, data}]`; text data as is, binary data base64.
-- Firefox: its export lists the 101 entry, but (as far as we know; not verified against a
-  Firefox-made file) writes no messages. WebSocket entries are therefore also recognised
-  by status 101, an `Upgrade: websocket` request header or a ws:// / wss:// URL, and
-  `_webSocketMessages` is read whenever it is present (HTTP Toolkit, mitmproxy and others
-  write Chrome's shape).
+- Firefox (verified on Firefox ESR 153.7.0's DevTools HAR export,
+  sample_captures/browser-har/firefox): a WebSocket is an ordinary HTTP entry, `GET ws://…`
+  (`httpVersion` HTTP/1.1), with the full upgrade request headers (Upgrade, Connection,
+  Sec-WebSocket-Key/-Version/-Protocol/-Extensions, Origin) and the `101 Switching
+  Protocols` response headers (Sec-WebSocket-Accept/-Protocol, server headers), an empty
+  `text/plain` content, and no `_resourceType`, no `_webSocketMessages`, no
+  `serverIPAddress`: nothing after the 101 is written (no message, no close, no end), and
+  the entry's `time` is the sum of its `timings` (the upgrade exchange, a few ms), not the
+  connection's lifetime. WebSocket entries are therefore also recognised by status 101, an
+  `Upgrade: websocket` request header or a ws:// / wss:// URL, and `_webSocketMessages` is
+  read whenever it is present (HTTP Toolkit, mitmproxy and others write Chrome's shape).
 
 Chromium reports no close, ping or pong frames to DevTools, so a Chrome HAR never holds a
 close even when one was exchanged. An entry without an opcode-8 message is therefore marked
 `close_recorded: false` / `har_close_not_recorded: true`: "not recorded", never "not sent".
+An entry with no `_webSocketMessages` at all (Firefox) has `messages_recorded: false`:
+its message count is null (unknown, not 0) and so is its end: only an entry in Chrome's
+shape (`_resourceType: "websocket"` or a `_webSocketMessages` list) has a `time` that spans
+the connection.
 
 Everything that can carry a credential (headers, cookies, query values, the token
 subprotocol, key-like runs in text) is redacted here with `analyzer.redact`, as for captures.
@@ -62,7 +72,8 @@ HAR_SESSIONS = pl.Schema(
         "url": pl.String,
         "start": TS,
         "end": TS,
-        "messages": pl.Int64,
+        "messages": pl.Int64,  # null: the entry holds no message list (Firefox)
+        "messages_recorded": pl.Boolean,
         "close_recorded": pl.Boolean,
         "har_close_not_recorded": pl.Boolean,
         "note": pl.String,
@@ -71,6 +82,10 @@ HAR_SESSIONS = pl.Schema(
 NOT_RECORDED_NOTE = (
     "the HAR records no close frame for this WebSocket (Chromium DevTools never records "
     "close/ping/pong): whether a close was sent is unknown"
+)
+NO_MESSAGES_NOTE = (
+    "the HAR records nothing after the 101 for this WebSocket (Firefox's HAR export writes "
+    "no messages, no close and no end time): messages, close and duration are unknown"
 )
 
 
@@ -361,25 +376,31 @@ def _session(
     entry: dict[str, Any], stream: int, handshake: dict[str, Any], frames: list[dict[str, Any]]
 ) -> dict[str, Any]:
     closed = any(f["opcode"] == "close" for f in frames)
+    recorded = isinstance(entry.get("_webSocketMessages"), list)
     start = handshake["request_time"]
     last = max((f["time"] for f in frames), default=None)
-    end = dt.datetime.fromtimestamp(last / 1e9, dt.UTC) if last is not None else start
+    end = dt.datetime.fromtimestamp(last / 1e9, dt.UTC) if last is not None else None
     # Chrome's entry `time` spans the request to the WebSocket's close: the only trace of
-    # when the connection ended (the close frame itself is never recorded).
+    # when the connection ended (the close frame itself is never recorded). Firefox's is
+    # the sum of its timings, the upgrade exchange only: no end is known there.
     lifetime = entry.get("time")
-    if isinstance(lifetime, int | float) and lifetime > 0:
-        end = max(end, start + dt.timedelta(milliseconds=lifetime))
+    if recorded or entry.get("_resourceType") == "websocket":
+        end = end or start
+        if isinstance(lifetime, int | float) and lifetime > 0:
+            end = max(end, start + dt.timedelta(milliseconds=lifetime))
+    note = None if closed else NOT_RECORDED_NOTE if recorded else NO_MESSAGES_NOTE
     return {
         "session": f"har-{stream}",
         "stream": stream,
         "source": "har",
         "url": handshake["path"] and _redacted_url(entry, handshake),
         "start": start,
-        "end": max(end, start),
-        "messages": len(frames),
+        "end": max(end, start) if end else None,
+        "messages": len(frames) if recorded else None,
+        "messages_recorded": recorded,
         "close_recorded": closed,
         "har_close_not_recorded": not closed,
-        "note": None if closed else NOT_RECORDED_NOTE,
+        "note": note,
     }
 
 

@@ -224,8 +224,15 @@ def _evidence(e: dict[str, Any], row: dict[str, Any] | None) -> dict[str, Any]:
         "offset": offset,
         "frame": e.get("frame"),
         "log": e.get("log"),
+        "log_name": _log_name(e.get("log")),
         "text": markup.inline(e["text"]),
     }
+
+
+def _log_name(ref: str | None) -> str | None:
+    """`/long/path/client.log:53` -> `client.log:53`: the column is narrow; the full
+    reference stays in the title and in the finding's text."""
+    return Path(ref).name if ref else None
 
 
 # Sessions ----------------------------------------------------------------------------

@@ -33,7 +33,7 @@ def _close(code: int | None, reason: str | None) -> str:
 def _close_summary(r: dict) -> str:
     first = r["close_first_by"]
     if first is None:
-        return "no close frame"
+        return "not recorded" if r["har_close_not_recorded"] else "no close frame"
     other = "server" if first == "client" else "client"
     text = f"{first} {_close(r[f'close_{first}_code'], None)}"
     if r[f"close_{other}_time"] is not None:
@@ -43,7 +43,13 @@ def _close_summary(r: dict) -> str:
     return text
 
 
+def _count(n: int | None) -> str:
+    return "?" if n is None else str(n)
+
+
 def _tcp_end(r: dict) -> str:
+    if r["tcp_end"] is None:
+        return "—"  # a HAR or a log: no TCP seen
     if r["tcp_end"] == "open":
         return "open at capture end"
     return f"{r['tcp_end'].upper()} by {r['tcp_ended_by']}"
@@ -53,7 +59,7 @@ def _notes(r: dict) -> str:
     notes = []
     if r["kind"] == "recovered":
         notes.append("handshake not captured")
-    elif not r["syn_seen"]:
+    elif r["syn_seen"] is False:
         notes.append("started before capture")
     if r["kind"] == "encrypted":
         notes.append(f"TLS {r['sni'] or ''}".strip() + " (no keys)")
@@ -72,13 +78,13 @@ def sessions_table(sessions: pl.DataFrame) -> str:
         rows.append(
             [
                 r["id"],
-                f"{r['client']} → {r['server']}",
+                f"{r['client'] or '?'} → {r['server'] or '?'}",
                 r["kind"],
                 r["start"].strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
-                f"{r['duration_s']:.3f}s",
+                "—" if r["duration_s"] is None else f"{r['duration_s']:.3f}s",
                 "" if r["status"] is None else str(r["status"]),
                 r["uri"] or "",
-                f"{r['data_frames_client']}/{r['data_frames_server']}",
+                f"{_count(r['data_frames_client'])}/{_count(r['data_frames_server'])}",
                 _close_summary(r),
                 _tcp_end(r),
                 _notes(r),

@@ -178,6 +178,9 @@ def _rejected(row: dict[str, Any]) -> str:
 
 
 def _tcp_only(row: dict[str, Any]) -> str:
+    if row["tcp_end"] is None:  # a HAR or a log: no TCP, and no close on record
+        source = "the HAR" if row["source"] == "har" else "the log"
+        return f"{source} records no close frame and nothing about how the connection ended"
     prefix = ""
     if row["kind"] == "encrypted":
         prefix = f"TLS{' to ' + row['sni'] if row['sni'] else ''} without keys (frames unseen); "

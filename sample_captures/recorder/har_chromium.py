@@ -65,19 +65,22 @@ WS_EVENTS = (
     "Network.webSocketFrameError",
     "Network.webSocketClosed",
 )
-PAGE = """<!doctype html><meta charset="utf-8"><title>recording</title>
-<script>
-const url = "ws://%(host)s:%(port)d/v1/listen?%(query)s";
-const ws = new WebSocket(url, ["token", "%(key)s"]);
-ws.binaryType = "arraybuffer";
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+# The page's audio source, shared with har_firefox.py's page.
+TONE_JS = """\
 function chunk(n) {  // 100 ms of a 440 Hz tone, 16 kHz linear16 (audio-like bytes)
   const pcm = new Int16Array(1600);
   for (let i = 0; i < pcm.length; i++)
     pcm[i] = Math.round(8000 * Math.sin(2 * Math.PI * 440 * (n * 1600 + i) / 16000));
   return pcm.buffer;
 }
-ws.onopen = async () => {
+"""
+PAGE = """<!doctype html><meta charset="utf-8"><title>recording</title>
+<script>
+const url = "ws://%(host)s:%(port)d/v1/listen?%(query)s";
+const ws = new WebSocket(url, ["token", "%(key)s"]);
+ws.binaryType = "arraybuffer";
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+%(tone)sws.onopen = async () => {
   for (let n = 0; n < 15; n++) { ws.send(chunk(n)); await sleep(100); }
   ws.send(JSON.stringify({type: "KeepAlive"}));
   // then silence: the server's inactivity window (10 s) runs out
@@ -312,7 +315,13 @@ def packet_capture(pcap: Path | None, bpf: str) -> Iterator[list[str]]:
 def record(out: Path, capture: bool = False) -> None:
     out.mkdir(parents=True, exist_ok=True)
     ws_port = free_port(SERVER_ADDR)
-    page = PAGE % {"host": SERVER_ADDR, "port": ws_port, "query": QUERY, "key": FAKE_KEY}
+    page = PAGE % {
+        "host": SERVER_ADDR,
+        "port": ws_port,
+        "query": QUERY,
+        "key": FAKE_KEY,
+        "tone": TONE_JS,
+    }
     emulator = [sys.executable, str(RECORDER_DIR / "emulator.py"), "--host", SERVER_ADDR,
                 "--port", str(ws_port), "--log", str(out / "server.log")]  # fmt: skip
     pcap = out / "capture.pcap" if capture else None

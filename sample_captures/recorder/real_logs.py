@@ -1,4 +1,4 @@
-"""Record REAL client log lines (browser, Node ws, Deepgram SDKs, Go) against the emulator.
+"""Record REAL client log lines (browser, Node, Deepgram SDKs, Go, OkHttp, Mono) vs the emulator.
 
 Why: the log pattern packs in ``rules/logs/`` were first written from strings copied out of
 docs. This script runs the real clients against ``emulator.py`` on 127.0.0.21 and keeps
@@ -8,7 +8,11 @@ Three cases per tool where the tool allows (everything on 127.0.0.0/8):
 
 * ``401``: an upgrade without usable credentials -> the emulator's 401 INVALID_AUTH;
 * ``refused``: a connection to a closed port on 127.0.0.21 (nothing listens there);
-* ``idle-1011``: a valid upgrade, 1 s of audio, then silence -> close 1011 NET-0001.
+* ``idle-1011``: a valid upgrade, 1 s of audio, then silence -> close 1011 NET-0001;
+* ``abrupt`` and ``reset`` (okhttp, dotnet): a valid upgrade and audio, then another
+  emulator (``--stall-after``, then stopped) drops the TCP connection without a close frame:
+  a FIN after 1 s of audio (``abrupt``), a RST while 4 s of audio still flow (``reset``;
+  ``real_logs_common.abrupt_emulator``).
 
 Tools:
 
@@ -26,7 +30,10 @@ Tools:
   sources (``golang-go``, ``golang-github-gorilla-websocket-dev``,
   ``golang-nhooyr-websocket-dev``; apt-installed when missing, as root), because the Go
   module proxy is not reachable here; errors go through ``log.Printf`` (Go's default
-  ``2026/11/22 00:40:01`` timestamp).
+  ``2026/11/22 00:40:01`` timestamp);
+* ``okhttp``: a Java 17 app on Debian's OkHttp 3.13.1 (``real_logs_jvm.py``);
+* ``dotnet``: a C# app on Mono 6.8's ``ClientWebSocket`` (corefx's managed implementation;
+  Debian's Mono, not Microsoft .NET) (``real_logs_dotnet.py``).
 
 Run: ``.venv/bin/python sample_captures/recorder/real_logs.py [--out DIR] [--workdir DIR]
 [--only TOOL ...]``. Default out ``sample_captures/real-logs``, workdir
@@ -47,17 +54,26 @@ import time
 from pathlib import Path
 from typing import Any
 
-from har_chromium import browser_on_page, free_port, wait_line
+from har_chromium import browser_on_page, free_port
+from real_logs_common import (
+    FAKE_KEY,
+    HOST,
+    IDLE,
+    QUERY,
+    RECORDER_DIR,
+    abrupt_emulator,
+    apt_install,
+    deb_version,
+    emulator,
+    run_logged,
+)
+from real_logs_dotnet import record_dotnet
+from real_logs_jvm import record_okhttp
 from websockets.asyncio.client import connect
 
-RECORDER_DIR = Path(__file__).resolve().parent
 DEFAULT_OUT = RECORDER_DIR.parent / "real-logs"
 DEFAULT_WORK = Path("/tmp/wsdoctor-real-logs")
-HOST = "127.0.0.21"
-QUERY = "encoding=linear16&sample_rate=16000&channels=1&model=nova-3"
-FAKE_KEY = "FAKEKEYdeadbeef0123456789abcdef012345678"  # obviously fake
-IDLE = 4.0  # emulator inactivity window (Deepgram's is 10 s; the reason text is the same)
-TOOLS = ("browser", "node-ws", "deepgram-python-sdk", "deepgram-js-sdk", "go")
+TOOLS = ("browser", "node-ws", "deepgram-python-sdk", "deepgram-js-sdk", "go", "okhttp", "dotnet")
 
 PAGE = """<!doctype html><meta charset="utf-8"><title>recording</title>
 <script>
@@ -283,12 +299,6 @@ GO_DEBS = ("golang-go", "golang-github-gorilla-websocket-dev", "golang-nhooyr-we
 GOCODE = "/usr/share/gocode"
 
 
-def _run_logged(argv: list[str], log: Path, cwd: Path, timeout: float) -> None:
-    """Run a client with stdout and stderr interleaved into one file (as a terminal)."""
-    with log.open("w") as fh:
-        subprocess.run(argv, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout)
-
-
 def _npm(work: Path, spec: str) -> bool:
     name = spec.rsplit("@", 1)[0] if spec.count("@") > (spec[0] == "@") else spec
     if (work / "node_modules" / name / "package.json").exists():
@@ -393,7 +403,7 @@ def record_node_ws(out: Path, work: Path, port: int, closed: int) -> dict[str, s
         return {}
     (node_dir / "client.cjs").write_text(NODE_WS_CLIENT % {"query": QUERY})
     argv = ["node", "client.cjs", HOST, str(port), str(closed), FAKE_KEY]
-    _run_logged(argv, out / "client.log", node_dir, 60)
+    run_logged(argv, out / "client.log", node_dir, 60)
     return {"command": " ".join(argv)}
 
 
@@ -412,7 +422,7 @@ def record_dg_python(out: Path, work: Path, port: int) -> dict[str, str]:
             return {}
     (work / "dg_client.py").write_text(DG_PY_CLIENT % {"idle": IDLE})
     argv = [str(py), "dg_client.py", HOST, str(port), FAKE_KEY]
-    _run_logged(argv, out / "client.log", work, 90)
+    run_logged(argv, out / "client.log", work, 90)
     return {"command": " ".join(argv)}
 
 
@@ -422,24 +432,13 @@ def record_dg_js(out: Path, work: Path, port: int) -> dict[str, str]:
         return {}
     (js_dir / "client.cjs").write_text(DG_JS_CLIENT)
     argv = ["node", "client.cjs", HOST, str(port), FAKE_KEY]
-    _run_logged(argv, out / "client.log", js_dir, 60)
+    run_logged(argv, out / "client.log", js_dir, 60)
     return {"command": " ".join(argv)}
 
 
-def _deb_version(pkg: str) -> str:
-    done = subprocess.run(
-        ["dpkg-query", "-W", "-f", "${Version}", pkg], capture_output=True, text=True
-    )
-    return done.stdout.strip() if done.returncode == 0 else ""
-
-
 def record_go(out: Path, work: Path, port: int, closed: int) -> dict[str, str]:
-    missing = [p for p in GO_DEBS if not _deb_version(p)]
-    if missing:
-        apt = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
-        if os.geteuid() != 0 or subprocess.run(apt, timeout=600).returncode:
-            print(f"cannot install {missing} (needs root and apt), skipping", file=sys.stderr)
-            return {}
+    if not apt_install(GO_DEBS):
+        return {}
     go_dir = work / "go"
     go_dir.mkdir(parents=True, exist_ok=True)
     (go_dir / "client.go").write_text(GO_CLIENT)
@@ -452,23 +451,17 @@ def record_go(out: Path, work: Path, port: int, closed: int) -> dict[str, str]:
         print(f"go build failed, skipping:\n{done.stderr[-400:]}", file=sys.stderr)
         return {}
     go_version = subprocess.run(["go", "version"], capture_output=True, text=True).stdout
-    versions = ", ".join([go_version.strip()] + [f"{p} {_deb_version(p)}" for p in GO_DEBS[1:]])
+    versions = ", ".join([go_version.strip()] + [f"{p} {deb_version(p)}" for p in GO_DEBS[1:]])
     argv = ["./client", HOST, str(port), str(closed), FAKE_KEY, versions]
-    _run_logged(argv, out / "client.log", go_dir, 60)
+    run_logged(argv, out / "client.log", go_dir, 60)
     return {"command": " ".join(argv[:-1]), "versions": versions}
 
 
 def record(out: Path, work: Path, only: list[str]) -> None:
     work.mkdir(parents=True, exist_ok=True)
     port, closed = free_port(HOST), free_port(HOST)  # `closed`: bound once, never listened
-    emu_log = work / "emulator.log"
-    emulator = subprocess.Popen(
-        [sys.executable, str(RECORDER_DIR / "emulator.py"), "--host", HOST, "--port", str(port),
-         "--inactivity-timeout", str(IDLE), "--log", str(emu_log)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    server = emulator(port, work / "emulator.log")
     try:
-        wait_line(emulator, "listening on")
         for tool in only:
             dest = out / tool
             dest.mkdir(parents=True, exist_ok=True)
@@ -481,12 +474,16 @@ def record(out: Path, work: Path, only: list[str]) -> None:
                 info = record_go(dest, work, port, closed)
             elif tool == "deepgram-python-sdk":
                 info = record_dg_python(dest, work, port)
+            elif tool in ("okhttp", "dotnet"):
+                rec = record_okhttp if tool == "okhttp" else record_dotnet
+                with abrupt_emulator(work, "abrupt") as fin, abrupt_emulator(work, "reset") as rst:
+                    info = rec(dest, work, port, closed, fin, rst)
             else:
                 info = record_dg_js(dest, work, port)
             print(f"  {info or 'skipped'}")
     finally:
-        emulator.terminate()
-        emulator.wait(timeout=10)
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def main() -> None:
