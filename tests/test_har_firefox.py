@@ -175,3 +175,13 @@ def test_sessions_table_says_unknown_not_zero() -> None:
     rows = [line for line in out.splitlines() if line.startswith("s")]
     assert len(rows) == 2
     assert all("?/?" in r and "not recorded" in r and "None" not in r for r in rows)
+
+
+def test_html_says_what_a_har_cannot_show(tmp_path: Path) -> None:
+    text = _analyze(tmp_path, "html")
+    assert "No packet capture among the inputs" in text
+    assert text.count("messages not recorded in this HAR") == 2  # one per timeline
+    assert "not recorded: a HAR holds none" in text
+    assert "after ?" not in text and "Packets" not in text
+    md = _analyze(tmp_path, "md")
+    assert "no capture, 2 session(s)" in md and "0 packets" not in md

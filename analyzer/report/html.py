@@ -366,6 +366,8 @@ def _table_row(
 
 
 def _capture(result: Analysis) -> list[tuple[str, str]]:
+    if not result.data.captures:
+        return []
     facts = capture_facts(result.data.captures)
     files = facts["files"]
     links = sorted({lt for f in files for lt in f.get("link_types") or []})

@@ -48,6 +48,13 @@ def render(result: Analysis) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _volume(result: Analysis, facts: dict) -> str:
+    """Packets when there is a capture; else how many sessions the logs and HARs gave."""
+    if result.data.captures:
+        return f"{facts['packets']:,} packets"
+    return f"no capture, {result.data.sessions.height} session(s) from logs/HAR files"
+
+
 def _header(result: Analysis, judged: verdict.Verdict) -> list[str]:
     facts = capture_facts(result.data.captures)
     names = ", ".join(escape(i["path"].rsplit("/", 1)[-1]) for i in result.inputs[:3])
@@ -57,7 +64,7 @@ def _header(result: Analysis, judged: verdict.Verdict) -> list[str]:
     lines = [
         f"### wsdoctor: {escape(judged.headline)}",
         "",
-        f"{names} · {facts['packets']:,} packets{when} · wsdoctor {__version__}",
+        f"{names} · {_volume(result, facts)}{when} · wsdoctor {__version__}",
         "",
     ]
     warnings = result.data.warnings

@@ -49,6 +49,17 @@ def _num(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
+def _empty_note(session: dict[str, Any]) -> str:
+    """Why no frame is drawn: none seen, or none visible to this source."""
+    if session.get("kind") == "encrypted":
+        return "TLS without keys: frames not visible"
+    if session.get("frames_client") is None:  # a HAR without messages, a log: unknown
+        return "messages not recorded in this " + (
+            "HAR" if session.get("source") == "har" else "log"
+        )
+    return "no WebSocket frames"
+
+
 def _dur(seconds: float) -> str:
     if seconds >= 120:
         return f"{seconds / 60:.1f} min"
@@ -106,8 +117,7 @@ def svg(
         log_marks(canvas, log_events, WIRE + 3)
     if frames.is_empty():
         _handshake(canvas, session)
-        note = "TLS without keys: frames not visible" if session.get("kind") == "encrypted" else ""
-        canvas.text(LEFT + PLOT / 2, WIRE - 8, note or "no WebSocket frames", "tl-note", "middle")
+        canvas.text(LEFT + PLOT / 2, WIRE - 8, _empty_note(session), "tl-note", "middle")
     label = f"Timeline of session {session['id']}: {_dur(canvas.span)}"
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
@@ -118,7 +128,12 @@ def svg(
 def _canvas(session: dict[str, Any], frames: pl.DataFrame, events: pl.DataFrame) -> Canvas:
     """Time range: the session's start to the last thing seen (end, frame or TCP event)."""
     t0: datetime = session["start"]
-    ends = [session["end"], frames["time"].max(), events["time"].max()]
+    ends = [
+        session["end"],
+        session.get("response_time"),
+        frames["time"].max(),
+        events["time"].max(),
+    ]
     t1 = max((t for t in ends if isinstance(t, datetime)), default=t0)
     starts = [frames["time"].min(), events["time"].min()]
     t0 = min([t0, *(t for t in starts if isinstance(t, datetime))])

@@ -196,6 +196,8 @@ def healthy(row: dict[str, Any]) -> str:
     if row["close_handshake"] == "complete" and code_c == code_s and code_c is not None:
         how = "closed normally" if code_c in (1000, 1001) else "closed"
         return f"{how} ({code_c} both ways) after {seconds(row['duration_s'])}"
+    if row["duration_s"] is None:
+        return outcome(row)
     return f"{outcome(row)}, after {seconds(row['duration_s'])}"
 
 
