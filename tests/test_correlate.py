@@ -258,3 +258,13 @@ def test_a_stack_trace_under_the_app_line_is_not_another_attempt(tool: str) -> N
     assert data.sessions.height == 5
     assert data.sessions["start"].null_count() == 0
     assert data.sessions["kind"].to_list() == ["rejected"] * 2 + ["websocket"] * 3
+
+
+def test_client_and_server_logs_alone_naming_one_request_id_are_one_session() -> None:
+    logs = (IDLE / "client.log", IDLE / "server.log")
+    data = _load((), logs)
+    assert data.sessions.height == 1
+    row = data.sessions.row(0, named=True)
+    assert row["dg_request_id"] == "ad3994ac-426c-4a35-8673-2cb4b3b4d521"
+    assert row["log_events"] == sum(f["events"] for f in data.logs)
+    assert set(data.log_events["input"]) == {str(p) for p in logs}

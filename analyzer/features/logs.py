@@ -134,25 +134,25 @@ def log_only_sessions(events: pl.DataFrame) -> pl.DataFrame:
 
 
 def merge_across_logs(events: pl.DataFrame, slack_s: float = 2.0) -> pl.DataFrame:
-    """One connection told by several logs (the client's and the proxy's) is one session:
-    unmatched segments of different files naming the same client port with overlapping
-    spans (± slack) take the lowest segment id among them."""
+    """One connection told by several logs (the client's, the server's, the proxy's) is one
+    session: unmatched segments of different files that name the same request id (any
+    time: the logs may come from machines with different clocks), or the same client port
+    with overlapping spans (± slack), take the lowest segment id among them."""
     free = events.filter(pl.col("session").is_null())
     spans = free.group_by("segment").agg(
         pl.col("input").first(),
         pl.col("local_port").drop_nulls().first().alias("port"),
+        pl.col("request_id").drop_nulls().first().alias("rid"),
         pl.col("time").min().alias("t0"),
         pl.col("time").max().alias("t1"),
     )
     slack = pl.duration(milliseconds=int(slack_s * 1000))
+    overlap = (pl.col("t0") <= pl.col("t1_o") + slack) & (pl.col("t0_o") <= pl.col("t1") + slack)
+    by_port = spans.drop_nulls("port").join(spans.drop_nulls("port"), on="port", suffix="_o")
+    by_rid = spans.drop_nulls("rid").join(spans.drop_nulls("rid"), on="rid", suffix="_o")
     pairs = (
-        spans.drop_nulls("port")
-        .join(spans.drop_nulls("port"), on="port", suffix="_o")
-        .filter(
-            (pl.col("input") != pl.col("input_o"))
-            & (pl.col("t0") <= pl.col("t1_o") + slack)
-            & (pl.col("t0_o") <= pl.col("t1") + slack)
-        )
+        pl.concat([by_port.filter(overlap).select(_PAIR), by_rid.select(_PAIR)])
+        .filter(pl.col("input") != pl.col("input_o"))
         .group_by("segment")
         .agg(pl.min_horizontal(pl.col("segment_o").min(), pl.col("segment").first()).alias("to"))
     )
@@ -160,6 +160,9 @@ def merge_across_logs(events: pl.DataFrame, slack_s: float = 2.0) -> pl.DataFram
         return events
     joined = events.join(pairs, on="segment", how="left")
     return joined.with_columns(pl.coalesce("to", "segment").alias("segment")).drop("to")
+
+
+_PAIR = ["segment", "input", "segment_o", "input_o"]
 
 
 def _connection_segments(free: pl.DataFrame) -> pl.DataFrame:
