@@ -171,6 +171,7 @@ CORPUS_LOGS = sorted(
         "*/haproxy.log",
         "*/squid-access.log",
         "*/client-denied.log",
+        "*/envoy-access.log",
     )
     for p in CORPUS.glob(pattern)
     if p.parent.name != "not-websocket"  # curl -v trace: time of day only, no WS library

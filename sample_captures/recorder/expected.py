@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kinds import AnyScenario, Derived, Findings, PlainDownload, Scenario
+from kinds import AnyScenario, BrowserRun, Derived, Findings, PlainDownload, Scenario
 from session_facts import TIME_SLACK_S, Facts, build, session_facts
 from tshark_rows import (
     BASE_OPTIONS,
@@ -150,6 +150,8 @@ def origin_note(scenario: AnyScenario) -> str:
         return f"# Derived ({scenario.transform}) from {scenario.source}/capture.pcap.\n"
     if isinstance(scenario, PlainDownload):
         return "# Mid-stream TCP that is not WebSocket: no session may come out.\n"
+    if isinstance(scenario, BrowserRun):
+        return "# Headless Chromium's own connection (har_chromium.py --capture).\n"
     return ""
 
 

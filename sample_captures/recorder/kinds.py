@@ -289,4 +289,16 @@ class PlainDownload:
     attempts: int = 5  # takes until require/forbid hold (the cut point is random)
 
 
-AnyScenario = Scenario | Derived | PlainDownload
+@dataclass(frozen=True)
+class BrowserRun:
+    """Headless Chromium's own WebSocket, recorded three ways in one run by
+    ``har_chromium.py --capture``: the DevTools HAR, tcpdump on ``lo`` and the emulator's
+    log. The page is har_chromium's (audio, one KeepAlive, silence until the 1011)."""
+
+    name: str
+    tshark_args: tuple[str, ...] = ()
+    capture_file: str = "capture.pcap"
+    expect: tuple[Findings, ...] = ()
+
+
+AnyScenario = Scenario | Derived | PlainDownload | BrowserRun

@@ -2,9 +2,10 @@
 
 Each scenario (the tables: ``scenarios_*.py``; how to add one: ``kinds.py``) is recorded
 live (``recording.py``: emulator, helpers, capture, scripted client), derived from another
-scenario's capture (``derive.py``: tcprewrite/editcap), or is the plain HTTP download that is
-not WebSocket (``download.py``). After each one, ``expected.py`` writes the folder's
-``expected.yaml`` from plain tshark queries. A lossy scenario runs across three private
+scenario's capture (``derive.py``: tcprewrite/editcap), is the plain HTTP download that is
+not WebSocket (``download.py``), or a headless Chromium run (``har_chromium.py
+--capture``). After each one, ``expected.py`` writes the folder's ``expected.yaml`` from
+plain tshark queries. A lossy scenario runs across three private
 network namespaces (``lossy_path.py``, ``namespaces.py``), addresses in 127.0.0.0/8 only.
 
 Usage: ``record.py [--out DIR] [--facts-only] [scenario ...]`` (default: all scenarios, in
@@ -23,9 +24,10 @@ import sys
 from pathlib import Path
 
 import expected
+import har_chromium
 from derive import derive
 from download import record_download
-from kinds import CLIENT_COMMANDS, DEFAULT_OUT, AnyScenario, Derived, PlainDownload
+from kinds import CLIENT_COMMANDS, DEFAULT_OUT, AnyScenario, BrowserRun, Derived, PlainDownload
 from recording import record
 from registry import SCENARIOS
 
@@ -34,6 +36,8 @@ def required_tools(scenario: AnyScenario) -> list[str]:
     """The external programs a scenario runs (record.sh installs them)."""
     if isinstance(scenario, PlainDownload):
         return ["tcpdump", "curl", "editcap", "capinfos", "tshark"]
+    if isinstance(scenario, BrowserRun):
+        return ["tcpdump", "chromium", "tshark"]
     if isinstance(scenario, Derived):
         rewrite = "tcprewrite" if scenario.transform == "vlan" else "editcap"
         return [rewrite, "tshark", "capinfos"]
@@ -62,6 +66,8 @@ def produce(scenario: AnyScenario, out: Path) -> None:
         derive(scenario, folder, out)
     elif isinstance(scenario, PlainDownload):
         record_download(scenario, folder)
+    elif isinstance(scenario, BrowserRun):
+        har_chromium.record(folder, capture=True)
     else:
         record(scenario, folder)
     size = (folder / scenario.capture_file).stat().st_size

