@@ -14,7 +14,10 @@ session, strongest evidence first:
    log takes the first leg, a server-side log the last one),
 3. peer address == the session's client or server host, within the span,
 4. request path == the session's path, within the span (proxy access logs name the URL;
-   the nearest session start wins).
+   the nearest session start wins),
+5. a refused upgrade's HTTP status == the status of a rejected session, within the span
+   (a client log of a refusal names no port, and a proxy's own refusal carries no request
+   id); the earliest leg wins, as for a request id.
 
 Clocks differ (another machine, a log written in local time read as UTC), so matching runs
 twice: an id-only pass (tiers 0 and 2, port without the time test) pairs anchor events with
@@ -91,6 +94,7 @@ def segments(events: pl.DataFrame, offsets: dict[str, float | None]) -> pl.DataF
         pl.col("local_port").drop_nulls().first(),
         host(pl.col("remote")).drop_nulls().first().alias("remote_host"),
         pl.col("path").drop_nulls().first(),
+        pl.col("status").filter(pl.col("kind") == "handshake_failed").drop_nulls().first(),
         pl.col("side").filter(pl.col("side") != "unknown").first().fill_null("unknown"),
         aligned.min().alias("t0"),
         aligned.max().alias("t1"),
@@ -108,6 +112,7 @@ def session_keys(sessions: pl.DataFrame) -> pl.DataFrame:
         host(pl.col("client")).alias("client_host"),
         host(pl.col("server")).alias("server_host"),
         pl.col("path").alias("session_path"),
+        pl.when(pl.col("kind") == "rejected").then(pl.col("status")).alias("refused_status"),
     )
 
 
@@ -131,14 +136,17 @@ def match(segs: pl.DataFrame, keys: pl.DataFrame, timed: bool) -> pl.DataFrame:
             cands.append(by_host.filter(inside).with_columns(tier=pl.lit(3)))
         by_path = segs.join(keys, left_on="path", right_on="session_path", how="inner")
         cands.append(by_path.filter(inside).with_columns(tier=pl.lit(4)))
+        by_status = segs.join(keys, left_on="status", right_on="refused_status", how="inner")
+        cands.append(by_status.filter(inside).with_columns(tier=pl.lit(5)))
     cols = ["segment", "id", "tier", "start", "t0", "side"]
     both = pl.concat([c.select(cols) for c in cands], how="vertical_relaxed")
     start_ns = pl.col("start").dt.epoch("ns")
     near = (pl.col("t0").dt.epoch("ns") - start_ns).abs()
     # A request id is shared by every proxy leg: the client saw the first, the server the last.
     leg = pl.when(pl.col("side") == "server").then(-start_ns).otherwise(start_ns)
-    both = both.with_columns(rank=pl.when(pl.col("tier") == 2).then(leg).otherwise(near))
-    names = {0: "request_id+port", 1: "port", 2: "request_id", 3: "remote", 4: "path"}
+    by_leg = pl.col("tier").is_in([2, 5])
+    both = both.with_columns(rank=pl.when(by_leg).then(leg).otherwise(near))
+    names = {0: "request_id+port", 1: "port", 2: "request_id", 3: "remote", 4: "path", 5: "status"}
     return (
         both.sort("segment", "tier", "rank", nulls_last=True)
         .unique("segment", keep="first")

@@ -194,13 +194,15 @@ def test_sessions_command_reads_har_but_refuses_logs() -> None:
 
 def _segs(**cols: object) -> pl.DataFrame:
     base = {"segment": [1], "request_id": [None], "local_port": [None], "remote_host": [None]}
-    base |= {"path": [None], "side": ["proxy"], "t0": [T0], "t1": [T0 + timedelta(seconds=1)]}
+    base |= {"path": [None], "status": [None], "side": ["proxy"]}
+    base |= {"t0": [T0], "t1": [T0 + timedelta(seconds=1)]}
     return pl.DataFrame(base | {k: [v] for k, v in cols.items()}).cast(
         {
             "request_id": pl.String,
             "local_port": pl.Int32,
             "remote_host": pl.String,
             "path": pl.String,
+            "status": pl.Int32,
         }
     )
 
@@ -212,13 +214,14 @@ def _keys(rows: list[dict]) -> pl.DataFrame:
             "port": None,
             "client_host": "127.0.0.11",
             "server_host": "127.0.0.21",
+            "refused_status": None,
         }
         | r
         for r in rows
     ]
     schema = {"id": pl.String, "start": pl.Datetime("us", "UTC"), "end": pl.Datetime("us", "UTC")}
     schema |= {"dg_request_id": pl.String, "port": pl.Int32, "client_host": pl.String}
-    schema |= {"server_host": pl.String, "session_path": pl.String}
+    schema |= {"server_host": pl.String, "session_path": pl.String, "refused_status": pl.Int32}
     return pl.DataFrame(full, schema=schema)
 
 
@@ -268,3 +271,17 @@ def test_client_and_server_logs_alone_naming_one_request_id_are_one_session() ->
     assert row["dg_request_id"] == "ad3994ac-426c-4a35-8673-2cb4b3b4d521"
     assert row["log_events"] == sum(f["events"] for f in data.logs)
     assert set(data.log_events["input"]) == {str(p) for p in logs}
+
+
+def test_a_refusal_names_the_earliest_rejected_leg_with_its_status() -> None:
+    keys = _keys(
+        [
+            _session("ok", -1, "/v1/listen"),
+            _session("leg1", 0, "/v1/listen", refused_status=403),
+            _session("leg2", 0.2, "/v1/listen", refused_status=403),
+            _session("other", 0, "/v1/listen", refused_status=401),
+        ]
+    )
+    seg = _segs(status=403, side="client")
+    assert match(seg, keys, timed=True).rows() == [(1, "leg1", "status")]
+    assert match(seg, keys, timed=False).is_empty()  # time is required

@@ -175,14 +175,15 @@ def test_refused_request_line_joins_the_client_leg(name: str) -> None:
     assert abs(facts["offset_s"]) < 0.05  # a refusal is anchored on the response time
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a refused upgrade's client.log names no local port and the proxy's answer no "
-    "dg-request-id, so nothing ties it to the captured connection: a log-only session",
-)
 @pytest.mark.parametrize("name", REFUSED)
 def test_refused_client_log_joins_the_client_leg(name: str) -> None:
     folder = SAMPLES / name
     capture = folder / "capture.pcap"
     both = load(classify([capture, folder / "client.log", folder / "envoy-access.log"]))
     assert both.sessions.height == 1
+    client = both.log_events.filter(pl.col("input") == str(folder / "client.log"))
+    refusal = client.filter(pl.col("kind") == "handshake_failed")
+    assert refusal["session"].to_list() == ["s1"] * refusal.height and refusal.height >= 1
+    assert set(refusal["match"]) == {"status"}
+    (facts,) = [f for f in both.logs if f["path"] == str(folder / "client.log")]
+    assert facts["offset_s"] is not None and abs(facts["offset_s"]) < 0.5
