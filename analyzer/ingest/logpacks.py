@@ -45,6 +45,8 @@ KINDS = frozenset(
 SIDES = frozenset({"client", "server", "proxy", "unknown"})
 # Named regex groups a pattern may use; each feeds one LOG_EVENTS column.
 GROUPS = frozenset({"code", "reason", "status", "request_id", "port", "remote", "path", "side"})
+# Pack params (the `jsonl` field mapping): each a JSON key or a list of candidate keys.
+PARAMS = ("time_field", "level_field", "message_field")
 _ID = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 Where = tuple[str | int, ...]
 
@@ -80,7 +82,8 @@ class LogPack:
     timestamps: tuple[str, ...]
     patterns: tuple[LogPattern, ...]
     side_hints: tuple[tuple[str, str], ...] = ()
-    params: dict[str, str] = field(default_factory=dict)
+    # param -> candidate JSON keys, tried in order: the first present in a line wins
+    params: dict[str, tuple[str, ...]] = field(default_factory=dict)
     examples: tuple[Example, ...] = ()  # whole-pack examples (jsonl: lines through all packs)
 
     @property
@@ -161,7 +164,7 @@ def _parse_pack(src: Source, problems: _Problems) -> LogPack | None:
         if s not in FORMATS:
             problems.add(("timestamps", i), f"unknown format {s!r}; known: {', '.join(FORMATS)}")
     hints = _side_hints(data.get("side_hints") or {}, problems)
-    params = {str(k): str(v) for k, v in (data.get("params") or {}).items()}
+    params = _params(data.get("params") or {}, problems)
     raw = data.get("patterns") or []
     if not isinstance(raw, list):
         problems.add(("patterns",), "must be a list")
@@ -180,6 +183,30 @@ def _parse_pack(src: Source, problems: _Problems) -> LogPack | None:
         params,
         examples,
     )
+
+
+def _params(raw: Any, problems: _Problems) -> dict[str, tuple[str, ...]]:
+    """`params` as param -> candidate keys; a plain string is a list of one key."""
+    if not isinstance(raw, dict):
+        problems.add(("params",), "must map a param to a JSON key or a list of keys")
+        return {}
+    out = {}
+    for name, value in raw.items():
+        where: Where = ("params", str(name))
+        if name not in PARAMS:
+            problems.add(where, f"unknown param; known: {', '.join(PARAMS)}")
+            continue
+        keys = value if isinstance(value, list) else [value]
+        if not keys:
+            problems.add(where, "an empty list; give at least one JSON key")
+        for i, key in enumerate(keys):
+            at = (*where, i) if isinstance(value, list) else where
+            if not isinstance(key, str) or not key:
+                problems.add(at, f"must be a JSON key (a non-empty string), not {key!r}")
+            elif "'" in key or "\\" in key:
+                problems.add(at, f"a JSON key without quotes or backslashes, not {key!r}")
+        out[str(name)] = tuple(k for k in keys if isinstance(k, str) and k)
+    return out
 
 
 def _side_hints(hints: Any, problems: _Problems) -> tuple[tuple[str, str], ...]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import re
 from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,7 +27,7 @@ import polars as pl
 from analyzer import redact
 from analyzer.errors import InputError
 from analyzer.ingest import logtime
-from analyzer.ingest.logpacks import LogPack, LogPattern, load_packs
+from analyzer.ingest.logpacks import PARAMS, LogPack, LogPattern, load_packs
 from analyzer.schema import LOG_EVENTS
 
 # Blocks small enough that WORKERS of them keep every core busy on a 100 MB file, large
@@ -34,6 +35,7 @@ from analyzer.schema import LOG_EVENTS
 CHUNK_BYTES = 16 * 1024 * 1024
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 MAX_LINE = 64 * 1024
+_DOTTED = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$")
 TEXT_MAX = 500
 _FIELDS = {
     "code": "close_code",
@@ -209,7 +211,9 @@ def _split_lines(block: bytes) -> pl.DataFrame:
 
 def match_lines(lines: pl.DataFrame, packs: list[LogPack], tz: str = "UTC") -> pl.DataFrame:
     """Events (LOG_EVENTS columns but `input`) for `lines` (columns line, raw)."""
-    lines = _jsonl_view(lines, packs)
+    lines, has_json = _jsonl_view(lines, packs)
+    if not has_json:  # a field-mapping pack's own patterns read only JSON lines
+        packs = [p for p in packs if not p.is_jsonl]
     literals = sorted({lit for pack in packs for p in pack.patterns for lit in p.literals})
     if not literals or lines.is_empty():
         return _empty()
@@ -278,19 +282,56 @@ def _own_strings(df: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
     return df.with_columns(pl.concat_str([pl.col(c), pl.lit("")]).alias(c) for c in columns)
 
 
-def _jsonl_view(lines: pl.DataFrame, packs: list[LogPack]) -> pl.DataFrame:
-    """Add `match`: the text patterns see. JSON lines become `time level message`."""
-    match = pl.col("raw")
-    for pack in (p for p in packs if p.is_jsonl):
-        p = pack.params
-        parts = [
-            pl.col("raw").str.json_path_match(f"$.{p[k]}").fill_null("")
-            for k in ("time_field", "level_field", "message_field")
-            if p.get(k)
-        ]
-        is_json = pl.col("raw").str.starts_with("{")
-        match = pl.when(is_json).then(pl.concat_str(parts, separator=" ")).otherwise(match)
-    return lines.with_columns(match=match)
+def _jsonl_view(lines: pl.DataFrame, packs: list[LogPack]) -> tuple[pl.DataFrame, bool]:
+    """Add `match`: the text patterns see. JSON lines become `time level message`.
+    Also says whether any line is JSON (with a field-mapping pack loaded).
+
+    Each of the three is the first of the pack's candidate keys present in the line
+    (pino's `msg`, python-json-logger's `message`). JSON paths run only on the lines that
+    start with `{`: a block without any costs one `starts_with` scan, so plain-text logs
+    are no slower. With several field-mapping packs, the last one loaded wins.
+    """
+    jsonl = [p for p in packs if p.is_jsonl]
+    is_json = lines["raw"].str.starts_with("{") if jsonl else None
+    if is_json is None or not is_json.any():
+        return lines.with_columns(match=pl.col("raw")), False
+    rows = None if is_json.all() else is_json.arg_true()
+    json_lines = lines if rows is None else lines[rows]
+    fields = json_lines.select(_json_fields(json_lines["raw"], jsonl[-1].params))
+    # a line that only starts with `{` (Node's object dumps) keeps its own text
+    found = pl.any_horizontal(pl.all().is_not_null())
+    joined = pl.concat_str(pl.all().fill_null(""), separator=" ")
+    text = fields.select(pl.when(found).then(joined)).to_series()
+    text = text.zip_with(text.is_not_null(), json_lines["raw"]).alias("match")
+    if rows is None:
+        return lines.with_columns(text), True
+    return lines.with_columns(lines["raw"].clone().scatter(rows, text).alias("match")), True
+
+
+def _json_fields(raw: pl.Series, params: dict[str, tuple[str, ...]]) -> list[pl.Expr]:
+    """Per param, the first candidate key present in each line (null if none).
+
+    Every JSON path parses the whole line, so candidates whose quoted name is nowhere in
+    the block are dropped first (a substring scan): a pino or python-json-logger log costs
+    one parse per param, not one per candidate.
+    """
+    parts = []
+    for name in PARAMS:
+        keys = [k for k in params.get(name, ()) if _in_block(raw, k)]
+        if params.get(name):
+            paths = [pl.col("raw").str.json_path_match(_json_path(k)) for k in keys]
+            parts.append((pl.coalesce(paths) if paths else pl.lit(None, pl.String)).alias(name))
+    return parts
+
+
+def _in_block(raw: pl.Series, key: str) -> bool:
+    top = key.split(".", 1)[0] if _DOTTED.match(key) else key
+    return bool(raw.str.contains(f'"{top}"', literal=True).any())
+
+
+def _json_path(key: str) -> str:
+    """`$.a.b` for dotted identifiers (a nested field), else `$['@timestamp']`."""
+    return f"$.{key}" if _DOTTED.match(key) else f"$['{key}']"
 
 
 def _apply(cands: pl.DataFrame, pack: LogPack, pattern: LogPattern) -> pl.DataFrame | None:
@@ -300,6 +341,8 @@ def _apply(cands: pl.DataFrame, pack: LogPack, pattern: LogPattern) -> pl.DataFr
     tells matched rows apart: filtering first and capturing after scanned matched lines
     twice, and eager `select` re-ran the capture for every field read from it.
     """
+    if pack.is_jsonl:  # its own patterns read only the lines its field mapping rewrote
+        cands = cands.filter(pl.col("match") != pl.col("raw"))
     if not pattern.groups:
         sub = cands.filter(pl.col("match").str.contains(pattern.regex))
     else:

@@ -41,7 +41,7 @@ class FastShape:
 @dataclass(frozen=True)
 class TimeFormat:
     """One timestamp shape: a regex with named groups Y m|b d H M S and optional f z,
-    or e (epoch seconds) and f."""
+    or e (epoch seconds) and f, or es and ms (epoch milliseconds)."""
 
     name: str
     regex: str
@@ -72,8 +72,13 @@ FORMATS: dict[str, TimeFormat] = {
             r"(?:\.(?P<f>\d{1,9}))?(?: (?P<z>[+-]\d{4}))?\]",
             "[21/Nov/2026:21:46:33 +0000]",
         ),
-        # squid native access.log: `<epoch>.<ms>` first on the line.
-        TimeFormat("epoch", r"^(?P<e>\d{9,11})(?:\.(?P<f>\d{1,9}))?\b", "1795297766.573"),
+        # squid native access.log: `<epoch>.<ms>` first on the line; pino and other JSON
+        # loggers: epoch milliseconds (13 digits), the last three digits read as `ms`.
+        TimeFormat(
+            "epoch",
+            r"^(?:(?P<e>\d{9,11})(?:\.(?P<f>\d{1,9}))?|(?P<es>\d{10})(?P<ms>\d{3}))\b",
+            "1795297766.573",
+        ),
     )
 }
 _MONTHS = {
@@ -139,9 +144,14 @@ def _local(naive: pl.Expr, tz: str) -> pl.Expr:
 
 
 def _epoch(df: pl.DataFrame) -> pl.DataFrame:
-    """`df` plus `time` and `_assumed` (epoch seconds are UTC by definition)."""
+    """`df` plus `time` and `_assumed` (epoch seconds are UTC by definition).
+
+    Epoch milliseconds (13 digits, `1795311667476`) match as ten digits of seconds `es`
+    plus three of `ms`, read like the fraction of `1795311667.476`."""
     g = pl.col("_ts")
-    ns = g.struct.field("e").cast(pl.Int64) * 1_000_000_000 + _frac_ns(g)
+    seconds = pl.coalesce(g.struct.field("e"), g.struct.field("es")).cast(pl.Int64)
+    frac = pl.coalesce(g.struct.field("f"), g.struct.field("ms"))
+    ns = seconds * 1_000_000_000 + frac.str.pad_end(9, "0").cast(pl.Int64).fill_null(0)
     time = pl.from_epoch(ns, time_unit="ns").dt.replace_time_zone("UTC")
     return df.with_columns(time=time, _assumed=pl.lit(False))
 

@@ -33,7 +33,10 @@ Tools:
   ``2026/11/22 00:40:01`` timestamp);
 * ``okhttp``: a Java 17 app on Debian's OkHttp 3.13.1 (``real_logs_jvm.py``);
 * ``dotnet``: a C# app on Mono 6.8's ``ClientWebSocket`` (corefx's managed implementation;
-  Debian's Mono, not Microsoft .NET) (``real_logs_dotnet.py``).
+  Debian's Mono, not Microsoft .NET) (``real_logs_dotnet.py``);
+* ``pino`` and ``python-json-logger``: JSON-lines logs from those two JSON loggers (a ``ws``
+  app logging with pino 9; ``websockets``' own loggers through python-json-logger's
+  ``JsonFormatter``), for the ``jsonl`` pack (``real_logs_jsonl.py``).
 
 Run: ``.venv/bin/python sample_captures/recorder/real_logs.py [--out DIR] [--workdir DIR]
 [--only TOOL ...]``. Default out ``sample_captures/real-logs``, workdir
@@ -68,12 +71,23 @@ from real_logs_common import (
     run_logged,
 )
 from real_logs_dotnet import record_dotnet
+from real_logs_jsonl import record_pino, record_python_json_logger
 from real_logs_jvm import record_okhttp
 from websockets.asyncio.client import connect
 
 DEFAULT_OUT = RECORDER_DIR.parent / "real-logs"
 DEFAULT_WORK = Path("/tmp/wsdoctor-real-logs")
-TOOLS = ("browser", "node-ws", "deepgram-python-sdk", "deepgram-js-sdk", "go", "okhttp", "dotnet")
+TOOLS = (
+    "browser",
+    "node-ws",
+    "deepgram-python-sdk",
+    "deepgram-js-sdk",
+    "go",
+    "okhttp",
+    "dotnet",
+    "pino",
+    "python-json-logger",
+)
 
 PAGE = """<!doctype html><meta charset="utf-8"><title>recording</title>
 <script>
@@ -478,6 +492,10 @@ def record(out: Path, work: Path, only: list[str]) -> None:
                 rec = record_okhttp if tool == "okhttp" else record_dotnet
                 with abrupt_emulator(work, "abrupt") as fin, abrupt_emulator(work, "reset") as rst:
                     info = rec(dest, work, port, closed, fin, rst)
+            elif tool in ("pino", "python-json-logger"):
+                json_rec = record_pino if tool == "pino" else record_python_json_logger
+                with abrupt_emulator(work, "abrupt") as fin:
+                    info = json_rec(dest, work, port, closed, fin)
             else:
                 info = record_dg_js(dest, work, port)
             print(f"  {info or 'skipped'}")
