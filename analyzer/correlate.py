@@ -15,14 +15,15 @@ session, strongest evidence first:
 3. peer address == the session's client or server host, within the span,
 4. request path == the session's path, within the span (proxy access logs name the URL;
    the nearest session start wins),
-5. a refused upgrade's HTTP status == the status of a rejected session, within the span
-   (a client log of a refusal names no port, and a proxy's own refusal carries no request
-   id); the earliest leg wins, as for a request id.
+5. a refusal's HTTP status (a failed upgrade, or a proxy's 4xx/5xx error line) == the
+   status of a rejected session, within the span (a client log of a refusal names no port,
+   a proxy's own refusal carries no request id); the earliest leg wins, as for a request id.
 
 Clocks differ (another machine, a log written in local time read as UTC), so matching runs
 twice: an id-only pass (tiers 0 and 2, port without the time test) pairs anchor events with
 the capture (close received <-> the peer's close frame, close sent <-> one's own, connection
-open <-> the 101, proxy timeout <-> the TCP teardown); the median of `log time - capture
+open <-> the 101, proxy timeout <-> the TCP teardown; a line stamped with its request's
+start, as Envoy's, <-> the upgrade request); the median of `log time - capture
 time` per file is the file's offset, applied before the timed pass, and restated from that
 pass's anchors. Concurrent connections interleaved in one log without ids on each line are
 not separated (a known limitation).
@@ -39,6 +40,11 @@ from analyzer.features.common import seconds
 TOLERANCE_S = 2.0
 OPENERS = ["request_id", "connection_open"]
 _NS = 1_000_000_000
+# A line that reports a refused request with its status: a failed upgrade, or an error the
+# proxy answered with 4xx/5xx (Envoy's DPE 400 names nothing else).
+_REFUSAL = (pl.col("kind") == "handshake_failed") | (
+    (pl.col("kind") == "error") & (pl.col("status") >= 400)
+)
 
 
 @dataclass
@@ -94,7 +100,7 @@ def segments(events: pl.DataFrame, offsets: dict[str, float | None]) -> pl.DataF
         pl.col("local_port").drop_nulls().first(),
         host(pl.col("remote")).drop_nulls().first().alias("remote_host"),
         pl.col("path").drop_nulls().first(),
-        pl.col("status").filter(pl.col("kind") == "handshake_failed").drop_nulls().first(),
+        pl.col("status").filter(_REFUSAL).drop_nulls().first(),
         pl.col("side").filter(pl.col("side") != "unknown").first().fill_null("unknown"),
         aligned.min().alias("t0"),
         aligned.max().alias("t1"),
@@ -162,6 +168,7 @@ def anchor_offsets(events: pl.DataFrame, sessions: pl.DataFrame) -> dict[str, fl
     """Per file: median of (log time - capture time) over events with a capture twin."""
     times = sessions.select(
         pl.col("id").alias("session"),
+        "request_time",
         "close_client_time",
         "close_server_time",
         "response_time",
@@ -170,7 +177,9 @@ def anchor_offsets(events: pl.DataFrame, sessions: pl.DataFrame) -> dict[str, fl
     own, peer = ("close_client_time", "close_server_time")
     server = pl.col("side") == "server"
     twin = (
-        pl.when(pl.col("kind") == "close_received")
+        pl.when(pl.col("stamped_at") == "request_start")
+        .then(pl.col("request_time"))
+        .when(pl.col("kind") == "close_received")
         .then(pl.when(server).then(pl.col(own)).otherwise(pl.col(peer)))
         .when(pl.col("kind") == "close_sent")
         .then(pl.when(server).then(pl.col(peer)).otherwise(pl.col(own)))

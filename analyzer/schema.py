@@ -448,6 +448,11 @@ LOG_EVENTS = _t(
     remote=(S, "peer address or host[:port] the line names"),
     path=(S, "request path (no query) the line names, to join with captured sessions' path"),
     pattern=(S, "<pack>/<pattern id> that matched"),
+    stamped_at=(
+        S,
+        "event | request_start: what the line's time marks (Envoy stamps its access line, "
+        "written at stream end, with the request's start)",
+    ),
     text=(S, "the line, key-like runs redacted, cut to 500 characters"),
 )
 

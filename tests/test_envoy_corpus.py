@@ -1,12 +1,13 @@
 """The Envoy samples: real Envoy 1.40 access-log lines, read alone and with their capture.
 
 Each `sample_captures/envoy-*` folder was recorded with a real Envoy between the client and
-the emulator (recorder/scenarios_proxies.py); its `envoy-access.log` is Envoy's default
-access-log format, one line per downstream request, written when the stream ends and
-stamped with the time the request *started*. These tests pin what Envoy really logged
-(response code, response flag, duration) to the pattern of rules/logs/envoy.yaml that must
-read it, and check that a capture read together with the client's and Envoy's logs keeps
-one session per connection, with every log event attached to one of them.
+the emulator (recorder/scenarios_proxies.py); its `envoy-access.log` (and, behind two
+Envoys, the inner one's `envoy-inner-access.log`) is Envoy's default access-log format, one
+line per downstream request, written when the stream ends and stamped with the time the
+request *started*. These tests pin what Envoy really logged (response code, response flag,
+duration) to the pattern of rules/logs/envoy.yaml that must read it, and check that a
+capture read together with the client's and Envoy's logs keeps one session per connection,
+with every log event attached to one of them.
 """
 
 from __future__ import annotations
@@ -25,10 +26,13 @@ from analyzer.pipeline import load
 
 from conftest import SAMPLES, loaded
 
+ENVOY = "127.0.0.31:8080"  # the (outer) Envoy the client dials: the lines' authority
+UA = "Python/3.11 websockets/17.4"
+
 
 @dataclass(frozen=True)
 class Line:
-    """What Envoy logged for the scenario's one request, and how the pack must read it."""
+    """One line Envoy logged, and how the pack must read it."""
 
     pattern: str
     kind: str
@@ -36,123 +40,263 @@ class Line:
     flags: str  # %RESPONSE_FLAGS% as written ("-": none)
     duration_ms: tuple[int, int]  # %DURATION% bounds
     upstream: str | None  # %UPSTREAM_HOST% (None: "-", Envoy never picked one)
-    leg: int  # the session (start order, 0 = the client leg) the line must attach to
+    remote: str | None  # the pack's `remote`: the upstream, else the authority, else none
+    leg: int | None  # the session (start order, 0 = client leg) it attaches to; None: none
+    started: int = 0  # the session whose request the line's start time is
+    log: str = "envoy-access.log"
+    number: int = 1  # line number in the log
+    request_known: bool = True  # False: a codec error, Envoy logged no request headers
+    match: str = "remote"  # how correlate.py attaches it
 
+    @property
+    def established(self) -> bool:
+        return self.upstream is not None and self.status == 101
 
-# Envoy's default format after the start time and the request line.
-DEFAULT_FORMAT = re.compile(
-    r'^\[(?P<start>[^\]]+)\] "GET /v1/listen\?[^"]* HTTP/1\.1" (?P<status>\d+) (?P<flags>\S+) '
-    r"(?P<rx>\d+) (?P<tx>\d+) (?P<duration>\d+) (?P<upstream_time>\S+) "
-    r'"(?P<xff>[^"]*)" "(?P<ua>[^"]*)" "(?P<request_id>[^"]*)" "(?P<authority>[^"]*)" '
-    r'"(?P<upstream>[^"]*)"$'
-)
 
 LINES = {
     # The default stream_idle_timeout (300 s) fired on the upgraded stream: SI on the 101,
     # logged after 300 s of silence plus the 2 s of audio before it.
     "envoy-stream-idle": Line(
-        "envoy/timeout", "proxy_timeout", 101, "SI", (301_000, 303_000), "127.0.0.21:8080", 1
+        "envoy/timeout",
+        "proxy_timeout",
+        101,
+        "SI",
+        (301_000, 303_000),
+        "127.0.0.21:8080",
+        "127.0.0.21:8080",
+        1,
     ),
     # No upgrade_configs: Envoy's own 403, no flag at all, no upstream chosen.
-    "envoy-no-upgrade": Line("envoy/local-reply", "handshake_failed", 403, "-", (0, 50), None, 0),
+    "envoy-no-upgrade": Line(
+        "envoy/local-reply", "handshake_failed", 403, "-", (0, 50), None, ENVOY, 0
+    ),
     # Nothing listens upstream: 503 with UF, the closed upstream port named.
     "envoy-no-upstream": Line(
-        "envoy/upstream-failure", "handshake_failed", 503, "UF", (0, 50), "127.0.0.21:8089", 0
+        "envoy/upstream-failure",
+        "handshake_failed",
+        503,
+        "UF",
+        (0, 50),
+        "127.0.0.21:8089",
+        ENVOY,
+        0,
     ),
     # The server's own 1011 NET-0001 after 10 s, then its TCP close: UC on a healthy relay.
     "envoy-idle-1011": Line(
-        "envoy/upstream-closed", "proxy_closed", 101, "UC", (11_000, 13_500), "127.0.0.21:8080", 1
+        "envoy/upstream-closed",
+        "proxy_closed",
+        101,
+        "UC",
+        (11_000, 13_500),
+        "127.0.0.21:8080",
+        "127.0.0.21:8080",
+        1,
     ),
     # The client SIGKILLed 3 s in: DC.
     "envoy-client-killed": Line(
-        "envoy/downstream-closed", "proxy_closed", 101, "DC", (2_500, 4_500), "127.0.0.21:8080", 1
+        "envoy/downstream-closed",
+        "proxy_closed",
+        101,
+        "DC",
+        (2_500, 4_500),
+        "127.0.0.21:8080",
+        "127.0.0.21:8080",
+        1,
+    ),
+    # The server stalled 2 s in and was stopped 1 s later, a RST with audio unread: an
+    # HTTP/1.1 upstream's RST is "connection termination" to Envoy, UC (not UR).
+    "envoy-server-reset": Line(
+        "envoy/upstream-closed",
+        "proxy_closed",
+        101,
+        "UC",
+        (2_800, 3_500),
+        "127.0.0.21:8080",
+        "127.0.0.21:8080",
+        1,
+    ),
+    # The same behind two Envoys, HTTP/2 between them: the inner Envoy resets the extended
+    # CONNECT stream (RST_STREAM CONNECT_ERROR) and the outer one logs UR, its upstream
+    # being the inner Envoy. No capture session has that address:port (the HTTP/2 hop
+    # carries no WebSocket upgrade): the line joins the client leg by Envoy's host.
+    "envoy-h2-server-reset": Line(
+        "envoy/reset", "reset", 101, "UR", (2_800, 3_500), "127.0.0.31:8081", "127.0.0.31:8081", 0
+    ),
+    # ... and the inner Envoy, like envoy-server-reset's, logs UC for the server's RST.
+    "envoy-h2-server-reset/inner": Line(
+        "envoy/upstream-closed",
+        "proxy_closed",
+        101,
+        "UC",
+        (2_800, 3_500),
+        "127.0.0.21:8080",
+        "127.0.0.21:8080",
+        1,
+        started=1,
+        log="envoy-inner-access.log",
+    ),
+    # A healthy session (CloseStream, the server's 1000, its FIN: UC) ...
+    "envoy-bad-request": Line(
+        "envoy/upstream-closed",
+        "proxy_closed",
+        101,
+        "UC",
+        (1_900, 2_600),
+        "127.0.0.21:8080",
+        "127.0.0.21:8080",
+        1,
+        number=2,
+    ),
+    # ... and, 1 s in, a malformed upgrade request on a second connection: Envoy's 400 with
+    # DPE, logged first (it ended first). The codec failed before the request was complete:
+    # no method, path, user agent, request id or authority; only its status (400) and time
+    # name the refused connection.
+    "envoy-bad-request/dpe": Line(
+        "envoy/protocol-error",
+        "error",
+        400,
+        "DPE",
+        (0, 50),
+        None,
+        None,
+        2,
+        started=2,
+        request_known=False,
+        match="status",
     ),
 }
 NAMES = sorted(LINES)
 
 
+def _folder(name: str) -> Path:
+    return SAMPLES / name.split("/")[0]
+
+
+# Envoy's default format after the start time.
+DEFAULT_FORMAT = re.compile(
+    r'^\[(?P<start>[^\]]+)\] "(?P<method>\S+) (?P<path>\S+) (?P<protocol>HTTP/1\.1|HTTP/2)" '
+    r"(?P<status>\d+) (?P<flags>\S+) "
+    r"(?P<rx>\d+) (?P<tx>\d+) (?P<duration>\d+) (?P<upstream_time>\S+) "
+    r'"(?P<xff>[^"]*)" "(?P<ua>[^"]*)" "(?P<request_id>[^"]*)" "(?P<authority>[^"]*)" '
+    r'"(?P<upstream>[^"]*)"$'
+)
+
+
 def _fields(name: str) -> dict[str, str]:
-    [text] = (SAMPLES / name / "envoy-access.log").read_text().splitlines()
+    want = LINES[name]
+    text = (_folder(name) / want.log).read_text().splitlines()[want.number - 1]
     found = DEFAULT_FORMAT.match(text)
     assert found, f"not Envoy's default format: {text!r}"
     return found.groupdict()
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_envoy_wrote_one_default_format_line(name: str) -> None:
+def test_envoy_wrote_a_default_format_line(name: str) -> None:
     want, got = LINES[name], _fields(name)
     assert (int(got["status"]), got["flags"]) == (want.status, want.flags)
     assert want.duration_ms[0] <= int(got["duration"]) <= want.duration_ms[1]
     assert got["upstream"] == (want.upstream or "-")
-    assert got["authority"] == "127.0.0.31:8080" and got["xff"] == "-"
-    assert got["ua"] == "Python/3.11 websockets/17.4"
+    assert got["xff"] == "-"
+    if want.request_known:
+        assert (got["method"], got["path"].split("?")[0]) == ("GET", "/v1/listen")
+        assert (got["authority"], got["ua"]) == (ENVOY, UA)
+    else:
+        request = (got["method"], got["path"], got["ua"], got["request_id"], got["authority"])
+        assert request == ("-",) * 5
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_pack_reads_the_line(name: str) -> None:
     want = LINES[name]
-    data = read_log(SAMPLES / name / "envoy-access.log")
-    assert data.pack == "envoy" and data.lines_total == data.lines_matched == 1
-    [event] = data.events.to_dicts()
+    path = _folder(name) / want.log
+    data = read_log(path)
+    assert data.pack == "envoy"
+    assert data.lines_total == data.lines_matched == len(path.read_text().splitlines())
+    [event] = data.events.filter(pl.col("line") == want.number).to_dicts()
     assert (event["pattern"], event["kind"], event["status"]) == (
         want.pattern,
         want.kind,
         want.status,
     )
-    assert event["line"] == 1 and event["side"] in {"proxy", "client"}
+    assert event["side"] in {"proxy", "client"}
     assert f" {want.status} {want.flags} " in event["text"]
-    assert event["request_id"] == _fields(name)["request_id"]
+    request_id = _fields(name)["request_id"]
+    assert event["request_id"] == (None if request_id == "-" else request_id)
     # The peer the line names: the upstream once a stream was set up, else the authority
-    # the client dialled (Envoy itself), so a refused request still finds its client leg.
-    assert event["remote"] == (want.upstream if want.leg == 1 else "127.0.0.31:8080")
+    # the client dialled (Envoy itself), so a refused request still finds its client leg;
+    # nothing when Envoy could not parse the request.
+    assert event["remote"] == want.remote
     assert event["tz_assumed"] is False
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_line_time_is_the_request_start(name: str) -> None:
     """%START_TIME% is when the downstream request began, not when the line was written:
-    within a few ms of the client leg's upgrade request in the capture."""
-    [event] = read_log(SAMPLES / name / "envoy-access.log").events.to_dicts()
-    sessions = loaded(SAMPLES / name / "capture.pcap").sessions.sort("start")
-    request = sessions["request_time"][0]
+    within a few ms of that request in the capture (the client's upgrade request; for the
+    inner of two Envoys, its own upgrade request to the server)."""
+    want = LINES[name]
+    [event] = (
+        read_log(_folder(name) / want.log).events.filter(pl.col("line") == want.number).to_dicts()
+    )
+    sessions = loaded(_folder(name) / "capture.pcap").sessions.sort("start")
+    request = sessions["request_time"][want.started]
     assert abs(event["time"] - request) < timedelta(milliseconds=5)
 
 
-ESTABLISHED = [name for name in NAMES if LINES[name].leg == 1]
-REFUSED = [name for name in NAMES if LINES[name].leg == 0]
+def _envoy_events(data, folder: Path, log: str = "envoy-access.log") -> list[tuple]:
+    envoy = data.log_events.filter(pl.col("input") == str(folder / log))
+    return envoy.sort("line").select("session", "match").rows()
 
 
-def _envoy_event(data, folder: Path) -> tuple[str, str]:
-    envoy = data.log_events.filter(pl.col("input") == str(folder / "envoy-access.log"))
-    [row] = envoy.select("session", "match").rows()
-    return row
+# One folder per test: its client log, every Envoy log, the lines that must attach.
+FOLDERS = sorted({name.split("/")[0] for name in NAMES})
+ESTABLISHED = [
+    f for f in FOLDERS if any(_folder(n).name == f and LINES[n].established for n in NAMES)
+]
+REFUSED = [f for f in FOLDERS if f not in ESTABLISHED]
 
 
-@pytest.mark.parametrize("name", ESTABLISHED)
-def test_capture_and_both_logs_make_one_session_per_connection(name: str) -> None:
-    """Client leg + server leg; the client's log joins the client leg by its local port,
-    Envoy's line the server leg by the upstream host it names."""
-    folder = SAMPLES / name
+@pytest.mark.parametrize("folder_name", ESTABLISHED)
+def test_capture_and_all_logs_make_one_session_per_connection(folder_name: str) -> None:
+    """Client leg + server leg (+ a refused connection); the client's log joins the client
+    leg by its local port, each Envoy line the leg it declares (by the host it names)."""
+    folder = SAMPLES / folder_name
+    lines = [LINES[n] for n in NAMES if n.split("/")[0] == folder_name]
+    logs = sorted({line.log for line in lines})
     capture = folder / "capture.pcap"
     alone = loaded(capture)
-    both = load(classify([capture, folder / "client.log", folder / "envoy-access.log"]))
-    assert both.sessions.height == alone.sessions.height == 2
+    both = load(classify([capture, folder / "client.log", *(folder / log for log in logs)]))
+    assert both.sessions.height == alone.sessions.height >= 2
     assert set(both.sessions["source"]) == {"capture"}
-    assert both.log_events["session"].null_count() == 0
-    assert set(both.log_events["match"]) <= {"port", "remote", "request_id", "request_id+port"}
-    client_leg, server_leg = both.sessions.sort("start")["id"].to_list()
-    assert _envoy_event(both, folder) == (server_leg, "remote")
+    ids = both.sessions.sort("start")["id"].to_list()
+    for log in logs:
+        want = [
+            (ids[line.leg], line.match)
+            for line in sorted(lines, key=lambda line: line.number)
+            if line.log == log and line.leg is not None
+        ]
+        got = [row for row in _envoy_events(both, folder, log) if row[0] is not None]
+        assert got == want
     client = both.log_events.filter(pl.col("input") == str(folder / "client.log"))
-    assert client.height > 0 and set(client["session"]) == {client_leg}
+    assert client.height > 0 and set(client["session"]) == {ids[0]}
+    assert set(client["match"]) <= {"port", "request_id+port"}
     facts = {Path(f["path"]).name: f for f in both.logs}
-    assert facts["envoy-access.log"]["matched"] == facts["envoy-access.log"]["events"] == 1
+    for log in logs:
+        attached = sum(line.log == log and line.leg is not None for line in lines)
+        assert facts[log]["matched"] == attached and facts[log]["log_only_sessions"] == 0
     assert facts["client.log"]["matched"] == facts["client.log"]["events"]
-    assert facts["envoy-access.log"]["log_only_sessions"] == 0
     assert facts["client.log"]["log_only_sessions"] == 0
     # The client log's clock is the capture's (one machine). Envoy's offset is not checked:
-    # its time is the request start, which correlate.py's anchors (a proxy timeout <-> the
-    # TCP teardown) do not expect, so a long session skews it.
+    # its time is the request start, which correlate.py's anchors (a proxy timeout or reset
+    # <-> the TCP teardown) do not expect, so a long session skews it.
     assert abs(facts["client.log"]["offset_s"]) < 0.5
+
+
+def test_dpe_line_joins_the_refused_connection() -> None:
+    folder = SAMPLES / "envoy-bad-request"
+    both = load(classify([folder / "capture.pcap", folder / "envoy-access.log"]))
+    refused = both.sessions.sort("start")["id"][2]
+    assert _envoy_events(both, folder)[0][0] == refused
 
 
 @pytest.mark.parametrize("name", REFUSED)
@@ -169,7 +313,7 @@ def test_refused_request_line_joins_the_client_leg(name: str) -> None:
         "rejected",
         LINES[name].status,
     )
-    assert _envoy_event(both, folder) == (session["id"], "remote")
+    assert _envoy_events(both, folder) == [(session["id"], "remote")]
     [facts] = both.logs
     assert facts["matched"] == facts["events"] == 1 and facts["log_only_sessions"] == 0
     assert abs(facts["offset_s"]) < 0.05  # a refusal is anchored on the response time
@@ -181,9 +325,16 @@ def test_refused_client_log_joins_the_client_leg(name: str) -> None:
     capture = folder / "capture.pcap"
     both = load(classify([capture, folder / "client.log", folder / "envoy-access.log"]))
     assert both.sessions.height == 1
-    client = both.log_events.filter(pl.col("input") == str(folder / "client.log"))
-    refusal = client.filter(pl.col("kind") == "handshake_failed")
-    assert refusal["session"].to_list() == ["s1"] * refusal.height and refusal.height >= 1
-    assert set(refusal["match"]) == {"status"}
-    (facts,) = [f for f in both.logs if f["path"] == str(folder / "client.log")]
-    assert facts["offset_s"] is not None and abs(facts["offset_s"]) < 0.5
+
+
+@pytest.mark.parametrize("folder_name", ["envoy-stream-idle", "envoy-h2-server-reset"])
+def test_envoy_clock_offset_pairs_the_line_with_the_request(folder_name: str) -> None:
+    """Envoy stamps a line written at stream end with the request's start (`stamped_at:
+    request_start`): paired with the teardown instead, the 300 s session put the log's
+    clock 301.9 s off. Both machines' clocks are one here: the offset must be ~0."""
+    folder = SAMPLES / folder_name
+    logs = sorted(folder.glob("envoy-*access.log"))
+    data = load(classify([folder / "capture.pcap", *logs]))
+    offsets = {Path(f["path"]).name: f["offset_s"] for f in data.logs}
+    assert set(offsets) == {p.name for p in logs}
+    assert all(o is not None and abs(o) < 0.05 for o in offsets.values()), offsets

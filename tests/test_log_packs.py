@@ -174,6 +174,7 @@ CORPUS_LOGS = sorted(
         "*/squid-access.log",
         "*/client-denied.log",
         "*/envoy-access.log",
+        "*/envoy-inner-access.log",
     )
     for p in CORPUS.glob(pattern)
     if p.parent.name != "not-websocket"  # curl -v trace: time of day only, no WS library
@@ -420,3 +421,16 @@ def test_real_logs_key_fields() -> None:
     abrupt = dn.filter(kind="abnormal_close")  # abrupt: e.Message + e; reset: e.Message
     assert abrupt.height == 3 and (abrupt["pattern"] == "dotnet/premature-close").all()
     assert dn.filter(kind="reset")["pattern"].to_list() == ["dotnet/connection-reset"]
+
+
+def test_stamped_at_is_checked(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "pack: s\nstamped_at: whenever\npatterns:\n  - id: a\n    kind: error\n"
+        "    literal: a\n    regex: 'a'\n    examples: [a]\n"
+    )
+    _, problems = load_pack(path)
+    assert problems == [f"{path}:2: stamped_at: must be one of event, request_start"]
+    path.write_text(path.read_text().replace("whenever", "request_start"))
+    pack, problems = load_pack(path)
+    assert not problems and pack is not None and pack.stamped_at == "request_start"

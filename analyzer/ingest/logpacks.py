@@ -45,6 +45,9 @@ KINDS = frozenset(
 SIDES = frozenset({"client", "server", "proxy", "unknown"})
 # Named regex groups a pattern may use; each feeds one LOG_EVENTS column.
 GROUPS = frozenset({"code", "reason", "status", "request_id", "port", "remote", "path", "side"})
+# What a line's timestamp marks: the moment it describes (most tools), or the start of the
+# request it reports on, written when the stream ends (Envoy's default access log).
+STAMPED_AT = ("event", "request_start")
 # Pack params (the `jsonl` field mapping): each a JSON key or a list of candidate keys.
 PARAMS = ("time_field", "level_field", "message_field")
 _ID = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
@@ -85,6 +88,7 @@ class LogPack:
     # param -> candidate JSON keys, tried in order: the first present in a line wins
     params: dict[str, tuple[str, ...]] = field(default_factory=dict)
     examples: tuple[Example, ...] = ()  # whole-pack examples (jsonl: lines through all packs)
+    stamped_at: str = "event"  # one of STAMPED_AT
 
     @property
     def is_jsonl(self) -> bool:
@@ -149,6 +153,7 @@ def _parse_pack(src: Source, problems: _Problems) -> LogPack | None:
         "title",
         "description",
         "timestamps",
+        "stamped_at",
         "side_hints",
         "params",
         "patterns",
@@ -163,6 +168,9 @@ def _parse_pack(src: Source, problems: _Problems) -> LogPack | None:
     for i, s in enumerate(stamps if isinstance(stamps, list) else [stamps]):
         if s not in FORMATS:
             problems.add(("timestamps", i), f"unknown format {s!r}; known: {', '.join(FORMATS)}")
+    stamped_at = data.get("stamped_at", "event")
+    if stamped_at not in STAMPED_AT:
+        problems.add(("stamped_at",), f"must be one of {', '.join(STAMPED_AT)}")
     hints = _side_hints(data.get("side_hints") or {}, problems)
     params = _params(data.get("params") or {}, problems)
     raw = data.get("patterns") or []
@@ -182,6 +190,7 @@ def _parse_pack(src: Source, problems: _Problems) -> LogPack | None:
         hints,
         params,
         examples,
+        str(stamped_at),
     )
 
 

@@ -357,6 +357,7 @@ def _apply(cands: pl.DataFrame, pack: LogPack, pattern: LogPattern) -> pl.DataFr
         kind=pl.lit(pattern.kind),
         pattern=pl.lit(f"{pack.name}/{pattern.id}"),
         side=_side(pack, pattern),
+        stamped_at=pl.lit(pack.stamped_at),
     )
 
 

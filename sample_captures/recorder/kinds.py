@@ -16,6 +16,8 @@ How to add a scenario
    client is connected (inject a packet, kill a socket), timed from the client's ``open``
    line. Strings in ``argv``/``url``/``client_args`` may use the placeholders of
    :meth:`RunContext.placeholders`; a callable gets the :class:`RunContext` instead.
+   The recorder waits ``client_timeout`` (default CLIENT_TIMEOUT, 120 s) for the client to
+   exit: raise it for a scenario that waits out a longer real timeout.
 3. Rewriting another scenario's capture is a :class:`Derived`; not-WebSocket traffic a
    :class:`PlainDownload`.
 4. Declare, per session in start order, exactly the findings it must produce: each contract
@@ -60,7 +62,9 @@ TLS_NAME = "api.deepgram.test"  # RFC 2606 .test: obviously not the real service
 QUERY = "encoding=linear16&sample_rate=16000&channels=1&model=nova-3"
 
 SETTLE_SECONDS = 1.0  # after the client is done: let the last FIN/ACK/RST reach the capture
-CLIENT_TIMEOUT = 120.0  # > the longest real timeout a scenario waits out (nginx: 60 s)
+# The default wait for a client to exit (Scenario.client_timeout): > the longest real
+# timeout most scenarios wait out (nginx: 60 s); a longer one is set per scenario.
+CLIENT_TIMEOUT = 120.0
 # tcpdump -B for the plain download: 2 MB arrive within a few ms as 64 KB loopback packets,
 # which overflow tcpdump's default 2 MB buffer now and then ("packets dropped by kernel").
 CAPTURE_BUFFER_KIB = 16384
@@ -209,6 +213,10 @@ class Scenario:
     steps: tuple[str, ...]
     tls: bool = False
     kill_after: float | None = None  # SIGKILL the client this long after the upgrade
+    # How long the recorder waits for the client to exit on its own (a client it kills
+    # is waited for ``kill_after`` instead): raise it for a scenario that waits out a
+    # timeout longer than CLIENT_TIMEOUT (e.g. Envoy's 300 s stream_idle_timeout).
+    client_timeout: float = CLIENT_TIMEOUT
     settle: float = SETTLE_SECONDS
     server_args: tuple[str, ...] = field(default_factory=tuple)
     server_addr: str = SERVER_ADDR

@@ -24,7 +24,6 @@ from evidence import frames_completed_out_of_order, missing_evidence
 from journal import Journal, drain, wait_for_line
 from kinds import (
     CLIENT_COMMANDS,
-    CLIENT_TIMEOUT,
     GENERATED,
     PLAIN_PORT,
     PYTHON,
@@ -154,14 +153,14 @@ class Recording:
         client = self.spawn(self.client_argv(cert), "client", stdout=subprocess.PIPE)
         self.ctx.client_pid = client.pid
         if self.scenario.kill_after is None and not self.scenario.hooks:
-            client.wait(timeout=CLIENT_TIMEOUT)
+            client.wait(timeout=self.scenario.client_timeout)
             self.note(f"client exited with {client.returncode}")
             return
         wait_for_line(client, client.stdout, "open", timeout=10)
         threads = [self.start_hook(hook, time.monotonic()) for hook in self.scenario.hooks]
         try:
             if self.scenario.kill_after is None:
-                client.wait(timeout=CLIENT_TIMEOUT)
+                client.wait(timeout=self.scenario.client_timeout)
                 self.note(f"client exited with {client.returncode}")
             else:
                 self.kill_client(client, self.scenario.kill_after)

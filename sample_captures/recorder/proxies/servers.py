@@ -137,6 +137,7 @@ class ProxySpec:
 NGINX_LOGS = ("nginx-error.log", "nginx-access.log")
 ENVOY_LOGS = ("envoy-access.log",)
 DEAD_UPSTREAM_PORT = 8089  # envoy-no-upstream's cluster: closed on the emulator's address
+INNER_ENVOY_PORT = 8081  # envoy-h2-inner's HTTP/2 listener, which envoy-h2-front dials
 
 PROXIES: dict[str, ProxySpec] = {
     spec.name: spec
@@ -216,6 +217,26 @@ PROXIES: dict[str, ProxySpec] = {
             ENVOY_LOGS,
             "envoy.yaml",
             (("UPGRADE_CONFIGS", ENVOY_UPGRADE),),
+        ),
+        # Two Envoys in a row, HTTP/2 between them (the WebSocket as an extended CONNECT
+        # stream): the front one as envoy-ws, but upstream = the inner one on :8081.
+        ProxySpec(
+            "envoy-h2-front",
+            "envoy",
+            "envoy-h2-front.yaml.tmpl",
+            PLAIN_PORT,
+            INNER_ENVOY_PORT,
+            ENVOY_LOGS,
+            "envoy.yaml",
+        ),
+        ProxySpec(
+            "envoy-h2-inner",
+            "envoy",
+            "envoy-h2-inner.yaml.tmpl",
+            INNER_ENVOY_PORT,
+            PLAIN_PORT,
+            ("envoy-inner-access.log",),
+            "envoy-inner.yaml",
         ),
     )
 }
