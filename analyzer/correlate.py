@@ -36,13 +36,14 @@ from dataclasses import dataclass
 import polars as pl
 
 from analyzer.features.common import seconds
+from analyzer.schema import REFUSALS
 
 TOLERANCE_S = 2.0
 OPENERS = ["request_id", "connection_open"]
 _NS = 1_000_000_000
 # A line that reports a refused request with its status: a failed upgrade, or an error the
 # proxy answered with 4xx/5xx (Envoy's DPE 400 names nothing else).
-_REFUSAL = (pl.col("kind") == "handshake_failed") | (
+_REFUSAL = pl.col("kind").is_in(REFUSALS) | (
     (pl.col("kind") == "error") & (pl.col("status") >= 400)
 )
 
@@ -183,7 +184,7 @@ def anchor_offsets(events: pl.DataFrame, sessions: pl.DataFrame) -> dict[str, fl
         .then(pl.when(server).then(pl.col(own)).otherwise(pl.col(peer)))
         .when(pl.col("kind") == "close_sent")
         .then(pl.when(server).then(pl.col(peer)).otherwise(pl.col(own)))
-        .when(pl.col("kind").is_in(["connection_open", "handshake_failed"]))
+        .when(pl.col("kind").is_in(["connection_open", *REFUSALS]))
         .then(pl.col("response_time"))
         .when(pl.col("kind").is_in(["proxy_timeout", "reset"]))
         .then(pl.col("tcp_end_time"))

@@ -376,6 +376,11 @@ _LOG = {
     "log_ping_timeout": (B, "a log reports a keepalive ping that went unanswered"),
     "log_proxy_timeout": (B, "a proxy log reports it timed the connection out"),
     "log_handshake_status": (pl.Int32, "HTTP status of a handshake failure a log reports"),
+    "log_proxy_refused": (
+        B,
+        "a proxy's log says it answered the upgrade itself (local reply, upstream "
+        "unreachable, malformed request) instead of relaying the server's answer",
+    ),
     "log_reset": (B, "a log reports a connection reset"),
     "log_first_time": (TS, "first attached log event, on the capture clock (offset applied)"),
     "log_offset_s": (
@@ -435,7 +440,8 @@ LOG_EVENTS = _t(
     tz_assumed=(B, "the timestamp had no zone and was read in the --log-tz zone"),
     kind=(
         S,
-        "close_received|close_sent|abnormal_close|handshake_failed|ping_timeout|reset|"
+        "close_received|close_sent|abnormal_close|handshake_failed|proxy_refused|"
+        "ping_timeout|reset|"
         "proxy_timeout|proxy_closed|connection_open|frame_sent|frame_received|"
         "keepalive_sent|request_id|error",
     ),
@@ -455,6 +461,11 @@ LOG_EVENTS = _t(
     ),
     text=(S, "the line, key-like runs redacted, cut to 500 characters"),
 )
+
+# A refused upgrade: told by anyone (handshake_failed), or a proxy saying it answered
+# itself instead of relaying the server's answer (proxy_refused: a local reply, an
+# unreachable upstream, a request it would not forward).
+REFUSALS = ["handshake_failed", "proxy_refused"]
 
 # LOG_EVENTS as the pipeline keeps them: each event tied to a session (or not) and placed
 # on the capture's clock.

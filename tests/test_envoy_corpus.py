@@ -19,15 +19,18 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import yaml
 
 from analyzer.ingest.logs import read_log
 from analyzer.inputs import classify
 from analyzer.pipeline import load
 
-from conftest import SAMPLES, loaded
+from conftest import SAMPLES, analysis_of, loaded
 
 ENVOY = "127.0.0.31:8080"  # the (outer) Envoy the client dials: the lines' authority
 UA = "Python/3.11 websockets/17.4"
+
+RANKS = ["info", "low", "medium", "high", "critical"]
 
 
 @dataclass(frozen=True)
@@ -68,12 +71,12 @@ LINES = {
     ),
     # No upgrade_configs: Envoy's own 403, no flag at all, no upstream chosen.
     "envoy-no-upgrade": Line(
-        "envoy/local-reply", "handshake_failed", 403, "-", (0, 50), None, ENVOY, 0
+        "envoy/local-reply", "proxy_refused", 403, "-", (0, 50), None, ENVOY, 0
     ),
     # Nothing listens upstream: 503 with UF, the closed upstream port named.
     "envoy-no-upstream": Line(
         "envoy/upstream-failure",
-        "handshake_failed",
+        "proxy_refused",
         503,
         "UF",
         (0, 50),
@@ -338,3 +341,19 @@ def test_envoy_clock_offset_pairs_the_line_with_the_request(folder_name: str) ->
     offsets = {Path(f["path"]).name: f["offset_s"] for f in data.logs}
     assert set(offsets) == {p.name for p in logs}
     assert all(o is not None and abs(o) < 0.05 for o in offsets.values()), offsets
+
+
+@pytest.mark.parametrize("folder_name", ["envoy-no-upgrade", "envoy-no-upstream"])
+def test_envoy_log_alone_finds_what_the_capture_finds(folder_name: str) -> None:
+    """The proxy's own refusal, from its access log alone: the same categories and
+    severities expected.yaml declares for the captured connection (from plain tshark)."""
+    folder = SAMPLES / folder_name
+    (declared,) = [
+        s["findings"] for s in yaml.safe_load((folder / "expected.yaml").read_text())["sessions"]
+    ]
+    findings = analysis_of(loaded(folder / "envoy-access.log")).findings
+    got: dict[str, str] = {}
+    for f in findings:
+        got[f["category"]] = max(got.get(f["category"], "info"), f["severity"], key=RANKS.index)
+    assert got == declared
+    assert any(f["rule"] == "log-proxy-refused" for f in findings)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import polars as pl
 
 from analyzer.features.closing import close_summary
+from analyzer.schema import REFUSALS
 
 # Most telling first: what a support engineer should read before anything else.
 PRIORITY = [
+    "proxy_refused",
     "handshake_failed",
     "proxy_timeout",
     "ping_timeout",
@@ -39,7 +41,7 @@ CONNECTION_KINDS = [
     "close_received",
     "close_sent",
     "abnormal_close",
-    "handshake_failed",
+    *REFUSALS,
     "ping_timeout",
     "proxy_timeout",
     "reset",
@@ -61,7 +63,7 @@ def log_features(events: pl.DataFrame, key: str = "session") -> pl.DataFrame:
         pl.col("close_reason").str.len_chars().fill_null(0).filter(has_close),
         pl.col("line").filter(has_close),
     ]
-    failed = pl.col("kind") == "handshake_failed"
+    failed = pl.col("kind").is_in(REFUSALS)
     return (
         events.filter(pl.col(key).is_not_null())
         .group_by(key)
@@ -90,6 +92,7 @@ def log_features(events: pl.DataFrame, key: str = "session") -> pl.DataFrame:
                 for k in ("abnormal_close", "ping_timeout", "proxy_timeout", "reset")
             ],
             pl.col("status").filter(failed).drop_nulls().first().alias("log_handshake_status"),
+            (pl.col("kind") == "proxy_refused").any().alias("log_proxy_refused"),
             pl.col("aligned_time").min().alias("log_first_time"),
         )
     )
@@ -115,8 +118,8 @@ def log_only_sessions(events: pl.DataFrame) -> pl.DataFrame:
             pl.col("request_id").drop_nulls().first().alias("dg_request_id"),
             pl.col("local_port").drop_nulls().first().alias("port"),
             pl.col("path").drop_nulls().first(),
-            pl.col("status").filter(pl.col("kind") == "handshake_failed").drop_nulls().first(),
-            (pl.col("kind") == "handshake_failed").any().alias("failed"),
+            pl.col("status").filter(pl.col("kind").is_in(REFUSALS)).drop_nulls().first(),
+            pl.col("kind").is_in(REFUSALS).any().alias("failed"),
             *_close("client", mine),
             *_close("server", theirs),
         )

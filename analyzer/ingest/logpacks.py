@@ -29,6 +29,7 @@ KINDS = frozenset(
         "close_sent",
         "abnormal_close",
         "handshake_failed",
+        "proxy_refused",
         "ping_timeout",
         "reset",
         "proxy_timeout",

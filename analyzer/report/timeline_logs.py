@@ -16,7 +16,8 @@ MAX_MARKS = 40
 MAX_LINES = 4  # tooltip lines per diamond
 SIZE = 4.5
 # What the log adds to the capture comes first; echoes of traffic already drawn last.
-TELLING = ("abnormal_close", "proxy_timeout", "ping_timeout", "handshake_failed", "reset")
+TELLING = ("abnormal_close", "proxy_timeout", "ping_timeout", "proxy_refused")
+TELLING += ("handshake_failed", "reset")
 TELLING += ("close_received", "close_sent", "proxy_closed", "error")
 ROUTINE = ("frame_sent", "frame_received", "keepalive_sent")
 
