@@ -367,6 +367,7 @@ _LOG = {
         S,
         "who wrote that line: client | server | proxy | unknown (the pack's reading of it)",
     ),
+    "log_source_text": (S, "that line's text (credentials redacted, cut to 500 characters)"),
     "log_close_code": (
         pl.Int32,
         "close code a log names: a close received, else one sent, else an abnormal close",

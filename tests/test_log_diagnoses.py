@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import polars as pl
 import pytest
 
 from analyzer.inputs import classify
@@ -123,19 +124,31 @@ def test_proxy_log_names_the_proxy(name: str, proxy_log: str) -> None:
     assert "proxy-interference" in _categories(_diagnose(data))
 
 
-@pytest.mark.parametrize("name", ["idle-1011", "nginx-read-timeout", "forged-rst", "handshake-401"])
+@pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_capture_and_log_make_one_session_per_connection(name: str) -> None:
+    """Every corpus client log with its capture: no extra session, every event attached,
+    the clock offset stated (one machine's clock: ~0), findings cite the log's lines."""
     folder = SAMPLES / name
     capture = next(folder.glob("capture.pcap*"))
-    alone = loaded(capture)
-    both = load(classify([capture, folder / "client.log"]))
+    keys = folder / "keys.log"
+    keylog = keys if keys.exists() else None
+    alone = loaded(capture, keylog)
+    both = load(classify([capture, folder / "client.log"]), keylog)
     assert both.sessions.height == alone.sessions.height
     assert set(both.sessions["source"]) == {"capture"}
     [facts] = both.logs
-    assert facts["offset_s"] is not None and abs(facts["offset_s"]) < 0.5  # one machine's clock
+    assert facts["offset_s"] is not None and abs(facts["offset_s"]) < 0.5
     assert facts["matched"] == facts["events"] > 0
-    cited = [e["log"] for f in _diagnose(both) for e in f["evidence"] if "log" in e]
-    assert cited and all(c.startswith(str(folder / "client.log") + ":") for c in cited)
+    found = _diagnose(both)
+    cited = [e for f in found for e in f["evidence"] if "log" in e]
+    assert all(e["log"].startswith(str(folder / "client.log") + ":") for e in cited)
+    # Whose log, when the pack can tell (a bare exception line may not say).
+    assert all(e["text"].startswith(("The client's log", "The log")) for e in cited)
+    # Every finding about a connection the log also describes cites the log's line.
+    told = set(both.sessions.filter(pl.col("log_events") > 0)["id"])
+    assert told and all(
+        any("log" in e for e in f["evidence"]) for f in found if f["session"] in told
+    )
 
 
 def test_report_draws_log_events_and_cites_lines() -> None:

@@ -77,6 +77,10 @@ def log_features(events: pl.DataFrame, key: str = "session") -> pl.DataFrame:
             .sort_by(_rank(PRIORITY), pl.col("line"))
             .first()
             .alias("log_source_side"),
+            pl.col("text")
+            .sort_by(_rank(PRIORITY), pl.col("line"))
+            .first()
+            .alias("log_source_text"),
             pl.col("close_code")
             .filter(has_close)
             .sort_by(close_order, descending=[False, True, False])

@@ -68,11 +68,20 @@ def evaluate(
     ]
 
 
+# The session's most telling log line, cited by every finding whose rule cites none itself:
+# a finding about a connection a log also describes always points at that line.
+LOG_CITATION = ("log_source", "log_first_time", "log_source_side", "log_source_text")
+
+
 def _names(rule: Rule, renderer: Renderer) -> set[str]:
     """Every session column the rule's text can read: template names, evidence pointers."""
     texts = [rule.summary, rule.fix, *(e.text for e in rule.evidence)]
     names = {n for t in texts for n in renderer.names(t)}
-    return names | {p for e in rule.evidence for p in (e.frame, e.time, e.log) if p}
+    return (
+        names
+        | {p for e in rule.evidence for p in (e.frame, e.time, e.log) if p}
+        | set(LOG_CITATION)
+    )
 
 
 def finding(rule: Rule, row: dict[str, Any], renderer: Renderer) -> dict[str, Any]:
@@ -107,7 +116,22 @@ def _evidence(rule: Rule, values: dict[str, Any], renderer: Renderer) -> list[di
         if log:
             entry["log"] = log  # "file:line" of the log line this rests on
         out.append(entry)
+    if values.get("log_source") and not any("log" in e for e in out):
+        out.append(_log_citation(values))
     return sorted(out, key=lambda e: (e["time"] is None, e["time"] or "", e["frame"] or 0))
+
+
+def _log_citation(values: dict[str, Any]) -> dict[str, Any]:
+    side = values.get("log_source_side")
+    whose = f"The {side}'s log" if side in ("client", "server", "proxy") else "The log"
+    text = " ".join(str(values.get("log_source_text") or "").split())
+    text = text if len(text) <= 200 else text[:199] + "…"
+    return {
+        "time": _iso(values.get("log_first_time")),
+        "frame": None,
+        "text": f"{whose}: {text}",
+        "log": values["log_source"],
+    }
 
 
 def _iso(value: Any) -> str | None:
