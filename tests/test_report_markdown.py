@@ -51,7 +51,8 @@ def test_findings_of_one_rule_are_grouped() -> None:
     text = summary("nginx-read-timeout")
     assert text.count("(`proxy-idle-teardown`; s1, s2)") == 1
     assert "after 60.0 s of two-way silence" in text
-    assert "other side of the proxy" in text and "nginx's `error.log`" in text
+    assert "nginx's `error.log`" in text
+    assert "proxy ↔ server leg" not in text  # the capture holds both legs already
 
 
 @pytest.mark.parametrize(
@@ -107,3 +108,17 @@ def test_many_sessions_still_fit() -> None:
     assert len(text.splitlines()) <= markdown.MAX_LINES
     assert "… and 73 more failed sessions" in text
     assert text.startswith("### wsdoctor: 80 of 80 sessions failed")
+
+
+def test_attach_next_time_does_not_ask_for_what_is_attached() -> None:
+    from analyzer.inputs import classify
+    from analyzer.pipeline import load
+    from analyzer.report import markdown
+
+    folder = SAMPLES / "envoy-stream-idle"
+    alone = markdown.render(analysis_of(load(classify([folder / "capture.pcap"]))))
+    assert "Envoy's access log" in alone and "client application's log" in alone
+    assert "proxy ↔ server leg" not in alone  # the capture holds both legs
+    logs = [folder / "client.log", folder / "envoy-access.log"]
+    both = markdown.render(analysis_of(load(classify([folder / "capture.pcap", *logs]))))
+    assert "Attach next time" not in both

@@ -12,8 +12,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import polars as pl
+
 from analyzer import __version__
 from analyzer.analysis import Analysis
+from analyzer.correlate import host
 from analyzer.report import verdict
 from analyzer.report.json_report import capture_facts
 
@@ -186,6 +189,7 @@ def _attach_items(result: Analysis) -> list[str]:
     s = result.data.sessions
     cats = {f["category"] for f in result.findings}
     facts = capture_facts(result.data.captures)
+    have = set(result.data.log_events["side"].to_list())  # whose logs are already here
     items = []
     if s.is_empty():
         items.append(
@@ -200,29 +204,42 @@ def _attach_items(result: Analysis) -> list[str]:
     if facts["recovered_sessions"] or not all(s["syn_seen"].to_list()):
         items.append("a capture started before the client connects, so it includes the handshake")
     if "proxy-interference" in cats or _proxied(s):
-        items.append(
-            "a capture from the other side of the proxy (proxy ↔ server, same minutes) and "
-            + _proxy_logs(s)
-        )
+        wanted = [] if _both_legs(s) else ["a capture of the proxy ↔ server leg (same minutes)"]
+        wanted += [] if "proxy" in have else [_proxy_logs(s)]
+        if wanted:
+            items.append(" and ".join(wanted))
     if facts["lost_segments"] or facts["truncated_packets"]:
         items.append(
             "a capture on the client host itself with `-s 0 -B 16384`: this one lost "
             f"{facts['lost_segments']} segment(s), {facts['truncated_packets']} packet(s) truncated"
         )
-    if cats & {"handshake-failure"}:
+    if cats & {"handshake-failure"} and not have & {"server", "proxy"}:
         items.append("the server/proxy access log line for the refused upgrade (status, reason)")
-    if cats & {"idle-timeout", "keepalive-misuse", "missing-close", "ping-timeout"}:
+    if cats & {"idle-timeout", "keepalive-misuse", "missing-close", "ping-timeout"} and (
+        "client" not in have
+    ):
         items.append("the client application's log for the same minutes (SDK debug logging on)")
     ids = [i for i in s["dg_request_id"].to_list() if i] if "dg_request_id" in s.columns else []
     if cats & {"server-error", "idle-timeout", "protocol-error"} and ids:
         items.append(
             f"the `dg-request-id` (e.g. {escape(ids[0])}) when you contact Deepgram support"
         )
-    return items or ["client and server logs (UTC timestamps) covering the capture's minutes"]
+    if items or have:
+        return items  # with logs already here, nothing more to ask for is a real answer
+    return ["client and server logs (UTC timestamps) covering the capture's minutes"]
 
 
 def _software(sessions: Any) -> list[str]:
     return [v for v in sessions["server_software"].to_list() + sessions["via"].to_list() if v]
+
+
+def _both_legs(sessions: Any) -> bool:
+    """The capture holds a proxy's upstream leg too: a session starts at a host that is
+    another session's server (the proxy dialling on)."""
+    hosts = sessions.select(
+        host(pl.col("client")).alias("c"), host(pl.col("server")).alias("s")
+    ).drop_nulls()
+    return bool(set(hosts["c"]) & set(hosts["s"]))
 
 
 def _proxied(sessions: Any) -> bool:
