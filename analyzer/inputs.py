@@ -40,14 +40,28 @@ def classify(
     """Sniff each INPUT; forced `--log` / `--har` files are taken as said. A bad
     `--log-tz` is refused even when no log turns out to need it."""
     logtime.require_tz(log_tz)
-    out = Inputs(hars=[Path(p) for p in hars], logs=[Path(p) for p in logs], log_tz=log_tz)
-    for raw in paths:
-        path = Path(raw)
+    out = Inputs(hars=_once(hars), logs=_once(logs), log_tz=log_tz)
+    forced = {p.resolve() for p in [*out.hars, *out.logs]}
+    for path in _once(paths):
+        if path.resolve() in forced:
+            continue  # named twice (INPUT and --log/--har): read once, as forced
         getattr(
             out, {"capture": "captures", "har": "hars", "log": "logs"}[input_kind(path)]
         ).append(path)
     if not out:
         raise InputError("no input: give a capture, a HAR or a log file")
+    return out
+
+
+def _once(paths: Iterable[str | Path]) -> list[Path]:
+    """The paths in order, each file once: the same file twice would double its events."""
+    seen: set[Path] = set()
+    out = []
+    for raw in paths:
+        path = Path(raw)
+        if path.resolve() not in seen:
+            seen.add(path.resolve())
+            out.append(path)
     return out
 
 

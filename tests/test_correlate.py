@@ -285,3 +285,9 @@ def test_a_refusal_names_the_earliest_rejected_leg_with_its_status() -> None:
     seg = _segs(status=403, side="client")
     assert match(seg, keys, timed=True).rows() == [(1, "leg1", "status")]
     assert match(seg, keys, timed=False).is_empty()  # time is required
+
+
+def test_a_file_named_twice_is_read_once() -> None:
+    log = IDLE / "client.log"
+    inputs = classify([IDLE / "capture.pcap", log, IDLE / ".." / "idle-1011" / "client.log"], [log])
+    assert inputs.captures == [IDLE / "capture.pcap"] and inputs.logs == [log]
