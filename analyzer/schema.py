@@ -376,6 +376,10 @@ _LOG = {
     "log_abnormal_close": (B, "a log reports the connection closed without a close frame"),
     "log_ping_timeout": (B, "a log reports a keepalive ping that went unanswered"),
     "log_proxy_timeout": (B, "a proxy log reports it timed the connection out"),
+    "log_handshake_failed": (
+        B,
+        "a log reports a failed upgrade or connection attempt (with or without a status)",
+    ),
     "log_handshake_status": (pl.Int32, "HTTP status of a handshake failure a log reports"),
     "log_proxy_refused": (
         B,

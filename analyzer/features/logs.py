@@ -97,6 +97,7 @@ def log_features(events: pl.DataFrame, key: str = "session") -> pl.DataFrame:
             ],
             pl.col("status").filter(failed).drop_nulls().first().alias("log_handshake_status"),
             (pl.col("kind") == "proxy_refused").any().alias("log_proxy_refused"),
+            failed.any().alias("log_handshake_failed"),
             pl.col("aligned_time").min().alias("log_first_time"),
         )
     )
@@ -122,6 +123,12 @@ def log_only_sessions(events: pl.DataFrame) -> pl.DataFrame:
             pl.col("request_id").drop_nulls().first().alias("dg_request_id"),
             pl.col("local_port").drop_nulls().first().alias("port"),
             pl.col("path").drop_nulls().first(),
+            # The peer a client's line names (refused connections name nothing else).
+            pl.col("remote")
+            .filter(pl.col("side") == "client")
+            .drop_nulls()
+            .first()
+            .alias("server"),
             pl.col("status").filter(pl.col("kind").is_in(REFUSALS)).drop_nulls().first(),
             pl.col("kind").is_in(REFUSALS).any().alias("failed"),
             *_close("client", mine),

@@ -155,6 +155,7 @@ def _parse_pack(src: Source, problems: _Problems) -> LogPack | None:
         "description",
         "timestamps",
         "stamped_at",
+        "side",
         "side_hints",
         "params",
         "patterns",
@@ -178,7 +179,12 @@ def _parse_pack(src: Source, problems: _Problems) -> LogPack | None:
     if not isinstance(raw, list):
         problems.add(("patterns",), "must be a list")
         raw = []
-    patterns = [p for i, item in enumerate(raw) if (p := _parse_pattern(item, i, problems))]
+    side = data.get("side", "auto")  # the default of its patterns (a client library: client)
+    if side not in SIDES | {"auto"}:
+        problems.add(("side",), f"must be one of: {', '.join(sorted(SIDES | {'auto'}))}")
+    patterns = [
+        p for i, item in enumerate(raw) if (p := _parse_pattern(item, i, problems, str(side)))
+    ]
     _duplicate_ids(patterns, problems)
     if not patterns and not params.get("message_field"):
         problems.add(("patterns",), "a pack needs at least one pattern")
@@ -229,7 +235,9 @@ def _side_hints(hints: Any, problems: _Problems) -> tuple[tuple[str, str], ...]:
     return tuple((str(k), str(v)) for k, v in hints.items())
 
 
-def _parse_pattern(item: Any, i: int, problems: _Problems) -> LogPattern | None:
+def _parse_pattern(
+    item: Any, i: int, problems: _Problems, default_side: str = "auto"
+) -> LogPattern | None:
     where: Where = ("patterns", i)
     if not isinstance(item, dict):
         problems.add(where, "a pattern must be a mapping")
@@ -246,7 +254,7 @@ def _parse_pattern(item: Any, i: int, problems: _Problems) -> LogPattern | None:
     }:
         problems.add((*where, key), "unknown field")
     before = len(problems)
-    pid, kind, side = item.get("id"), item.get("kind"), item.get("side", "auto")
+    pid, kind, side = item.get("id"), item.get("kind"), item.get("side", default_side)
     if not isinstance(pid, str) or not _ID.match(pid):
         problems.add((*where, "id"), "required: lower-case words joined by `-`")
     if kind not in KINDS:

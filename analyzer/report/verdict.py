@@ -171,6 +171,8 @@ def _rejected(row: dict[str, Any]) -> str:
     if row["method"] == "CONNECT":
         target = row["connect_target"] or "the target"
         return f"the proxy refused the CONNECT to {target} with {row['connect_status']}"
+    if row["status"] is None:  # a log: refused, unreachable, or a library that hides it
+        return "the connection attempt failed with no HTTP status on record"
     text = f"the upgrade was refused with HTTP {row['status']} {row['reason'] or ''}".rstrip()
     if row["dg_error"]:
         text += f" (dg-error {quote(row['dg_error'])})"

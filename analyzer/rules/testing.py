@@ -46,10 +46,13 @@ def _cached_load(path: Path, keylog: Path | None) -> pipeline.Dataset:
 
 def sample_inputs(samples: Path, case: Case) -> tuple[Path, Path | None]:
     """The input (and key log) a sample case names: by default the first capture its
-    expected.yaml lists; `input:` picks another file of the folder (a log, a HAR)."""
+    expected.yaml lists; `input:` picks another file of the folder (a log, a HAR), also
+    in a folder of real logs without a capture (sample_captures/real-logs/<tool>)."""
     folder = samples / case.sample
     spec_path = folder / "expected.yaml"
     if not spec_path.is_file():
+        if case.input is not None and (folder / case.input).is_file():
+            return folder / case.input, None
         raise InputError(f"no sample {case.sample!r}", source=str(folder))
     captures = yaml.safe_load(spec_path.read_text())["captures"]
     chosen = next((c for c in captures if c["path"] == case.input), None)
