@@ -70,7 +70,9 @@ def test_python_json_logger_lines() -> None:
     assert frame["close_reason"].str.ends_with("https://dpgr.am/net0001").all()
     exc = events.filter(pattern="python-websockets/exc-received-then-sent")
     assert exc["close_code"].to_list() == [1011] and exc["close_reason"].to_list() == [NET0001]
-    assert events.filter(kind="handshake_failed")["status"].to_list() == [401]
+    refused = events.filter(kind="handshake_failed")
+    assert refused["status"].to_list() == [401, None]  # the 401, then the refused connect
+    assert refused["remote"].to_list() == [None, "127.0.0.21"]
     assert events.filter(kind="abnormal_close").height == 1  # abrupt: no close frame
     line = _line_of(PJL, "< CLOSE 1011")
     asctime = json.loads(PJL.read_text().splitlines()[line - 1])["asctime"]
@@ -225,3 +227,13 @@ def test_cli_pino_log_alone_finds_the_idle_timeout(tmp_path: Path) -> None:
     assert ("log-net0001-close", s["id"]) in found
     idle = [f for f in report["findings"] if f["category"] == "idle-timeout"]
     assert [f["session"] for f in idle] == [s["id"]]
+
+
+def test_an_eleven_digit_number_is_not_an_epoch() -> None:
+    """Seconds since 1970 have 10 digits until 2286; 11 would overflow the ns clock and
+    wrap to a made-up date (1954 for 17953116674)."""
+    df = pl.DataFrame({"m": ["17953116674 GET /", "1795311667 GET /", "1795311667476 x"]})
+    times = logtime.parse(df, "m", ["epoch"])["time"].to_list()
+    assert times[0] is None
+    assert str(times[1]) == "2026-11-22 01:41:07+00:00"
+    assert str(times[2]) == "2026-11-22 01:41:07.476000+00:00"

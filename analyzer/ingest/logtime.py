@@ -76,7 +76,7 @@ FORMATS: dict[str, TimeFormat] = {
         # loggers: epoch milliseconds (13 digits), the last three digits read as `ms`.
         TimeFormat(
             "epoch",
-            r"^(?:(?P<e>\d{9,11})(?:\.(?P<f>\d{1,9}))?|(?P<es>\d{10})(?P<ms>\d{3}))\b",
+            r"^(?:(?P<e>\d{9,10})(?:\.(?P<f>\d{1,9}))?|(?P<es>\d{10})(?P<ms>\d{3}))\b",
             "1795297766.573",
         ),
     )
