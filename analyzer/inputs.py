@@ -59,8 +59,8 @@ def _once(paths: Iterable[str | Path]) -> list[Path]:
     out = []
     for raw in paths:
         path = Path(raw)
-        if path.resolve() not in seen:
-            seen.add(path.resolve())
+        if (real := path.resolve()) not in seen:
+            seen.add(real)
             out.append(path)
     return out
 

@@ -150,7 +150,8 @@ def _fold_hars(data: Dataset) -> None:
     row (analyzer/har_match.py): one session per connection, findings not doubled."""
     is_har = pl.col("source") == "har"
     pairs, offsets = match_hars(data.sessions.filter(is_har), data.sessions.filter(~is_har))
-    gone = pl.col("session").is_in(pairs["har_id"].implode())
+    folded = pairs["har_id"].implode()
+    gone = pl.col("session").is_in(folded)
     counts = data.frames.filter(gone).group_by("session").agg(pl.len().alias("har_messages"))
     facts = pairs.join(counts, left_on="har_id", right_on="session", how="left").select(
         "id",
@@ -161,7 +162,7 @@ def _fold_hars(data: Dataset) -> None:
         .alias("har_offset_s"),
         pl.col("har_messages").fill_null(0),
     )
-    kept = data.sessions.filter(~pl.col("id").is_in(pairs["har_id"].implode()))
+    kept = data.sessions.filter(~pl.col("id").is_in(folded))
     data.sessions = SESSIONS.conform(
         kept.drop(SESSION_GROUPS["har"]).join(facts, on="id", how="left")
     )

@@ -69,28 +69,24 @@ def log_features(events: pl.DataFrame, key: str = "session") -> pl.DataFrame:
         .group_by(key)
         .agg(
             pl.len().cast(pl.Int64).alias("log_events"),
-            pl.format("{}:{}", "input", "line")
+            # The most telling line, and the line whose close code is stated: each read
+            # as one struct, so a set of columns shares one sort.
+            pl.struct(
+                pl.format("{}:{}", "input", "line").alias("log_source"),
+                pl.col("side").alias("log_source_side"),
+                pl.col("text").alias("log_source_text"),
+            )
             .sort_by(_rank(PRIORITY), pl.col("line"))
             .first()
-            .alias("log_source"),
-            pl.col("side")
-            .sort_by(_rank(PRIORITY), pl.col("line"))
-            .first()
-            .alias("log_source_side"),
-            pl.col("text")
-            .sort_by(_rank(PRIORITY), pl.col("line"))
-            .first()
-            .alias("log_source_text"),
-            pl.col("close_code")
+            .alias("_telling"),
+            pl.struct(
+                pl.col("close_code").alias("log_close_code"),
+                pl.col("close_reason").alias("log_close_reason"),
+            )
             .filter(has_close)
             .sort_by(close_order, descending=[False, True, False])
             .first()
-            .alias("log_close_code"),
-            pl.col("close_reason")
-            .filter(has_close)
-            .sort_by(close_order, descending=[False, True, False])
-            .first()
-            .alias("log_close_reason"),
+            .alias("_close"),
             *[
                 (pl.col("kind") == k).any().alias(f"log_{k}")
                 for k in ("abnormal_close", "ping_timeout", "proxy_timeout", "reset")
@@ -100,6 +96,7 @@ def log_features(events: pl.DataFrame, key: str = "session") -> pl.DataFrame:
             failed.any().alias("log_handshake_failed"),
             pl.col("aligned_time").min().alias("log_first_time"),
         )
+        .unnest("_telling", "_close")
     )
 
 

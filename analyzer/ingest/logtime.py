@@ -94,8 +94,9 @@ TS = pl.Datetime("ns", "UTC")
 HEAD_CHARS = 120
 
 
-def _frac_ns(groups: pl.Expr) -> pl.Expr:
-    return groups.struct.field("f").str.pad_end(9, "0").cast(pl.Int64).fill_null(0)
+def _frac_ns(digits: pl.Expr) -> pl.Expr:
+    """A fraction's digits (`573`, `000123`) as nanoseconds; 0 when there are none."""
+    return digits.str.pad_end(9, "0").cast(pl.Int64).fill_null(0)
 
 
 def _offset_minutes(zone: pl.Expr) -> pl.Expr:
@@ -125,7 +126,7 @@ def _calendar(df: pl.DataFrame, fmt: TimeFormat, tz: str) -> pl.DataFrame:
     stamp = pl.concat_str(fields, separator=" ")
     naive = stamp.str.to_datetime("%Y %m %d %H %M %S", time_unit="ns", strict=False)
     if "(?P<f>" in fmt.regex:
-        naive = naive + pl.duration(nanoseconds=_frac_ns(g))
+        naive = naive + pl.duration(nanoseconds=_frac_ns(g.struct.field("f")))
     df = df.with_columns(_naive=naive)
     naive = pl.col("_naive")
     if "(?P<z>" not in fmt.regex:
@@ -151,7 +152,7 @@ def _epoch(df: pl.DataFrame) -> pl.DataFrame:
     g = pl.col("_ts")
     seconds = pl.coalesce(g.struct.field("e"), g.struct.field("es")).cast(pl.Int64)
     frac = pl.coalesce(g.struct.field("f"), g.struct.field("ms"))
-    ns = seconds * 1_000_000_000 + frac.str.pad_end(9, "0").cast(pl.Int64).fill_null(0)
+    ns = seconds * 1_000_000_000 + _frac_ns(frac)
     time = pl.from_epoch(ns, time_unit="ns").dt.replace_time_zone("UTC")
     return df.with_columns(time=time, _assumed=pl.lit(False))
 

@@ -15,7 +15,7 @@ import polars as pl
 
 from analyzer.rules.condition import AGG_COLUMNS, aggregate_columns, compile_condition
 from analyzer.rules.model import Rule
-from analyzer.rules.templates import RENDERER, Renderer
+from analyzer.rules.templates import RENDERER, Renderer, whose_log
 
 
 def with_aggregates(
@@ -122,14 +122,12 @@ def _evidence(rule: Rule, values: dict[str, Any], renderer: Renderer) -> list[di
 
 
 def _log_citation(values: dict[str, Any]) -> dict[str, Any]:
-    side = values.get("log_source_side")
-    whose = f"The {side}'s log" if side in ("client", "server", "proxy") else "The log"
     text = " ".join(str(values.get("log_source_text") or "").split())
     text = text if len(text) <= 200 else text[:199] + "…"
     return {
         "time": _iso(values.get("log_first_time")),
         "frame": None,
-        "text": f"{whose}: {text}",
+        "text": f"{whose_log(values.get('log_source_side'))}: {text}",
         "log": values["log_source"],
     }
 

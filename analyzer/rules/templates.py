@@ -35,6 +35,11 @@ def _clock(value: Any) -> str:
     return value.strftime("%H:%M:%S.%f")[:-3] + " UTC"
 
 
+def whose_log(side: Any) -> str:
+    """`The client's log` for a log line's side; `The log` when the pack cannot tell."""
+    return f"The {side}'s log" if side in ("client", "server", "proxy") else "The log"
+
+
 def _nearest(value: Any, choices: Any) -> Any:
     """The listed value (or map key) closest to `value`: which known default matched."""
     keys = list(choices)
@@ -55,7 +60,7 @@ ENV = SandboxedEnvironment(
     keep_trailing_newline=False,
     autoescape=False,
 )
-ENV.filters.update(secs=_secs, frame=_frame, clock=_clock)
+ENV.filters.update(secs=_secs, frame=_frame, clock=_clock, whose_log=whose_log)
 ENV.globals.update(nearest=_nearest)
 
 
