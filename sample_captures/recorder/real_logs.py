@@ -52,7 +52,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -66,9 +65,12 @@ from real_logs_common import (
     RECORDER_DIR,
     abrupt_emulator,
     apt_install,
+    build,
     deb_version,
     emulator,
+    npm_install,
     run_logged,
+    venv_python,
 )
 from real_logs_dotnet import record_dotnet
 from real_logs_jsonl import record_pino, record_python_json_logger
@@ -313,22 +315,6 @@ GO_DEBS = ("golang-go", "golang-github-gorilla-websocket-dev", "golang-nhooyr-we
 GOCODE = "/usr/share/gocode"
 
 
-def _npm(work: Path, spec: str) -> bool:
-    name = spec.rsplit("@", 1)[0] if spec.count("@") > (spec[0] == "@") else spec
-    if (work / "node_modules" / name / "package.json").exists():
-        return True
-    work.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(work), spec],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    if done.returncode:
-        print(f"npm install {spec} failed, skipping:\n{done.stderr[-400:]}", file=sys.stderr)
-    return done.returncode == 0
-
-
 # --- browser -------------------------------------------------------------------------------
 
 
@@ -413,7 +399,7 @@ def record_browser(out: Path, port: int, closed: int) -> dict[str, str]:
 
 def record_node_ws(out: Path, work: Path, port: int, closed: int) -> dict[str, str]:
     node_dir = work / "node-ws"
-    if not _npm(node_dir, "ws@8"):
+    if not npm_install(node_dir, "ws@8"):
         return {}
     (node_dir / "client.cjs").write_text(NODE_WS_CLIENT % {"query": QUERY})
     argv = ["node", "client.cjs", HOST, str(port), str(closed), FAKE_KEY]
@@ -422,18 +408,9 @@ def record_node_ws(out: Path, work: Path, port: int, closed: int) -> dict[str, s
 
 
 def record_dg_python(out: Path, work: Path, port: int) -> dict[str, str]:
-    venv = work / "dg-venv"
-    py = venv / "bin" / "python"
-    if not py.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    done = subprocess.run(
-        [str(py), "-c", "import deepgram"], capture_output=True, text=True, check=False
-    )
-    if done.returncode:
-        pip = [str(venv / "bin" / "pip"), "install", "-q", "deepgram-sdk==3.*"]
-        if subprocess.run(pip, timeout=300).returncode:
-            print("pip install deepgram-sdk==3.* failed, skipping", file=sys.stderr)
-            return {}
+    py = venv_python(work / "dg-venv", "deepgram", ["deepgram-sdk==3.*"])
+    if py is None:
+        return {}
     (work / "dg_client.py").write_text(DG_PY_CLIENT % {"idle": IDLE})
     argv = [str(py), "dg_client.py", HOST, str(port), FAKE_KEY]
     run_logged(argv, out / "client.log", work, 90)
@@ -442,7 +419,7 @@ def record_dg_python(out: Path, work: Path, port: int) -> dict[str, str]:
 
 def record_dg_js(out: Path, work: Path, port: int) -> dict[str, str]:
     js_dir = work / "dg-js"
-    if not _npm(js_dir, "@deepgram/sdk@4"):
+    if not npm_install(js_dir, "@deepgram/sdk@4"):
         return {}
     (js_dir / "client.cjs").write_text(DG_JS_CLIENT)
     argv = ["node", "client.cjs", HOST, str(port), FAKE_KEY]
@@ -459,10 +436,7 @@ def record_go(out: Path, work: Path, port: int, closed: int) -> dict[str, str]:
     # GOPATH mode: the libraries come from Debian's /usr/share/gocode, no module proxy.
     env = {**os.environ, "GO111MODULE": "off", "GOPATH": GOCODE}
     env.setdefault("GOCACHE", str(work / "go-cache"))
-    build = ["go", "build", "-o", "client", "client.go"]
-    done = subprocess.run(build, cwd=go_dir, env=env, capture_output=True, text=True)
-    if done.returncode:
-        print(f"go build failed, skipping:\n{done.stderr[-400:]}", file=sys.stderr)
+    if not build(["go", "build", "-o", "client", "client.go"], go_dir, env):
         return {}
     go_version = subprocess.run(["go", "version"], capture_output=True, text=True).stdout
     versions = ", ".join([go_version.strip()] + [f"{p} {deb_version(p)}" for p in GO_DEBS[1:]])

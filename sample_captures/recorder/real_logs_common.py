@@ -80,6 +80,43 @@ def deb_version(pkg: str) -> str:
     return done.stdout.strip() if done.returncode == 0 else ""
 
 
+def npm_install(work: Path, *specs: str) -> bool:
+    """`npm install` the specs into `work` (never globally) unless all are there already;
+    False (and a message) when npm fails. A spec is `name@range` or `@scope/name@range`."""
+    names = [s.rsplit("@", 1)[0] if s.count("@") > (s[0] == "@") else s for s in specs]
+    if all((work / "node_modules" / n / "package.json").exists() for n in names):
+        return True
+    work.mkdir(parents=True, exist_ok=True)
+    argv = ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(work), *specs]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=180)
+    if done.returncode:
+        print(f"npm install {specs} failed, skipping:\n{done.stderr[-400:]}", file=sys.stderr)
+    return done.returncode == 0
+
+
+def venv_python(venv: Path, imports: str, packages: list[str]) -> Path | None:
+    """The Python of a throwaway venv that can `import <imports>`, pip-installing
+    `packages` into it first when it cannot; None (and a message) when pip fails."""
+    py = venv / "bin" / "python"
+    if not py.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    if subprocess.run([str(py), "-c", f"import {imports}"], capture_output=True).returncode:
+        pip = [str(venv / "bin" / "pip"), "install", "-q", *packages]
+        if subprocess.run(pip, timeout=300).returncode:
+            print(f"pip install {' '.join(packages)} failed, skipping", file=sys.stderr)
+            return None
+    return py
+
+
+def build(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> bool:
+    """Compile a client (go build, javac, mcs); False (and the compiler's tail) on failure."""
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+    if done.returncode:
+        tail = (done.stdout + done.stderr)[-400:]
+        print(f"{argv[0]} failed, skipping:\n{tail}", file=sys.stderr)
+    return done.returncode == 0
+
+
 def apt_install(debs: tuple[str, ...]) -> bool:
     """Install the missing Debian packages (root only); False (and a message) otherwise."""
     missing = [p for p in debs if not deb_version(p)]

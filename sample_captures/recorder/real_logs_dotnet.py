@@ -13,10 +13,17 @@ an ISO 8601 UTC timestamp. Cases: ``401``, ``refused``, ``idle``, ``abrupt``, ``
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
-from real_logs_common import FAKE_KEY, HOST, QUERY, apt_install, deb_version, run_logged
+from real_logs_common import (
+    FAKE_KEY,
+    HOST,
+    QUERY,
+    apt_install,
+    build,
+    deb_version,
+    run_logged,
+)
 
 MONO_DEBS = ("mono-mcs", "mono-runtime")
 
@@ -106,10 +113,7 @@ def record_dotnet(
     cs_dir = work / "dotnet"
     cs_dir.mkdir(parents=True, exist_ok=True)
     (cs_dir / "client.cs").write_text(DOTNET_CLIENT % {"query": QUERY})
-    build = ["mcs", "-debug", "-out:client.exe", "client.cs"]
-    done = subprocess.run(build, cwd=cs_dir, capture_output=True, text=True)
-    if done.returncode:
-        print(f"mcs failed, skipping:\n{(done.stdout + done.stderr)[-400:]}", file=sys.stderr)
+    if not build(["mcs", "-debug", "-out:client.exe", "client.cs"], cs_dir):
         return {}
     argv = [
         "mono",

@@ -20,11 +20,9 @@ frame). Both install into the recorder's workdir (npm ``--prefix``, a venv), nev
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-from real_logs_common import FAKE_KEY, HOST, QUERY, run_logged
+from real_logs_common import FAKE_KEY, HOST, QUERY, npm_install, run_logged, venv_python
 
 PINO_CLIENT = r"""
 // A tiny app on `ws` that logs with pino's defaults (JSON lines on stdout).
@@ -109,21 +107,9 @@ asyncio.run(main())
 """
 
 
-def _npm(work: Path, *specs: str) -> bool:
-    names = [s.rsplit("@", 1)[0] for s in specs]
-    if all((work / "node_modules" / n / "package.json").exists() for n in names):
-        return True
-    work.mkdir(parents=True, exist_ok=True)
-    argv = ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(work), *specs]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=180)
-    if done.returncode:
-        print(f"npm install {specs} failed, skipping:\n{done.stderr[-400:]}", file=sys.stderr)
-    return done.returncode == 0
-
-
 def record_pino(out: Path, work: Path, port: int, closed: int, abrupt: int) -> dict[str, str]:
     node_dir = work / "pino"
-    if not _npm(node_dir, "pino@9", "ws@8"):
+    if not npm_install(node_dir, "pino@9", "ws@8"):
         return {}
     (node_dir / "client.cjs").write_text(PINO_CLIENT % {"query": QUERY})
     argv = ["node", "client.cjs", HOST, str(port), str(closed), str(abrupt), FAKE_KEY]
@@ -134,16 +120,10 @@ def record_pino(out: Path, work: Path, port: int, closed: int, abrupt: int) -> d
 def record_python_json_logger(
     out: Path, work: Path, port: int, closed: int, abrupt: int
 ) -> dict[str, str]:
-    venv = work / "pjl-venv"
-    py = venv / "bin" / "python"
-    if not py.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    check = [str(py), "-c", "import pythonjsonlogger, websockets"]
-    if subprocess.run(check, capture_output=True).returncode:
-        pip = [str(venv / "bin" / "pip"), "install", "-q", "python-json-logger", "websockets"]
-        if subprocess.run(pip, timeout=300).returncode:
-            print("pip install python-json-logger websockets failed, skipping", file=sys.stderr)
-            return {}
+    packages = ["python-json-logger", "websockets"]
+    py = venv_python(work / "pjl-venv", "pythonjsonlogger, websockets", packages)
+    if py is None:
+        return {}
     (work / "pjl_client.py").write_text(PJL_CLIENT % {"query": QUERY})
     argv = [str(py), "pjl_client.py", HOST, str(port), str(closed), str(abrupt), FAKE_KEY]
     run_logged(argv, out / "client.log", work, 90)

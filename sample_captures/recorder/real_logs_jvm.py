@@ -14,10 +14,17 @@ connection without a close frame: FIN, or RST with audio unread; see
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
-from real_logs_common import FAKE_KEY, HOST, QUERY, apt_install, deb_version, run_logged
+from real_logs_common import (
+    FAKE_KEY,
+    HOST,
+    QUERY,
+    apt_install,
+    build,
+    deb_version,
+    run_logged,
+)
 
 OKHTTP_DEBS = ("libokhttp-java",)  # brings libokio-java
 CLASSPATH = "/usr/share/java/okhttp.jar:/usr/share/java/okio.jar"
@@ -109,10 +116,7 @@ def record_okhttp(
     jvm_dir = work / "okhttp"
     jvm_dir.mkdir(parents=True, exist_ok=True)
     (jvm_dir / "Client.java").write_text(OKHTTP_CLIENT % {"query": QUERY})
-    build = ["javac", "-cp", CLASSPATH, "Client.java"]
-    done = subprocess.run(build, cwd=jvm_dir, capture_output=True, text=True)
-    if done.returncode:
-        print(f"javac failed, skipping:\n{done.stderr[-400:]}", file=sys.stderr)
+    if not build(["javac", "-cp", CLASSPATH, "Client.java"], jvm_dir):
         return {}
     argv = ["java", "-cp", f"{CLASSPATH}:.", "Client"]
     argv += [HOST, str(port), str(closed), str(abrupt), str(reset), FAKE_KEY]
