@@ -14,7 +14,7 @@ from typing import Any
 from analyzer import config, findings, pipeline, redact
 from analyzer.inputs import Inputs
 from analyzer.rules.engine import evaluate
-from analyzer.rules.loader import load_rules
+from analyzer.rules.loader import load_rules, log_pack_dirs
 from analyzer.rules.model import Rule
 
 
@@ -39,7 +39,8 @@ def run(
     progress: pipeline.Progress | None = None,
 ) -> Analysis:
     rules = select_rules(settings)
-    data = pipeline.load(paths, keylog, tshark_path, progress)
+    packs = log_pack_dirs(settings.rule_paths)
+    data = pipeline.load(paths, keylog, tshark_path, progress, packs)
     found = diagnose(rules, data)
     return Analysis(data, rules, found, describe_inputs(data), redact.active())
 

@@ -9,7 +9,8 @@ import click
 
 from analyzer import config
 from analyzer.errors import InputError
-from analyzer.rules.loader import load_rules
+from analyzer.ingest.logpacks import load_packs
+from analyzer.rules.loader import load_rules, log_pack_dirs
 from analyzer.rules.model import Rule
 from analyzer.rules.testing import SAMPLES, run_all
 
@@ -87,9 +88,13 @@ def show(rule_id: str, rule_dirs: tuple[str, ...], config_path: str | None) -> N
 @rules.command("validate")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 def validate(paths: tuple[str, ...]) -> None:
-    """Check rule files or folders; every problem as file:line: field: message (exit 2)."""
-    found = load_rules([Path(p) for p in paths], builtin=False)
-    click.echo(f"ok: {len(found)} rule(s) in {', '.join(paths)}")
+    """Check rule files or folders (and a folder's `logs/` log packs); every problem as
+    file:line: field: message (exit 2)."""
+    folders = [Path(p) for p in paths]
+    found = load_rules(folders, builtin=False)
+    packs = load_packs(log_pack_dirs(folders), builtin=False)
+    logs = f", {len(packs)} log pack(s)" if packs else ""
+    click.echo(f"ok: {len(found)} rule(s){logs} in {', '.join(paths)}")
 
 
 @rules.command("test")

@@ -25,6 +25,7 @@ from analyzer.ingest.capture import CaptureData, load_capture
 from analyzer.ingest.frames import explode_frames
 from analyzer.ingest.handshakes import handshake_rows
 from analyzer.ingest.har import HarData, read_har
+from analyzer.ingest.logpacks import load_packs
 from analyzer.ingest.logs import LogData, read_log
 from analyzer.ingest.tcp_events import tcp_events
 from analyzer.inputs import Inputs
@@ -59,8 +60,11 @@ def load(
     keylog: Path | None = None,
     tshark_path: str | None = None,
     progress: Progress | None = None,
+    log_packs: list[Path] | None = None,
 ) -> Dataset:
-    """Read every input. A plain list is captures only (the pre-HAR/log callers)."""
+    """Read every input. A plain list is captures only (the pre-HAR/log callers).
+
+    `log_packs`: folders or files of log pattern packs read besides the built-in ones."""
     inputs = paths if isinstance(paths, Inputs) else Inputs(captures=list(paths))
     captures = []
     if inputs.captures:  # a log or HAR alone needs no tshark
@@ -77,7 +81,8 @@ def load(
         ]
     first = len(captures)
     hars = [read_har(p, first + i) for i, p in enumerate(inputs.hars)]
-    logs = [(p, read_log(p, tz=inputs.log_tz)) for p in inputs.logs]
+    packs = load_packs(log_packs) if inputs.logs else []  # once, for every log
+    logs = [(p, read_log(p, packs, tz=inputs.log_tz)) for p in inputs.logs]
     return build(captures, keylog, hars, logs)
 
 

@@ -14,6 +14,8 @@ from analyzer.ingest.logs import match_lines, read_log
 from analyzer.rules.loader import RulePackError
 from analyzer.schema import LOG_EVENTS
 
+from conftest import cli_json, run_cli
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "sample_captures"
 PACKS = load_packs()
@@ -434,3 +436,45 @@ def test_stamped_at_is_checked(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace("whenever", "request_start"))
     pack, problems = load_pack(path)
     assert not problems and pack is not None and pack.stamped_at == "request_start"
+
+
+# --- a user's own packs: `--rules DIR` with DIR/logs/*.yaml ------------------------------
+
+USER_PACK = """\
+pack: myapp
+title: An app that logs JSON with its own field names
+params:
+  time_field: when
+  message_field: text
+patterns:
+- id: gone
+  kind: abnormal_close
+  literal: socket gone
+  regex: socket gone
+  examples:
+  - '{"when": "2026-11-22T01:00:00Z", "text": "socket gone"}'
+"""
+
+
+def test_a_rules_folder_brings_its_own_log_packs(tmp_path: Path) -> None:
+    (tmp_path / "mine" / "logs").mkdir(parents=True)
+    (tmp_path / "mine" / "logs" / "myapp.yaml").write_text(USER_PACK)
+    log = tmp_path / "app.log"
+    log.write_text(
+        '{"when": "2026-11-22T01:00:00Z", "text": "connecting"}\n'
+        '{"when": "2026-11-22T01:00:05Z", "text": "socket gone"}\n'
+    )
+    without = cli_json("analyze", log)
+    assert without["sessions"] == [] and without["findings"] == []
+    report = cli_json("analyze", log, "--rules", tmp_path / "mine")
+    (session,) = report["sessions"]
+    assert session["start"] == "2026-11-22T01:00:05.000000Z"
+    assert [f["rule"] for f in report["findings"]] == ["log-abnormal-close"]
+    ok = run_cli("rules", "validate", tmp_path / "mine", check=True)
+    assert ok.stdout.strip() == f"ok: 0 rule(s), 1 log pack(s) in {tmp_path / 'mine'}"
+    (tmp_path / "mine" / "logs" / "myapp.yaml").write_text(
+        USER_PACK.replace("kind: abnormal_close", "kind: vanished")
+    )
+    bad = run_cli("rules", "validate", tmp_path / "mine")
+    assert bad.returncode == 2 and "myapp.yaml:8: patterns[0].kind: must be one of" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -16,7 +16,8 @@ from analyzer.rules.model import Rule, parse_rule
 from analyzer.rules.yamlsource import read_or_problems
 
 BUILTIN = Path(__file__).resolve().parents[2] / "rules"
-LOG_PACKS = BUILTIN / "logs"  # log pattern packs live beside the rules but are not rules
+# Log pattern packs live beside the rules, in a pack's `logs/` folder, but are not rules.
+LOGS = "logs"
 
 
 @dataclass
@@ -32,7 +33,12 @@ def rule_files(path: Path) -> list[Path]:
     if not path.is_dir():
         raise InputError("no such rule file or directory", source=str(path))
     found = (p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-    return sorted(p for p in found if LOG_PACKS not in p.resolve().parents)
+    return sorted(p for p in found if (path / LOGS) not in p.parents)
+
+
+def log_pack_dirs(paths: list[Path]) -> list[Path]:
+    """The `logs/` folders of the given rule packs: their log pattern packs."""
+    return [p / LOGS for p in paths if (p / LOGS).is_dir()]
 
 
 def load_rules(paths: list[Path], builtin: bool = True) -> list[Rule]:
