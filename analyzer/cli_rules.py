@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
-from analyzer import config
+from analyzer import config, resources
 from analyzer.errors import InputError
 from analyzer.ingest.logpacks import load_packs
 from analyzer.rules.loader import load_rules, log_pack_dirs
 from analyzer.rules.model import Rule
-from analyzer.rules.testing import SAMPLES, run_all
+from analyzer.rules.testing import run_all
 
 rule_paths = click.option(
     "--rules", "rule_dirs", multiple=True, metavar="DIR", help="add a rule pack (repeatable)"
@@ -102,19 +102,18 @@ def validate(paths: tuple[str, ...]) -> None:
 @rule_paths
 @click.option(
     "--samples",
-    default=str(SAMPLES),
-    show_default=True,
+    default=None,
     metavar="DIR",
-    help="where `sample:` cases are looked up",
+    help="where `sample:` cases are looked up (default: the built-in sample corpus)",
 )
-def test(rule_ids: tuple[str, ...], rule_dirs: tuple[str, ...], samples: str) -> None:
+def test(rule_ids: tuple[str, ...], rule_dirs: tuple[str, ...], samples: str | None) -> None:
     """Run the rules' must-hit / must-not-hit cases; exit 1 if any fails."""
     every = load_rules([Path(p) for p in rule_dirs])
     unknown = sorted(set(rule_ids) - {r.id for r in every})
     if unknown:
         raise InputError(f"no rule {', '.join(map(repr, unknown))}")
     chosen = [r for r in every if not rule_ids or r.id in rule_ids]
-    outcomes = run_all(chosen, Path(samples))
+    outcomes = run_all(chosen, Path(samples) if samples else resources.samples_dir())
     failed = [o for o in outcomes if not o.passed]
     for o in outcomes:
         mark = click.style("ok  ", fg="green") if o.passed else click.style("FAIL", fg="red")

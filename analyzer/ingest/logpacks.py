@@ -18,11 +18,11 @@ from typing import Any
 
 import polars as pl
 
+from analyzer import resources
 from analyzer.ingest.logtime import FORMATS
 from analyzer.rules.loader import RulePackError
 from analyzer.rules.yamlsource import Source, read_or_problems
 
-BUILTIN_PACKS = Path(__file__).resolve().parents[2] / "rules" / "logs"
 KINDS = frozenset(
     {
         "close_received",
@@ -103,7 +103,7 @@ class _Problems(list[tuple[Where, str]]):
 
 def load_packs(paths: list[Path] | None = None, builtin: bool = True) -> list[LogPack]:
     """All packs, or RulePackError listing every problem (file:line: field: message)."""
-    files = sorted(BUILTIN_PACKS.glob("*.yaml")) if builtin else []
+    files = sorted(resources.log_packs_dir().glob("*.yaml")) if builtin else []
     for p in paths or []:
         files += sorted(p.glob("*.yaml")) if p.is_dir() else [p]
     packs, problems = [], []

@@ -21,14 +21,13 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from analyzer import __version__
+from analyzer import __version__, resources
 from analyzer.analysis import Analysis
 from analyzer.findings import RANK
 from analyzer.report import markup, timeline, verdict
 from analyzer.report.json_report import capture_facts
 from analyzer.rules.model import SEVERITIES
 
-TEMPLATES = Path(__file__).parent / "templates"
 MAX_SESSION_SECTIONS = 50  # per-session sections (timeline + details), most severe first
 SESSIONS_BUDGET = 700_000  # bytes of those sections (SVG + facts); the rest: table only
 MAX_FULL_FINDINGS = 100  # findings shown with evidence, fix and references
@@ -47,7 +46,7 @@ ISO_SHORT = "%Y-%m-%d %H:%M:%S.%f"
 
 def render(result: Analysis) -> str:
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
+        loader=FileSystemLoader(resources.templates_dir()),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -1,7 +1,7 @@
 """Rule packs from disk: every *.yaml under each directory, checked as one set.
 
-The built-in pack is the repository's `rules/`; `--rules DIR` (or a config file) adds
-more. Problems from all files are gathered before failing, so an author fixes a pack in
+The built-in pack is the repository's `rules/` (package data once installed); `--rules DIR`
+(or a config file) adds more. Problems from all files are gathered before failing, so an author fixes a pack in
 one round instead of one error per run.
 """
 
@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from analyzer import resources
 from analyzer.errors import InputError
 from analyzer.rules.condition import Problem
 from analyzer.rules.model import Rule, parse_rule
 from analyzer.rules.yamlsource import read_or_problems
 
-BUILTIN = Path(__file__).resolve().parents[2] / "rules"
 # Log pattern packs live beside the rules, in a pack's `logs/` folder, but are not rules.
 LOGS = "logs"
 
@@ -43,13 +43,8 @@ def log_pack_dirs(paths: list[Path]) -> list[Path]:
 
 def load_rules(paths: list[Path], builtin: bool = True) -> list[Rule]:
     """All rules of the packs, or RulePackError listing every problem found."""
-    if builtin and not BUILTIN.is_dir():
-        raise InputError(
-            "the built-in rule pack is missing",
-            source=str(BUILTIN),
-            hint="run wsdoctor from its checkout (pip install -e .) or pass --rules DIR",
-        )
-    files = [f for p in ([BUILTIN] if builtin else []) + paths for f in rule_files(p)]
+    packs = [resources.rules_dir()] if builtin else []
+    files = [f for p in packs + paths for f in rule_files(p)]
     rules, problems = [], []
     for file in files:
         rule, found = _load_one(file)

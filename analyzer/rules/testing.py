@@ -23,7 +23,6 @@ from analyzer.rules.engine import evaluate
 from analyzer.rules.model import Case, Rule
 from analyzer.schema import ANOMALIES, COUNT_COLUMNS, FRAMES, SESSIONS
 
-SAMPLES = Path(__file__).resolve().parents[2] / "sample_captures"
 Loader = Callable[[Path, Path | None], pipeline.Dataset]
 
 
@@ -94,5 +93,5 @@ def run_case(rule: Rule, case: Case, samples: Path, loader: Loader = _cached_loa
     return Outcome(rule, case, False, f"{label}: expected hits {sorted(want)}, got {sorted(got)}")
 
 
-def run_all(rules: list[Rule], samples: Path = SAMPLES) -> list[Outcome]:
+def run_all(rules: list[Rule], samples: Path) -> list[Outcome]:
     return [run_case(rule, case, samples) for rule in rules for case in rule.tests]
