@@ -1,8 +1,8 @@
 """Rule packs from disk: every *.yaml under each directory, checked as one set.
 
 The built-in pack is the repository's `rules/` (package data once installed); `--rules DIR`
-(or a config file) adds more. Problems from all files are gathered before failing, so an author fixes a pack in
-one round instead of one error per run.
+(or a config file) adds more. Problems from all files are gathered before failing, so an
+author fixes a pack in one round instead of one error per run.
 """
 
 from __future__ import annotations
