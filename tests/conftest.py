@@ -18,6 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 # test_sample_facts.py can prove a regeneration still matches its expected.yaml files.
 SAMPLES = Path(os.environ.get("WSDOCTOR_SAMPLES") or REPO / "sample_captures")
 ZEEK = REPO.parent / "shared" / "zeek-traces"
+# Reproducers of defects found with hostile input; regression tests read them in place.
+CRASHERS = REPO.parent / "shared" / "crashers"
 
 
 def run_cli(
