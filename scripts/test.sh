@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The full check: setup, lint, then the test suite against real tshark (and, for the HTML
 # report tests, a real headless Chromium: Debian's `chromium`, installed here when missing
-# rather than in setup.sh, because only the tests need a browser, not the demo).
+# rather than in setup.sh, because only the tests need a browser, not the demo). The suite
+# also builds the sdist and wheel, installs the wheel into a clean venv and runs it from
+# another folder (tests/test_wheel.py), as a user who installs with pip or pipx would.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
