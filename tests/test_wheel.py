@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -68,7 +69,8 @@ def elsewhere(tmp_path: Path) -> Path:
 
 
 def test_wheel_carries_every_rule_pack_template_and_sample(wheel: Path) -> None:
-    names = set(zipfile.ZipFile(wheel).namelist())
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
     rules = {p.relative_to(REPO / "rules") for p in (REPO / "rules").rglob("*.yaml")}
     assert rules and all(f"analyzer/builtin_rules/{p}" in names for p in rules)
     templates = (REPO / "analyzer" / "report" / "templates").iterdir()
@@ -84,16 +86,16 @@ def test_wheel_carries_every_rule_pack_template_and_sample(wheel: Path) -> None:
 def test_wheel_carries_every_subpackage(wheel: Path) -> None:
     """pyproject lists the packages by hand (two are mapped from other folders): a new
     subpackage left off the list would be missing from the wheel."""
-    names = set(zipfile.ZipFile(wheel).namelist())
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
     for init in (REPO / "analyzer").rglob("__init__.py"):
         assert str(init.relative_to(REPO)) in names
 
 
 def test_sdist_carries_the_rule_packs_and_samples(dist: Path) -> None:
-    import tarfile
-
     [sdist] = dist.glob("wsdoctor-*.tar.gz")
-    names = set(tarfile.open(sdist).getnames())
+    with tarfile.open(sdist) as archive:
+        names = set(archive.getnames())
     root = sdist.name.removesuffix(".tar.gz")
     assert f"{root}/rules/idle-timeout/idle-before-1011.yaml" in names
     assert f"{root}/rules/logs/nginx.yaml" in names
