@@ -198,7 +198,7 @@ def _finding(
         "anchor": f"finding-{i + 1}",
         **{k: f.get(k) for k in ("rule", "category", "severity", "confidence", "title")},
         "summary": markup.inline(f.get("summary")),
-        "summary_text": _cut(f.get("summary")),  # for the one-line list: plain, cut
+        "summary_text": _brief(f.get("summary")),
         "session": f["session"],
         "session_link": f["session"] in shown,
         "evidence": evidence,
@@ -213,9 +213,15 @@ def _finding(
     }
 
 
+def _brief(summary: str | None) -> str:
+    """The summary as plain text for the one-line list, cut; only its head is rendered,
+    since a one-liner never shows more (a 20k-character header costs nothing here)."""
+    return _cut(markup.plain((summary or "")[: 4 * MAX_VALUE]))
+
+
 def _evidence(e: dict[str, Any], row: dict[str, Any] | None) -> dict[str, Any]:
     offset = ""
-    if e.get("time") and row is not None:
+    if e.get("time") and row is not None and row["start"] is not None:
         sec = (datetime.fromisoformat(e["time"]) - row["start"]).total_seconds()
         offset = f"+{sec:.3f} s"
     return {

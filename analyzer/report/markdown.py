@@ -3,8 +3,9 @@
 What a reader of a ticket needs at a glance: the verdict, one line per failed session,
 the top findings with the first thing to change, and what to attach next time so the
 next capture answers the remaining questions. Capture-derived text (close reasons,
-endpoints, headers quoted in summaries) is escaped so it cannot inject Markdown or HTML
-into the tracker that renders the comment.
+endpoints) is escaped here so it cannot inject Markdown or HTML into the tracker that
+renders the comment; findings' summaries and fixes are already Markdown whose capture
+values the rule templates escaped, so they keep their markup and are not escaped twice.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import polars as pl
 from analyzer import __version__
 from analyzer.analysis import Analysis
 from analyzer.correlate import host
-from analyzer.report import verdict
+from analyzer.report import markup, verdict
 from analyzer.report.json_report import capture_facts
 
 MAX_LINES = 60
@@ -28,8 +29,11 @@ MAX_PARAGRAPH = 320  # characters of a fix's first paragraph
 MAX_ATTACH = 4
 MAX_WARNINGS = 3  # capture-quality warnings quoted (each cut to 200 characters)
 SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
-FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w+#.-]*)\s*$")
-CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+# One optional language word between the fence and the end; no two adjacent `\s*` around
+# an optional group, which backtracks quadratically on a long run of spaces.
+FENCE = re.compile(r"^\s*(`{3,}|~{3,})(?:[ \t]*([\w+#.-]+))?[ \t]*$")
+# A backslash escape (kept as is), or what a tracker would take as raw HTML or a table.
+RAW = re.compile(r"(\\.)|([<>|])", re.S)
 PROXIES = re.compile(r"nginx|haproxy|envoy|squid|traefik|istio|cloudflare|awselb", re.I)
 
 
@@ -121,7 +125,7 @@ def _finding(group: list[dict[str, Any]], room: int) -> list[str]:
     f = group[0]
     sessions = ", ".join(dict.fromkeys(str(g["session"] or "capture") for g in group))
     head = f"**{f['severity'].upper()}** {escape(f['title'])} (`{f['rule']}`; {escape(sessions)})"
-    block = [head, "", escape(f["summary"])]
+    block = [head, "", _escape_outside_code(" ".join(f["summary"].split()))]
     fix = _fix_excerpt(f.get("fix") or "", max(0, room - len(block) - 2))
     if fix and len(block) + 1 + len(fix) <= room:
         return [*block, "", *fix]
@@ -152,27 +156,40 @@ def _first_code(fix: str) -> tuple[str, list[str]] | None:
             body = []
             for inner in lines[i + 1 :]:
                 if inner.strip().startswith(m[1]):
-                    return m[2], body
+                    return m[2] or "", body
                 body.append(inner[indent:] if not inner[:indent].strip() else inner.lstrip())
-            return m[2], body
+            return m[2] or "", body
     return None
 
 
 def _first_paragraph(fix: str) -> str:
     para = " ".join(fix.strip().split("\n\n", 1)[0].split())
-    if len(para) > MAX_PARAGRAPH:
-        para = para[: MAX_PARAGRAPH - 1].rsplit(" ", 1)[0] + " …"
-    return _escape_outside_code(para)
+    return _escape_outside_code(_cut_markdown(para, MAX_PARAGRAPH))
+
+
+def _cut_markdown(text: str, limit: int) -> str:
+    """`text` cut to about `limit` characters at a space, never inside a code span: an
+    unclosed span would turn the quoted capture text in it back into live Markdown."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit - 1)
+    cut = limit - 1 if cut <= 0 else cut
+    for a, z in markup.code_spans(text):
+        if a < cut < z:
+            cut = a
+            break
+    # A trailing backslash would escape the space before the ellipsis and show itself.
+    return text[:cut].rstrip().rstrip("\\") + " …"
 
 
 def _escape_outside_code(text: str) -> str:
-    """Rule Markdown keeps its code spans and emphasis; raw HTML and table pipes do not."""
+    """Rule Markdown keeps its code spans, escapes and emphasis; raw HTML and table pipes
+    do not. Backslash escapes are kept whole, so `\\<` is never turned into `\\\\<`."""
     out, last = [], 0
-    for m in CODE_SPAN.finditer(text):
-        out.append(re.sub(r"([<>|])", r"\\\1", text[last : m.start()]))
-        out.append(m.group(0))
-        last = m.end()
-    out.append(re.sub(r"([<>|])", r"\\\1", text[last:]))
+    for a, z in [*markup.code_spans(text), (len(text), len(text))]:
+        out.append(RAW.sub(lambda m: m[1] or "\\" + m[2], text[last:a]))
+        out.append(text[a:z])
+        last = z
     return "".join(out)
 
 

@@ -104,6 +104,8 @@ def svg(
 ) -> str:
     """The session's timeline; `frames`/`tcp_events`/`log_events` are that session's rows."""
     canvas = _canvas(session, frames, tcp_events)
+    if canvas is None:
+        return _untimed(session)
     _frame_lanes(canvas, session)
     _grid(canvas)
     _gaps(canvas, session, frames)
@@ -125,19 +127,38 @@ def svg(
     )
 
 
-def _canvas(session: dict[str, Any], frames: pl.DataFrame, events: pl.DataFrame) -> Canvas:
-    """Time range: the session's start to the last thing seen (end, frame or TCP event)."""
-    t0: datetime = session["start"]
-    ends = [
-        session["end"],
-        session.get("response_time"),
-        frames["time"].max(),
-        events["time"].max(),
-    ]
-    t1 = max((t for t in ends if isinstance(t, datetime)), default=t0)
-    starts = [frames["time"].min(), events["time"].min()]
-    t0 = min([t0, *(t for t in starts if isinstance(t, datetime))])
+def _canvas(
+    session: dict[str, Any], frames: pl.DataFrame, events: pl.DataFrame
+) -> Canvas | None:
+    """Time range: the earliest to the last thing seen (start, end, frame or TCP event).
+
+    None when nothing carries a time: a log line without a usable timestamp gives a
+    session with no start, and an axis drawn anyway would invent when it happened."""
+    starts = _times(session["start"], frames["time"].min(), events["time"].min())
+    ends = _times(session["end"], session.get("response_time"), frames["time"].max())
+    ends += _times(events["time"].max())
+    if not starts + ends:
+        return None
+    t0 = min(starts or ends)
+    t1 = max([*ends, t0])
     return Canvas(t0, max((t1 - t0).total_seconds(), 1e-3))
+
+
+def _times(*values: Any) -> list[datetime]:
+    return [v for v in values if isinstance(v, datetime)]
+
+
+def _untimed(session: dict[str, Any]) -> str:
+    """A one-line panel instead of a timeline: the session's time is unknown."""
+    note = "Time unknown: the " + ("HAR" if session.get("source") == "har" else "log")
+    note += " records this session without a usable timestamp, so no timeline is drawn."
+    label = f"Timeline of session {session['id']}: time unknown"
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} 40" '
+        f'class="timeline" role="img" aria-label="{_e(label)}">'
+        f'<text x="{WIDTH / 2:.1f}" y="24" class="tl-note" text-anchor="middle">{_e(note)}'
+        "</text></svg>"
+    )
 
 
 def _frame_lanes(c: Canvas, s: dict[str, Any]) -> None:

@@ -1,8 +1,10 @@
 """Log events on a session's timeline: where the application's log says what it saw.
 
 Drawn as small diamonds on the wire line at the event's time on the capture clock (the
-log's estimated offset removed). Events that fall in one pixel column share a diamond
-whose tooltip lists them, most telling first; at most MAX_MARKS diamonds per session.
+log's estimated offset removed). Events that fall in one column share a diamond whose
+tooltip lists them, most telling first. Columns start one pixel wide and double until at
+most MAX_MARKS diamonds remain, so a session with any number of log events draws a
+bounded SVG in which every event is counted in some diamond.
 """
 
 from __future__ import annotations
@@ -33,14 +35,23 @@ def log_marks(canvas: Any, events: pl.DataFrame, wire_y: float) -> None:
         .filter(pl.col("at").is_not_null())
         .sort("rank", "at", "line")
     )
-    columns: dict[int, list[dict[str, Any]]] = {}
-    for r in rows.iter_rows(named=True):
-        column = columns.setdefault(round(canvas.x(r["at"])), [])
-        if len(columns) > MAX_MARKS:
+    placed = [(canvas.x(r["at"]), r) for r in rows.iter_rows(named=True)]
+    for x, group in _columns(placed).items():
+        _diamond(canvas, x, wire_y, group)
+
+
+def _columns(placed: list[tuple[float, dict[str, Any]]]) -> dict[float, list[dict[str, Any]]]:
+    """Events grouped by column (keeping their order), the column width doubled until at
+    most MAX_MARKS columns hold events; each diamond sits at its events' mean x."""
+    width = 1.0
+    while True:
+        columns: dict[int, list[tuple[float, dict[str, Any]]]] = {}
+        for x, r in placed:
+            columns.setdefault(round(x / width), []).append((x, r))
+        if len(columns) <= MAX_MARKS:
             break
-        column.append(r)
-    for px, group in columns.items():
-        _diamond(canvas, float(px), wire_y, group)
+        width *= 2
+    return {sum(x for x, _ in g) / len(g): [r for _, r in g] for g in columns.values()}
 
 
 def _diamond(canvas: Any, x: float, y: float, group: list[dict[str, Any]]) -> None:

@@ -15,7 +15,7 @@ import polars as pl
 
 from analyzer.rules.condition import AGG_COLUMNS, aggregate_columns, compile_condition
 from analyzer.rules.model import Rule
-from analyzer.rules.templates import RENDERER, Renderer, whose_log
+from analyzer.rules.templates import RENDERER, Renderer, markdown_escape, whose_log
 
 
 def with_aggregates(
@@ -127,7 +127,7 @@ def _log_citation(values: dict[str, Any]) -> dict[str, Any]:
     return {
         "time": _iso(values.get("log_first_time")),
         "frame": None,
-        "text": f"{whose_log(values.get('log_source_side'))}: {text}",
+        "text": f"{whose_log(values.get('log_source_side'))}: {markdown_escape(text)}",
         "log": values["log_source"],
     }
 

@@ -2,12 +2,17 @@
 
 Templates are data written by rule authors, so they run in Jinja's sandbox with a
 closed set of variables (the session's features, the rule's params, aggregate aliases)
-checked when the pack is validated. Values are inserted as text; escaping for HTML or
-Markdown is the report writer's job, since only it knows the output format.
+checked when the pack is validated. The output is Markdown (the reports render it), and
+values from a capture or a log are hostile, so every interpolated value is Markdown-escaped
+by default (`_finalize`): a Server header cannot open a link or an image. The `code`
+filter quotes a value as an inline code span nothing inside can close, `in_fence` passes
+one into a fenced code block (where escapes would show), and the wsdoctor filters that
+produce their own text (secs, frame, clock, whose_log) mark it as already safe.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -15,29 +20,69 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 
+class MarkdownText(str):
+    """Text already in Markdown form (a code span, a filter's own words): not escaped again."""
+
+
+# Markdown that works anywhere in a line, and what opens a block at a line's start.
+MD_INLINE = re.compile(r"[\\`*_\[\]<>&|~]")
+MD_LEAD = re.compile(r"^(\s*|\s*\d+(?=[.)](?:\s|$)))([#>+=.)-])")
+
+
+def markdown_escape(value: Any) -> str:
+    """A value as Markdown text that renders as itself: CommonMark punctuation that could
+    start markup backslash-escaped, line breaks folded so it cannot start a block."""
+    text = " ".join(str(value).splitlines())
+    text = MD_INLINE.sub(lambda m: "\\" + m[0], text)
+    return MD_LEAD.sub(r"\1\\\2", text, count=1)
+
+
+def _code(value: Any) -> MarkdownText:
+    """`value` as an inline code span: the fence is one backtick longer than the longest
+    run inside (CommonMark), padded with a space when the value starts or ends with a
+    backtick, whitespace folded to single spaces so it stays one line."""
+    text = " ".join(_text(value).split()) or " "
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    pad = " " if text[0] == "`" or text[-1] == "`" else ""
+    return MarkdownText(f"{fence}{pad}{text}{pad}{fence}")
+
+
+def _in_fence(value: Any) -> MarkdownText:
+    """A value inside a fenced code block, where backslash escapes would show literally:
+    folded to one line, so it cannot end the block early from mid-line."""
+    return MarkdownText(" ".join(_text(value).splitlines()))
+
+
+def _text(value: Any) -> str:
+    return "n/a" if value is None else str(value)
+
+
 def _secs(value: Any, digits: int = 1) -> str:
     """Seconds as people read them in a ticket: `10.0 s`, `250 ms`."""
     if value is None:
-        return "n/a"
+        return MarkdownText("n/a")
     if abs(value) < 1:
-        return f"{value * 1000:.0f} ms"
-    return f"{value:.{digits}f} s"
+        return MarkdownText(f"{value * 1000:.0f} ms")
+    return MarkdownText(f"{value:.{digits}f} s")
 
 
 def _frame(value: Any) -> str:
+    """`#48`: a frame number; anything else is escaped like any value."""
+    if isinstance(value, int):
+        return MarkdownText(f"#{value}")
     return "n/a" if value is None else f"#{value}"
 
 
 def _clock(value: Any) -> str:
     """UTC wall-clock time to the millisecond, the form the frame tables use."""
     if not isinstance(value, datetime):
-        return "n/a"
-    return value.strftime("%H:%M:%S.%f")[:-3] + " UTC"
+        return MarkdownText("n/a")
+    return MarkdownText(value.strftime("%H:%M:%S.%f")[:-3] + " UTC")
 
 
 def whose_log(side: Any) -> str:
     """`The client's log` for a log line's side; `The log` when the pack cannot tell."""
-    return f"The {side}'s log" if side in ("client", "server", "proxy") else "The log"
+    return MarkdownText(f"The {side}'s log" if side in ("client", "server", "proxy") else "The log")
 
 
 def _nearest(value: Any, choices: Any) -> Any:
@@ -49,7 +94,12 @@ def _nearest(value: Any, choices: Any) -> Any:
 
 
 def _finalize(value: Any) -> Any:
-    return "n/a" if value is None else value
+    """Every `{{ }}` output: Markdown-escaped unless it is a number or already Markdown."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, MarkdownText | int | float):
+        return value
+    return markdown_escape(value)
 
 
 ENV = SandboxedEnvironment(
@@ -61,6 +111,7 @@ ENV = SandboxedEnvironment(
     autoescape=False,
 )
 ENV.filters.update(secs=_secs, frame=_frame, clock=_clock, whose_log=whose_log)
+ENV.filters.update(code=_code, in_fence=_in_fence)
 ENV.globals.update(nearest=_nearest)
 
 
