@@ -11,6 +11,7 @@ fuzz-findings/. The mutators and the oracle: tests/fuzz/.
 from __future__ import annotations
 
 import pytest
+
 from fuzz import campaign, captures, oracle, texts
 
 STRATEGIES = {
