@@ -47,7 +47,7 @@ def run(
 
 def diagnose(rules: list[Rule], data: pipeline.Dataset) -> list[dict[str, Any]]:
     tables = {"frames": data.frames, "anomalies": data.anomalies}
-    found = evaluate(rules, data.sessions, tables)
+    found = evaluate(rules, data.sessions, tables, data.warnings)
     rows = {
         r["id"]: r
         for r in data.sessions.select("id", "input", "tcp_stream", "client", "start").to_dicts()

@@ -27,8 +27,13 @@ config_option = click.option(
 
 
 def settings_from(config_path: str | None, flags: dict) -> config.Settings:
+    """Config file and flags merged; the run names the config file it used, since one in
+    the working directory is picked up without being asked for."""
     found = config.find_config(Path(config_path) if config_path else None, Path.cwd())
-    return config.with_flags(config.from_file(found), flags)
+    settings = config.from_file(found)
+    if found is not None:
+        click.echo(f"wsdoctor: config: {config.describe(found)}", err=True)
+    return config.with_flags(settings, flags)
 
 
 def effective_rules(config_path: str | None, rule_dirs: tuple[str, ...]) -> list[Rule]:

@@ -15,14 +15,14 @@ current directory, or the file `--config` names:
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from analyzer.errors import InputError
+from analyzer.rules import yamlsource
 from analyzer.rules.model import SEVERITIES, Rule
 from analyzer.rules.yamlsource import Source, YamlProblem, read
 from analyzer.schema import CATEGORIES
@@ -50,16 +50,29 @@ def find_config(explicit: Path | None, cwd: Path) -> Path | None:
         if (cwd / name).is_file():
             return cwd / name
     pyproject = cwd / "pyproject.toml"
-    if pyproject.is_file() and "tool" in (doc := _toml(pyproject)) and "wsdoctor" in doc["tool"]:
+    if pyproject.is_file() and _wsdoctor_table(_toml(pyproject)) is not None:
         return pyproject
     return None
+
+
+def describe(path: Path) -> str:
+    """The config file as the run names it: absolute, and which table of a pyproject.toml."""
+    table = " [tool.wsdoctor]" if path.name == "pyproject.toml" else ""
+    return f"{path.resolve()}{table}"
+
+
+def _wsdoctor_table(doc: dict[str, Any]) -> Any:
+    tool = doc.get("tool")
+    return tool.get("wsdoctor") if isinstance(tool, dict) else None
 
 
 def _toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # TOMLDecodeError, UnicodeDecodeError, a 5,000-digit integer
         raise InputError(f"not valid TOML: {exc}", source=str(path)) from None
+    except RecursionError:
+        raise InputError("not valid TOML: nested too deeply", source=str(path)) from None
 
 
 def from_file(path: Path | None) -> Settings:
@@ -67,7 +80,7 @@ def from_file(path: Path | None) -> Settings:
     if path is None:
         return Settings()
     if path.name == "pyproject.toml":
-        data, where = _toml(path)["tool"]["wsdoctor"], f"{path} [tool.wsdoctor]"
+        data, where = _wsdoctor_table(_toml(path)), f"{path} [tool.wsdoctor]"
         return _settings(data, path.parent, lambda key: f"{where} {key}")
     try:
         source = read(path)
@@ -140,6 +153,14 @@ def parse_flag_pairs(pairs: tuple[str, ...], flag: str) -> list[tuple[str, str]]
     return out
 
 
+def _flag_value(text: str, flag: str) -> Any:
+    """A `--param` value read as YAML, through the same bounded reader as the files."""
+    try:
+        return yamlsource.value(text)
+    except YamlProblem as exc:
+        raise InputError(exc.message, source=flag) from None
+
+
 def with_flags(base: Settings, flags: dict[str, Any]) -> Settings:
     """Flags over the file: lists of packs add up, everything else replaces."""
     out = dataclasses.replace(base, params={k: dict(v) for k, v in base.params.items()})
@@ -153,7 +174,7 @@ def with_flags(base: Settings, flags: dict[str, Any]) -> Settings:
         rule_id, dot, name = key.rpartition(".")
         if not dot:
             raise InputError(f"expected RULE.PARAM=VALUE, got {key!r}", source="--param")
-        out.params.setdefault(rule_id, {})[name] = yaml.safe_load(value)
+        out.params.setdefault(rule_id, {})[name] = _flag_value(value, f"--param {key}")
     if flags.get("fail_on"):
         out.fail_on = flags["fail_on"]
     return out
@@ -190,13 +211,20 @@ def _tuned(rule: Rule, settings: Settings) -> Rule:
                 f"rule {rule.id} has no param {name!r} (it has {', '.join(params) or 'none'})",
                 source=settings.origin.get("params", "--param"),
             )
-        if not _same_kind(params[name], value):
+        if not _same_kind(params[name], value) or _not_finite(value):
             raise InputError(
                 f"{rule.id}.{name} must be like its default {params[name]!r}, got {value!r}",
                 source=settings.origin.get("params", "--param"),
             )
         params[name] = value
     return dataclasses.replace(rule, severity=severity, params=params)
+
+
+def _not_finite(value: Any) -> bool:
+    """inf and nan (`.inf`, `1.0e+400`): no window or threshold is meant by them."""
+    items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+    items = items if isinstance(value, list | dict) else [value]
+    return any(isinstance(v, float) and not math.isfinite(v) for v in items)
 
 
 def _same_kind(default: Any, value: Any) -> bool:

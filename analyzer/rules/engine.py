@@ -7,7 +7,8 @@ only for the (session, rule) pairs that matched.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ import polars as pl
 
 from analyzer.rules.condition import AGG_COLUMNS, aggregate_columns, compile_condition
 from analyzer.rules.model import Rule
+from analyzer.rules.sandbox import RenderError
 from analyzer.rules.templates import RENDERER, Renderer, markdown_escape, whose_log
 
 
@@ -48,8 +50,10 @@ def evaluate(
     rules: list[Rule],
     sessions: pl.DataFrame,
     tables: dict[str, pl.DataFrame],
+    warnings: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Findings (contract shape, in rule order per session) for every matched pair."""
+    """Findings (contract shape, in rule order per session) for every matched pair; a
+    template that fails is reported in `warnings`, once per rule and field."""
     if not rules or sessions.height == 0:
         return []
     enriched = with_aggregates(rules, sessions, tables)
@@ -62,10 +66,14 @@ def evaluate(
     needed = {"id"} | {n for r in fired for n in _names(r, renderer) if n in enriched.columns}
     chosen = enriched.select(sorted(needed)).filter(masks.select(hit).to_series())
     rows = {r["id"]: r for r in chosen.to_dicts()}
-    return [
-        finding(by_id[rule_id], rows[session], renderer)
+    failed: dict[tuple[str, str], str] = {}
+    found = [
+        finding(by_id[rule_id], rows[session], renderer, failed)
         for session, rule_id in pairs.select("id", "rule").iter_rows()
     ]
+    if warnings is not None:
+        warnings += failed.values()
+    return found
 
 
 # The session's most telling log line, cited by every finding whose rule cites none itself:
@@ -84,8 +92,11 @@ def _names(rule: Rule, renderer: Renderer) -> set[str]:
     )
 
 
-def finding(rule: Rule, row: dict[str, Any], renderer: Renderer) -> dict[str, Any]:
+def finding(
+    rule: Rule, row: dict[str, Any], renderer: Renderer, failed: dict[tuple[str, str], str]
+) -> dict[str, Any]:
     values = {**row, **rule.params}
+    text = functools.partial(_render, rule, values, renderer, failed)
     return {
         "rule": rule.id,
         "category": rule.category,
@@ -93,14 +104,45 @@ def finding(rule: Rule, row: dict[str, Any], renderer: Renderer) -> dict[str, An
         "confidence": rule.confidence,
         "session": row["id"],
         "title": rule.title,
-        "summary": " ".join(renderer.render(rule.summary, values).split()),
-        "evidence": _evidence(rule, values, renderer),
-        "fix": renderer.render(rule.fix, values),
+        "summary": " ".join(text("summary", rule.summary).split()),
+        "evidence": _evidence(rule, values, text),
+        "fix": text("fix", rule.fix),
         "references": list(rule.references),
     }
 
 
-def _evidence(rule: Rule, values: dict[str, Any], renderer: Renderer) -> list[dict[str, Any]]:
+# What a finding says instead of a template that failed for its session.
+FALLBACK = {
+    "summary": "{title} (the rule's summary could not be written for this session)",
+    "fix": "The rule's fix text could not be written for this session; see the run's warnings.",
+    "evidence": "(this evidence text could not be written for this session)",
+}
+
+
+def _render(
+    rule: Rule,
+    values: dict[str, Any],
+    renderer: Renderer,
+    failed: dict[tuple[str, str], str],
+    field: str,
+    template: str,
+) -> str:
+    """The template's text, or FALLBACK and a warning naming the rule's file:line: one
+    rule's template failing on one session's values must not end the whole run."""
+    try:
+        return renderer.render(template, values)
+    except RenderError as exc:
+        failed.setdefault(
+            (rule.id, field),
+            f"{rule.path}:{rule.line}: rule {rule.id}: the {field} template failed for "
+            f"session {values.get('id')} ({exc}); the finding shows a fallback text",
+        )
+        return FALLBACK[field].format(title=rule.title)
+
+
+def _evidence(
+    rule: Rule, values: dict[str, Any], text: Callable[[str, str], str]
+) -> list[dict[str, Any]]:
     out = []
     for item in rule.evidence:
         frame = values.get(item.frame) if item.frame else None
@@ -111,7 +153,7 @@ def _evidence(rule: Rule, values: dict[str, Any], renderer: Renderer) -> list[di
         entry = {
             "time": _iso(time),
             "frame": frame,
-            "text": " ".join(renderer.render(item.text, values).split()),
+            "text": " ".join(text("evidence", item.text).split()),
         }
         if log:
             entry["log"] = log  # "file:line" of the log line this rests on

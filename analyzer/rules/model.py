@@ -7,15 +7,26 @@ features and operators in `when`, declared params, template names, and test case
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from analyzer.rules import templates
-from analyzer.rules.condition import Problem, Scope, parse
+from analyzer.rules.condition import (
+    Aggregate,
+    Group,
+    Leaf,
+    Problem,
+    Scope,
+    compile_condition,
+    parse,
+)
 from analyzer.rules.yamlsource import Source, Where
 from analyzer.schema import ANOMALIES, CATEGORIES, FRAMES, SESSIONS
 
@@ -30,6 +41,7 @@ SOURCES = ("capture", "har", "log")
 # sessions fill the close columns from log lines, so wire rules would misread them.
 DEFAULT_SOURCES = ("capture", "har")
 ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+INT64 = range(-(2**63), 2**63)
 
 
 @dataclass(frozen=True)
@@ -78,7 +90,19 @@ class Rule:
 
 
 def session_columns() -> dict[str, pl.DataType]:
+    """A fresh copy (callers add aggregate columns) of the schema, which is built once."""
+    return dict(_session_schema())
+
+
+@functools.cache
+def _session_schema() -> dict[str, pl.DataType]:
     return dict(SESSIONS.polars)
+
+
+@functools.cache
+def _empty(table: str) -> pl.DataFrame:
+    schema = {"sessions": _session_schema(), **_tables()}[table]
+    return pl.DataFrame(schema=schema)
 
 
 def parse_rule(source: Source) -> tuple[Rule | None, list[Problem]]:
@@ -97,16 +121,20 @@ def parse_rule(source: Source) -> tuple[Rule | None, list[Problem]]:
     if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
         problems.append(Problem(("params",), "params must map names to default values"))
         params = {}
+    problems += [Problem(("params", k), m) for k, v in params.items() if (m := _param(v))]
     columns = session_columns()
     clash = sorted(set(params) & set(columns))
     problems += [Problem(("params", k), "param name shadows a feature") for k in clash]
     scope = Scope(columns, params, _tables(), problems, [])
     when = parse(data["when"], ("when",), scope) if "when" in data else None
+    if when is not None and not problems:
+        problems += _type_check(when, scope)
     known = set(scope.columns) | set(params)
+    row = typical_row(scope.columns, params) | _when_values(when) | _hit_features(data)
     for key in ("summary", "fix"):
-        if key in data and (msg := templates.check(data[key], known)):
+        if key in data and (msg := templates.check(data[key], known, row)):
             problems.append(Problem((key,), msg))
-    evidence = _evidence(data.get("evidence", []), scope.columns, known, problems)
+    evidence = _evidence(data.get("evidence", []), scope.columns, (known, row), problems)
     tests = _cases(data.get("tests"), source, problems)
     if problems:
         return None, problems
@@ -128,6 +156,112 @@ def parse_rule(source: Source) -> tuple[Rule | None, list[Problem]]:
 
 def _tables() -> dict[str, dict[str, pl.DataType]]:
     return {"frames": dict(FRAMES.polars), "anomalies": dict(ANOMALIES.polars)}
+
+
+def _param(value: Any) -> str | None:
+    """Why a param's default cannot reach polars and the templates, or None: a finite
+    number within 64 bits, text, true/false, or a flat list or map of those."""
+    items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+    for item in items if isinstance(value, list | dict) else [value]:
+        if isinstance(item, float) and not math.isfinite(item):
+            return f"{item} is not a finite number"
+        if isinstance(item, int) and item not in INT64:
+            return "integer out of the 64-bit range"
+        if not isinstance(item, bool | int | float | str):
+            return "a param is a number, text, true/false, or a flat list or map of them"
+    return None
+
+
+def _type_check(when: Any, scope: Scope) -> list[Problem]:
+    """Run the compiled condition on empty tables, so polars checks every operand's type
+    now: a param of the wrong kind fails `rules validate`, not an analysis."""
+    aliases = [pl.Series(k, [], t) for k, t in scope.columns.items() if k not in SESSIONS.columns]
+    checks = [(_empty("sessions").with_columns(aliases), when)]
+    checks += [(_empty(a.table), a.where) for a in scope.aggregates if a.where is not None]
+    for frame, condition in checks:
+        try:
+            frame.select(compile_condition(condition, scope.params))
+        except pl.exceptions.PolarsError as exc:
+            reason = str(exc).splitlines()[0].split(" (lhs:")[0]
+            return [
+                Problem(("when",), f"the condition does not type-check: {reason}{_hint(scope)}")
+            ]
+    return []
+
+
+def _hint(scope: Scope) -> str:
+    """YAML 1.1 reads `1e400` (no dot) as text: name the params that may be meant as numbers."""
+    texts = [k for k, v in scope.params.items() if isinstance(v, str) and _numeric(v)]
+    if not texts:
+        return ""
+    names = ", ".join(texts)
+    return f" (param {names} is text; in YAML a number with an exponent needs a dot: 1.0e+3)"
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def typical_row(columns: dict[str, pl.DataType], params: dict[str, Any]) -> dict[str, Any]:
+    """A session where every feature (and aggregate alias) holds a typical value of its type,
+    plus the rule's params: rendering a rule's templates against it at validation runs every
+    branch that depends on a value being present."""
+    base = _typical_sessions()
+    return {k: base[k] if k in base else _typical(t) for k, t in columns.items()} | params
+
+
+def _when_values(node: Any) -> dict[str, Any]:
+    """Values the condition asks for (`eq: 1001`, the first of `in: [...]`), so the row
+    looks like a session the rule matches; what a `not` excludes is left alone."""
+    if isinstance(node, Group):
+        items = node.items if node.kind != "not" else ()
+        return {k: v for item in items for k, v in _when_values(item).items()}
+    if isinstance(node, Aggregate):
+        return {f"{node.alias}_{k}": v for k, v in _when_values(node.count).items()}
+    if not isinstance(node, Leaf) or isinstance(node.value, tuple | dict):
+        return {}
+    value = node.value[0] if node.op in ("in", "between") and node.value else node.value
+    wanted = node.op in ("eq", "ge", "le", "in", "between")
+    return {node.column: value} if wanted and not isinstance(value, tuple | list | dict) else {}
+
+
+def _hit_features(data: dict[str, Any]) -> dict[str, Any]:
+    """The first must-hit feature row the rule's tests give: its author's own example."""
+    tests = data.get("tests")
+    for case in tests if isinstance(tests, list) else []:
+        features = case.get("features") if isinstance(case, dict) else None
+        if isinstance(features, dict) and case.get("hit") is True:
+            return features
+    return {}
+
+
+@functools.cache
+def _typical_sessions() -> dict[str, Any]:
+    return {k: _typical(t) for k, t in session_columns().items()}
+
+
+def _typical(dtype: pl.DataType) -> Any:
+    if dtype == pl.Boolean:
+        return True
+    if dtype.is_integer():
+        return 7
+    if dtype.is_float():
+        return 12.5
+    if dtype == pl.String:
+        return "example"
+    if isinstance(dtype, pl.Datetime):
+        return datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=UTC)
+    if isinstance(dtype, pl.Duration):
+        return timedelta(seconds=12.5)
+    if isinstance(dtype, pl.List):
+        return [_typical(dtype.inner)]
+    if isinstance(dtype, pl.Struct):
+        return {f.name: _typical(f.dtype) for f in dtype.fields}
+    return None
 
 
 def _check_scalars(data: dict[str, Any], problems: list[Problem]) -> None:
@@ -163,8 +297,12 @@ def _is_url(value: Any) -> bool:
 
 
 def _evidence(
-    raw: Any, columns: dict[str, pl.DataType], known: set[str], problems: list[Problem]
+    raw: Any,
+    columns: dict[str, pl.DataType],
+    names: tuple[set[str], dict[str, Any]],
+    problems: list[Problem],
 ) -> list[Evidence]:
+    """The evidence items; `names` are the template names allowed and a typical row."""
     if not isinstance(raw, list):
         problems.append(Problem(("evidence",), "evidence must be a list"))
         return []
@@ -178,7 +316,7 @@ def _evidence(
         ):
             problems.append(Problem(where, "an evidence item is {text, frame?, time?, log?}"))
             continue
-        if msg := templates.check(item["text"], known):
+        if msg := templates.check(item["text"], *names):
             problems.append(Problem((*where, "text"), msg))
         for key, want in (("frame", pl.Int64), ("time", pl.Datetime), ("log", pl.String)):
             name = item.get(key)

@@ -17,7 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta
-from jinja2.sandbox import SandboxedEnvironment
+
+from analyzer.rules import sandbox
 
 
 class MarkdownText(str):
@@ -102,7 +103,7 @@ def _finalize(value: Any) -> Any:
     return markdown_escape(value)
 
 
-ENV = SandboxedEnvironment(
+ENV = sandbox.BoundedSandbox(
     undefined=StrictUndefined,
     finalize=_finalize,
     trim_blocks=True,
@@ -115,17 +116,30 @@ ENV.filters.update(code=_code, in_fence=_in_fence)
 ENV.globals.update(nearest=_nearest)
 
 
-def check(text: Any, known: set[str]) -> str | None:
-    """None when `text` is a template using only `known` names, else the problem."""
+def check(text: Any, known: set[str], row: dict[str, Any] | None = None) -> str | None:
+    """None when `text` is a template using only `known` names, within the sandbox's
+    language, that renders `row` (a representative session) within its budget; else the
+    problem. Rendering here is what turns an analyze-time failure into a pack error."""
     if not isinstance(text, str):
         return "must be text"
     try:
-        parsed = ENV.parse(text)
-    except TemplateSyntaxError as exc:
+        names = RENDERER.names(text)  # parsed, held to the sandbox's language, compiled
+    except TemplateSyntaxError as exc:  # also an unknown filter
         return f"template syntax (template line {exc.lineno}): {exc.message}"
-    unknown = sorted(meta.find_undeclared_variables(parsed) - known - set(ENV.globals))
+    except sandbox.NotAllowed as exc:
+        return str(exc)
+    except (ValueError, RecursionError) as exc:  # the lexer's int() of a 5,000-digit literal
+        return f"template syntax: {type(exc).__name__}: {exc}"
+    unknown = sorted(names - known)
     if unknown:
         return f"unknown name(s) in template: {', '.join(unknown)}"
+    try:
+        if row is not None:
+            RENDERER.render(text, row)
+    except sandbox.RenderError as exc:
+        # An element the made-up row lacks (`parts[1]`, `|first` of an empty list) says
+        # nothing about real sessions; analyze falls back to a plain text if it happens.
+        return None if exc.data_dependent else f"template fails for a typical session: {exc}"
     return None
 
 
@@ -142,20 +156,22 @@ class Renderer:
     def _get(self, text: str) -> tuple[Any, frozenset[str]]:
         entry = self._cache.get(text)
         if entry is None:
-            names = frozenset(meta.find_undeclared_variables(ENV.parse(text)))
-            entry = self._cache[text] = (ENV.from_string(text), names - set(ENV.globals))
+            parsed = ENV.parse(text)
+            names = frozenset(meta.find_undeclared_variables(parsed)) - set(ENV.globals)
+            entry = self._cache[text] = (ENV.from_string(sandbox.guarded(parsed, ENV)), names)
         return entry
 
     def names(self, text: str) -> frozenset[str]:
         return self._get(text)[1]
 
     def render(self, text: str, values: dict[str, Any]) -> str:
+        """The text, or sandbox.RenderError (any failure, or over the size/time budget)."""
         template, names = self._get(text)
         used = {k: values[k] for k in names}
         # shared=True skips Jinja's per-render merge of the globals into a new context;
         # the same globals are passed in directly, so validation and rendering agree.
         context = template.new_context({**ENV.globals, **used}, shared=True)
-        return ENV.concat(template.root_render_func(context)).strip()
+        return sandbox.render(lambda: template.root_render_func(context)).strip()
 
 
 RENDERER = Renderer()  # templates are keyed by their text, so one cache serves every run

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 
 from analyzer import pipeline
 from analyzer.errors import InputError
@@ -21,6 +20,7 @@ from analyzer.inputs import classify
 from analyzer.rules.condition import AGG_COLUMNS
 from analyzer.rules.engine import evaluate
 from analyzer.rules.model import Case, Rule
+from analyzer.rules.yamlsource import YamlProblem, read
 from analyzer.schema import ANOMALIES, COUNT_COLUMNS, FRAMES, SESSIONS
 
 Loader = Callable[[Path, Path | None], pipeline.Dataset]
@@ -53,7 +53,7 @@ def sample_inputs(samples: Path, case: Case) -> tuple[Path, Path | None]:
         if case.input is not None and (folder / case.input).is_file():
             return folder / case.input, None
         raise InputError(f"no sample {case.sample!r}", source=str(folder))
-    captures = yaml.safe_load(spec_path.read_text())["captures"]
+    captures = _captures(spec_path)
     chosen = next((c for c in captures if c["path"] == case.input), None)
     if chosen is None and case.input is not None:
         if not (folder / case.input).is_file():
@@ -62,6 +62,23 @@ def sample_inputs(samples: Path, case: Case) -> tuple[Path, Path | None]:
     chosen = chosen or captures[0]
     keylog = folder / chosen["keylog"] if "keylog" in chosen and case.keys else None
     return folder / chosen["path"], keylog
+
+
+def _captures(spec_path: Path) -> list[dict[str, Any]]:
+    """The `captures:` list of an expected.yaml, read like every other YAML file (a
+    --samples folder is anyone's): bounded, and a problem is file:line."""
+    try:
+        spec = read(spec_path).data
+    except YamlProblem as exc:
+        raise InputError(exc.message, source=f"{spec_path}:{exc.line}") from None
+    captures = spec.get("captures") if isinstance(spec, dict) else None
+    if not (
+        isinstance(captures, list)
+        and captures
+        and all(isinstance(c, dict) and isinstance(c.get("path"), str) for c in captures)
+    ):
+        raise InputError("expected `captures:`, a list of {path: FILE}", source=str(spec_path))
+    return captures
 
 
 def feature_row(features: dict[str, Any]) -> pl.DataFrame:
