@@ -274,7 +274,9 @@ def main(argv: list[str] | None = None) -> None:
     except RulePackError as exc:
         for problem in exc.problems:
             click.echo(f"wsdoctor: {problem}", err=True)
-        _fail(str(exc))
+        if len(exc.problems) != 1:  # one problem is its own one-line message
+            _fail(str(exc))
+        sys.exit(2)
     except InputError as exc:
         _fail(str(exc))
     except click.exceptions.NoArgsIsHelpError as exc:
