@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from typing import Any
 
 import click
 
-from analyzer import __version__, analysis, findings, pipeline, redact
+from analyzer import __version__, analysis, config, findings, pipeline, redact
 from analyzer.cli_rules import config_option, rule_paths, rules, settings_from
 from analyzer.errors import InputError
 from analyzer.inputs import Inputs, captures_only, classify
@@ -40,7 +41,8 @@ def _progress() -> pipeline.Progress | None:
         last[0] = now
         size = path.stat().st_size
         pct = f" {100 * offset / size:4.1f}%" if 0 < offset <= size else ""
-        sys.stderr.write(f"\rwsdoctor: reading {path.name}:{pct} {packets:,} packets ")
+        name = outputs.visible_line(path.name)
+        sys.stderr.write(f"\rwsdoctor: reading {name}:{pct} {packets:,} packets ")
         sys.stderr.flush()
 
     return show
@@ -55,7 +57,7 @@ def _load(inputs: tuple[str, ...], keylog: str | None, tshark: str | None) -> pi
     if progress:
         sys.stderr.write("\r\033[K")
     for warning in data.warnings:
-        click.echo(f"wsdoctor: warning: {warning}", err=True)
+        _say(f"warning: {warning}")
     return data
 
 
@@ -79,15 +81,18 @@ def _check_keylog(path: Path) -> None:
         )
 
 
-def _write(text: str, output: str) -> None:
-    if output == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    try:
-        Path(output).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot write: {exc.strerror}", source=output) from None
+def _say(message: str) -> None:
+    """One line on stderr; what it quotes from inputs (file names, log text, close
+    reasons) cannot act on the terminal. A multi-line message (a YAML error with its
+    context) is joined, not escaped, to stay readable."""
+    joined = re.sub(r"\n\s*", " ", message.strip())
+    click.echo(f"wsdoctor: {outputs.visible_line(joined)}", err=True)
+
+
+def _protect(output: str, inputs: tuple[str, ...], keylog: str | None) -> None:
+    """`sessions`/`frames -o` must not overwrite a capture or the key log."""
+    named = [*inputs, *([keylog] if keylog else [])]
+    outputs.refuse_inputs([output], [Path(p) for p in named], [])
 
 
 def _common(f: Callable, required: bool = True) -> Callable:
@@ -130,13 +135,14 @@ def sessions(
     inputs: tuple[str, ...], fmt: str, output: str | None, keylog: str | None, tshark: str | None
 ) -> None:
     """One line per WebSocket session in the captures."""
+    _protect(output or "-", inputs, keylog)
     data = _load(inputs, keylog, tshark)
     text = (
         records.sessions_json(data.sessions)
         if fmt == "json"
         else (tables.sessions_table(data.sessions))
     )
-    _write(text, output or "-")
+    outputs.write(outputs.safe(fmt, text), output or "-")
 
 
 @cli.command()
@@ -152,6 +158,7 @@ def frames(
     session_id: str | None,
 ) -> None:
     """The frame timeline of every session (or of one)."""
+    _protect(output or "-", inputs, keylog)
     data = _load(inputs, keylog, tshark)
     table = data.frames
     if session_id is not None:
@@ -165,7 +172,7 @@ def frames(
     text = (
         records.frames_json(table) if fmt == "json" else (tables.frames_table(table, data.sessions))
     )
-    _write(text, output or "-")
+    outputs.write(outputs.safe(fmt, text), output or "-")
 
 
 def _log_options(f: Callable) -> Callable:
@@ -231,6 +238,7 @@ def analyze(
     targets = outputs.plan(fmt, output)
     flags["rules"] = flags.pop("rule_dirs")
     settings = settings_from(config_path, flags | {"fail_on": fail_on})
+    _protect_analyze(targets, sources, keylog, config_path, settings.rule_paths)
     progress = _progress()
     key = Path(keylog) if keylog else None
     if key is not None:
@@ -240,14 +248,29 @@ def analyze(
     if progress:
         sys.stderr.write("\r\033[K")
     for warning in result.data.warnings:
-        click.echo(f"wsdoctor: warning: {warning}", err=True)
+        _say(f"warning: {warning}")
     if no_redact:
-        click.echo("wsdoctor: warning: --no-redact: secrets are kept in the report", err=True)
-    for fmt_name, path in targets:
-        _write(outputs.writer(fmt_name)(result), path)
+        _say("warning: --no-redact: secrets are kept in the report")
+    rendered = [(outputs.safe(f, outputs.writer(f)(result)), path) for f, path in targets]
+    for text, path in rendered:  # all rendered first: a render error writes nothing
+        outputs.write(text, path)
     _tell(result, [path for _, path in targets])
     threshold = None if settings.fail_on in (None, "never") else settings.fail_on
     sys.exit(findings.exit_status(result.findings, threshold))
+
+
+def _protect_analyze(
+    targets: list[tuple[str, str]],
+    sources: Inputs,
+    keylog: str | None,
+    config_path: str | None,
+    rule_dirs: list[Path],
+) -> None:
+    """No report may overwrite a capture, HAR, log, key log, config file or rule file."""
+    found = config.find_config(Path(config_path) if config_path else None, Path.cwd())
+    files = [*sources.captures, *sources.hars, *sources.logs]
+    files += [Path(p) for p in (keylog, found) if p]
+    outputs.refuse_inputs([path for _, path in targets], files, rule_dirs)
 
 
 def _tell(result: analysis.Analysis, paths: list[str]) -> None:
@@ -258,11 +281,8 @@ def _tell(result: analysis.Analysis, paths: list[str]) -> None:
     counts = {s: sum(f["severity"] == s for f in result.findings) for s in reversed(SEVERITIES)}
     found = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none"
     where = f" -> {', '.join(files)}" if files else ""
-    click.echo(
-        f"wsdoctor: {result.data.sessions.height} session(s), "
-        f"{len(result.findings)} finding(s) ({found}){where}",
-        err=True,
-    )
+    sessions = result.data.sessions.height
+    _say(f"{sessions} session(s), {len(result.findings)} finding(s) ({found}){where}")
 
 
 cli.add_command(rules)
@@ -273,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=argv, prog_name="wsdoctor", standalone_mode=False)
     except RulePackError as exc:
         for problem in exc.problems:
-            click.echo(f"wsdoctor: {problem}", err=True)
+            _say(str(problem))
         if len(exc.problems) != 1:  # one problem is its own one-line message
             _fail(str(exc))
         sys.exit(2)
@@ -303,5 +323,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _fail(message: str) -> None:
-    click.echo(f"wsdoctor: {message}", err=True)
+    _say(message)
     sys.exit(2)

@@ -245,8 +245,8 @@ def _finish(frames: pl.DataFrame) -> pl.DataFrame:
         "masked",
         "payload_len",
         "close_code",
-        redact.text_expr(_printable(pl.col("close_reason"))).alias("close_reason"),
-        redact.text_expr(_printable(text.str.slice(0, PREVIEW_CHARS))).alias("text_preview"),
+        redact.close_reason_expr(_printable(pl.col("close_reason"))).alias("close_reason"),
+        _printable(redact.preview_expr(text, PREVIEW_CHARS)).alias("text_preview"),
         pl.coalesce(
             scan.str.extract(_JSON_TYPE, 1),
             _binary_text(pl.col("binary_hex")).str.extract("(?s)" + _JSON_TYPE, 1),

@@ -347,13 +347,13 @@ def _close(payload: bytes) -> tuple[int | None, str | None]:
 
 
 def _clean(text: str) -> str:
-    return redact.free_text(_CONTROL_CHARS.sub("\ufffd", text.translate(_TSHARK_ESCAPES)))
+    return redact.close_reason(_CONTROL_CHARS.sub("\ufffd", text.translate(_TSHARK_ESCAPES)))
 
 
 def _preview(text: str) -> str:
     """As the capture path: tshark-style \\t\\r\\n escapes, 160 chars, control bytes, redact."""
-    escaped = text.translate(_TSHARK_ESCAPES)[:PREVIEW_CHARS]
-    return redact.free_text(_CONTROL_CHARS.sub("\ufffd", escaped))
+    escaped = redact.preview(text.translate(_TSHARK_ESCAPES), PREVIEW_CHARS)
+    return _CONTROL_CHARS.sub("\ufffd", escaped)
 
 
 def _json_type(text: str | None, binary: bytes) -> str | None:

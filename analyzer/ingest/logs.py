@@ -389,10 +389,7 @@ def _timed(found: pl.DataFrame, formats: list[tuple[str, ...]], tz: str) -> pl.D
     parts = found.partition_by("_fmt", as_dict=True, include_key=False)
     timed = [logtime.parse(part, "match", list(formats[i]), tz) for (i,), part in parts.items()]
     hit = pl.concat(timed, how="diagonal_relaxed") if len(timed) > 1 else timed[0]
-    hit = hit.with_columns(text=redact.text_expr(pl.col("raw")).str.slice(0, TEXT_MAX))
-    if "close_reason" in hit.columns:
-        hit = hit.with_columns(redact.text_expr(pl.col("close_reason")))
-    return hit
+    return redact.log_hits(hit).with_columns(pl.col("text").str.slice(0, TEXT_MAX))
 
 
 def _formats(pack: LogPack) -> tuple[str, ...]:

@@ -1,12 +1,24 @@
-"""Which report files one `analyze` run writes: formats from --format or the -o suffix."""
+"""Where output goes and in what state: which report files one `analyze` run writes
+(formats from --format or the -o suffix), that none of them is an input, that no raw
+control character from a capture or log reaches a terminal or a file, and that a file is
+replaced whole or not at all.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import re
+import secrets
+import stat
+import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from analyzer.analysis import Analysis
 from analyzer.errors import InputError
+
+if TYPE_CHECKING:
+    from analyzer.analysis import Analysis
 
 FORMATS = ("html", "md", "json")
 SUFFIXES = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md", ".json": "json"}
@@ -64,3 +76,112 @@ def writer(fmt: str) -> Callable[[Analysis], str]:
     from analyzer.report import html
 
     return html.render
+
+
+# Characters that act on a terminal or reorder what a reader sees: C0 but newline and
+# tab, DEL, C1 (U+009B is a one-character CSI), and the bidirectional controls
+# ("Trojan Source"). OSC 8 hyperlinks and window titles start with ESC, so they go too.
+_BIDI = "\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_CONTROLS = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")
+_LINE_CONTROLS = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+# In JSON they may only sit inside strings, where `\\uXXXX` means the same character.
+_JSON_CONTROLS = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(text: str) -> str:
+    """Text with every control character written out (`\\x1b`, `\\u202e`), newlines and
+    tabs kept: for terminals, Markdown and HTML. A visible escape rather than U+FFFD
+    because it tells the reader what the capture held (an ESC[2J in a request path is
+    itself evidence), and it is inert in a terminal, a Markdown renderer and a browser."""
+    return _CONTROLS.sub(_escape, text)
+
+
+def visible_line(text: str) -> str:
+    """`visible` for one line or one table cell: newlines and tabs are written out too."""
+    return _LINE_CONTROLS.sub(_escape, text)
+
+
+def json_safe(text: str) -> str:
+    """JSON with control characters as `\\u` escapes: the same document to a parser,
+    inert on a terminal (json.dumps and polars leave C1 and DEL raw)."""
+    return _JSON_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def safe(fmt: str, text: str) -> str:
+    """A rendered output made safe for its destination by its format's own escaping."""
+    return json_safe(text) if fmt == "json" else visible(text)
+
+
+def refuse_inputs(targets: Iterable[str], files: Iterable[Path], dirs: Iterable[Path]) -> None:
+    """Exit 2 before any work when an output would overwrite an input: the same file by
+    device and inode (so hard links, symlinks and `./x` vs `x` all count), or an existing
+    file inside a rule pack directory."""
+    inputs = {ident: path for path in files if (ident := _identity(path))}
+    packs = [d.resolve() for d in dirs if d.is_dir()]
+    for target in targets:
+        if target == "-" or (ident := _identity(Path(target))) is None:
+            continue
+        if ident in inputs:
+            raise InputError(
+                f"is the input {inputs[ident]}; refusing to overwrite it (choose another -o)",
+                source=target,
+            )
+        real = Path(target).resolve()
+        if any(real.is_relative_to(d) for d in packs):
+            raise InputError(
+                "is inside a rule pack directory; refusing to overwrite it", source=target
+            )
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def write(text: str, output: str) -> None:
+    """Write to standard output (`-`) or replace a file atomically: a temporary file in
+    the same directory, then a rename, so a failed run leaves the old file or none, never
+    half a report. A symlink is replaced, not written through: its target may be anything.
+    Devices and pipes (/dev/stdout, `>(...)`) are written in place."""
+    if output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    target = Path(output)
+    try:
+        if _is_special(target):
+            target.write_text(text, encoding="utf-8")
+        else:
+            _replace(target, text)
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror or exc}", source=output) from None
+
+
+def _is_special(path: Path) -> bool:
+    """An existing destination that is not a regular file (a device, a FIFO, a socket)."""
+    try:
+        return not stat.S_ISREG(path.stat().st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _replace(target: Path, text: str) -> None:
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        if target.is_file() and not target.is_symlink():
+            os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -1,7 +1,8 @@
 """Plain-text tables for a terminal: one line per session or frame, aligned columns.
 
-Everything from the capture is already free of control characters (ingest replaces them),
-so nothing printed here can move the cursor or change a terminal's colours.
+Every cell has its control characters written out (`outputs.visible_line`): a request
+path, a close reason or a text frame cannot move the cursor, retitle the window, plant a
+hyperlink or break a row in two, whatever ingestion let through.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import polars as pl
+
+from analyzer.report.outputs import visible_line
 
 MAX_CELL = 60
 
@@ -21,6 +24,7 @@ def _fmt(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
 
 
 def _cut(text: str) -> str:
+    text = visible_line(text)
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
 
 
