@@ -11,6 +11,9 @@ from analyzer.protocol import MAX_CONTROL_PAYLOAD
 from analyzer.schema import ANOMALIES
 
 CONTROL = ("close", "ping", "pong")
+# 1 TiB: far beyond any server's message limit (typically 1-100 MB); a longer claim means
+# the length field is corrupt or hostile and the rest of that direction is misread.
+MAX_PLAUSIBLE_PAYLOAD = 1 << 40
 # RFC 6455 §7.4: 1004-1006 and 1015 are reserved, 1016-2999 unassigned, <1000 unused.
 VALID_CLOSE = (
     pl.col("close_code").is_between(1000, 1003)
@@ -30,6 +33,10 @@ def frame_anomalies(frames: pl.DataFrame) -> list[pl.DataFrame]:
         "ws_control_frame_too_long": (
             control & (pl.col("payload_len") > MAX_CONTROL_PAYLOAD),
             pl.format("{} payload of {} bytes (limit 125)", op, n),
+        ),
+        "ws_frame_length_implausible": (
+            pl.col("payload_len") > MAX_PLAUSIBLE_PAYLOAD,
+            pl.format("{} frame claims {} bytes: corrupt or hostile framing", op, n),
         ),
         "ws_control_frame_fragmented": (
             control & ~pl.col("fin"),

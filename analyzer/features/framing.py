@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from analyzer.features.common import SIDES, is_data, side
+from analyzer.features.common import SIDES, is_data, saturating_sum, side
 
 CLIENT_TYPES = {"keepalive": "KeepAlive", "closestream": "CloseStream", "finalize": "Finalize"}
 SERVER_TYPES = {"results": "Results", "metadata": "Metadata"}
@@ -20,7 +20,7 @@ def _per_side(name: str, is_client: bool) -> list[pl.Expr]:
         s.sum().alias(f"frames_{name}"),
         data.sum().alias(f"data_frames_{name}"),
         (s & ~is_data()).sum().alias(f"control_frames_{name}"),
-        pl.col("payload_len").filter(s).sum().alias(f"payload_bytes_{name}"),
+        saturating_sum(pl.col("payload_len").filter(s)).alias(f"payload_bytes_{name}"),
         (s & (op == "text")).sum().alias(f"text_frames_{name}"),
         (s & (op == "binary")).sum().alias(f"binary_frames_{name}"),
         (s & (op == "ping")).sum().alias(f"pings_{name}"),

@@ -29,6 +29,9 @@ DAMAGE = {
     "headers promise)",
     "decompression error": "the gzip stream is damaged: reading stopped there",
     "uncompression error": "the gzip stream is damaged: reading stopped there",
+    # tshark >= 3.6 on damaged gzip; the next line says why, e.g. "(bad CRC)".
+    "cannot be decompressed": "the gzip stream is damaged{why}: any packets after the "
+    "damage are lost",
 }
 NOISE = ("Running as user", "This could be dangerous")
 
@@ -57,14 +60,23 @@ def load_capture(
     if run.returncode != 0 and raw.height == 0 and not damage:
         detail = messages[-1] if messages else f"tshark exited with {run.returncode}"
         raise InputError(f"tshark could not read it: {detail}", source=str(path))
+    if run.returncode != 0 and not damage:
+        detail = messages[-1] if messages else f"exited with {run.returncode}"
+        damage = [f"tshark stopped early ({detail})"]
     packets, recovered = _recover_streams(normalise(raw, index), path, index, keylog, binary)
     packets = _binary_payloads(packets, path, keylog, binary, recovered)
-    read = total if total is not None else packets.height
+    read = total if total is not None else _packets_seen(packets)
     warnings = [f"{path}: {d} (kept the {read} packets read before it)" for d in damage]
-    facts = _facts(info, packets, bool(damage)) | {"packets": total}
+    facts = _facts(info, packets, bool(damage)) | {"packets": read}
     if facts["truncated_packets"]:
         warnings.append(_snaplen_warning(path, packets, facts))
     return CaptureData(info, packets, facts, warnings)
+
+
+def _packets_seen(packets: pl.DataFrame) -> int:
+    """A lower bound on the packets read when capinfos could not count them: the number
+    of the last packet tshark printed (pure ACKs are filtered out, never renumbered)."""
+    return int(packets["frame_no"].max() or 0)
 
 
 def _snaplen_warning(path: Path, packets: pl.DataFrame, facts: dict[str, Any]) -> str:
@@ -154,11 +166,16 @@ def _undecoded_without_syn(packets: pl.DataFrame) -> dict[int, list[int]]:
 
 
 def _damage(messages: list[str]) -> list[str]:
+    """What tshark's stderr says was lost, in our words; `{why}` takes the next line when
+    it is tshark's parenthesised reason."""
     found = []
-    for line in messages:
+    for i, line in enumerate(messages):
+        after = messages[i + 1] if i + 1 < len(messages) else ""
+        why = f" {after}" if after.startswith("(") and after.endswith(")") else ""
         for needle, meaning in DAMAGE.items():
-            if needle in line.lower() and meaning not in found:
-                found.append(meaning)
+            text = meaning.format(why=why)
+            if needle in line.lower() and text not in found:
+                found.append(text)
     return found
 
 

@@ -29,24 +29,23 @@ JSON_TYPE_SCAN = 4096
 # Binary frames whose payload is read for JSON: a control-frame sized message (Deepgram's
 # KeepAlive/CloseStream/Finalize are 20-30 bytes); audio chunks are far larger.
 BINARY_JSON_MIN, BINARY_JSON_MAX = 2, 125
+INT64_MAX = (1 << 63) - 1
 _JSON_TYPE = r'^\s*\{.*?"type"\s*:\s*"([^"\\]{1,64})"'
 _PRINTABLE_HEX = r"^(?:[2-6][0-9a-fA-F]|7[0-9a-eA-E]|09|0[aAdD])$"
 _PACKET = ["input", "frame_no"]
 _HEADER = ("ws_fin", "ws_rsv", "ws_opcode", "ws_mask", "ws_len7")
+# Per-packet fields that only some frames carry: matched to frames by rank, never exploded.
+_OPTIONAL = ("ws_len16", "ws_len64", "ws_close_code", "ws_close_reason", "ws_text", "ws_binary")
 _CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
 def _rank(condition: pl.Expr) -> pl.Expr:
     """0-based rank of this frame among the frames of its packet that satisfy `condition`."""
-    return condition.cast(pl.Int32).cum_sum().over("input", "frame_no") - 1
+    return (condition.cast(pl.Int32).cum_sum().over("input", "frame_no") - 1).cast(pl.Int32)
 
 
 def _count(condition: pl.Expr) -> pl.Expr:
     return condition.cast(pl.Int32).sum().over("input", "frame_no")
-
-
-def _nth(column: str, condition: pl.Expr) -> pl.Expr:
-    return pl.when(condition).then(pl.col(column).list.get(_rank(condition), null_on_oob=True))
 
 
 def small_binary_packets(packets: pl.DataFrame) -> pl.DataFrame:
@@ -76,29 +75,20 @@ def small_binary_packets(packets: pl.DataFrame) -> pl.DataFrame:
 
 
 def explode_frames(packets: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Return (frames, misaligned packets); the latter become anomalies, never guesses."""
+    """Return (frames, misaligned packets); the latter become anomalies, never guesses.
+
+    Only the header lists are exploded. The optional fields stay one row per packet and
+    reach their frames by a join on (packet, rank): carrying a packet's joined text to each
+    of its frames and splitting it there cost O(frames x frames per packet) memory (2.4 GB
+    for 300,000 one-byte text frames packed ~466 per segment).
+    """
     ws = packets.filter(pl.col("ws_opcode").is_not_null())
     lengths = [pl.col(c).list.len() for c in _HEADER]
     aligned = pl.all_horizontal([n == lengths[0] for n in lengths[1:]])
     bad = ws.filter(~aligned).select("input", "frame_no", "ts", "stream")
+    good = ws.filter(aligned)
     frames = (
-        ws.filter(aligned)
-        .select(
-            "input",
-            "frame_no",
-            "ts",
-            "stream",
-            "src",
-            "dst",
-            *_HEADER,
-            "ws_len16",
-            "ws_len64",
-            "ws_close_code",
-            "ws_close_reason",
-            "ws_text",
-            "ws_decompress_failed",
-            "ws_binary",
-        )
+        good.select(*_PACKET, "ts", "stream", "src", "dst", *_HEADER, "ws_decompress_failed")
         .explode(list(_HEADER))
         .with_columns(
             (pl.col("ws_fin") == "1").alias("fin"),
@@ -112,51 +102,109 @@ def explode_frames(packets: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
             pl.col("ws_len7").cast(pl.Int64, strict=False).alias("len7"),
         )
     )
-    return _payload_fields(frames), bad
+    return _payload_fields(frames, good.select(*_PACKET, *_OPTIONAL)), bad
 
 
-def _payload_fields(frames: pl.DataFrame) -> pl.DataFrame:
+def _payload_fields(frames: pl.DataFrame, extras: pl.DataFrame) -> pl.DataFrame:
     len7 = pl.col("len7")
-    frames = frames.with_columns(
-        pl.when(len7 == 127)
-        .then(_nth("ws_len64", len7 == 127).cast(pl.Int64, strict=False))
-        .when(len7 == 126)
-        .then(_nth("ws_len16", len7 == 126).cast(pl.Int64, strict=False))
-        .otherwise(len7)
-        .alias("payload_len")
+    frames = (
+        frames.pipe(_nth, _values(extras, "ws_len64"), len7 == 127, "_len64")
+        .pipe(_nth, _values(extras, "ws_len16"), len7 == 126, "_len16")
+        .with_columns(
+            pl.when(len7 == 127)
+            .then(_saturated(pl.col("_len64")))
+            .when(len7 == 126)
+            .then(pl.col("_len16").cast(pl.Int64, strict=False))
+            .otherwise(len7)
+            .alias("payload_len")
+        )
     )
     is_close = pl.col("opcode_num") == 8
     has_code = is_close & (pl.col("payload_len") >= 2)
     has_reason = is_close & (pl.col("payload_len") > 2)
     is_text = (pl.col("opcode_num") == 1) & pl.col("fin") & (pl.col("payload_len") > 0)
+    flags = extras.select(
+        *_PACKET,
+        pl.col("ws_text").is_not_null().alias("_has_text"),
+        pl.col("ws_binary").list.len().alias("_binary_n"),
+        pl.col("ws_binary").list.first().alias("_binary_first"),
+    ).filter(pl.col("_has_text") | pl.col("_binary_n").is_not_null())
     return (
-        frames.with_columns(
-            _nth("ws_close_code", has_code).cast(pl.Int32, strict=False).alias("close_code"),
-            _single_or_nth("ws_close_reason", has_reason).alias("close_reason"),
-            _single_or_nth("ws_text", is_text).alias("text"),
-            (is_text & pl.col("ws_text").is_not_null()).alias("_text_expected"),
-        )
-        .pipe(_binary_payloads)
+        frames.pipe(_nth, _values(extras, "ws_close_code"), has_code, "close_code")
+        .with_columns(pl.col("close_code").cast(pl.Int32, strict=False))
+        .pipe(_single_or_nth, _values(extras, "ws_close_reason"), has_reason, "close_reason")
+        .pipe(_single_or_nth, _values(extras, "ws_text"), is_text, "text")
+        .join(flags, on=_PACKET, how="left", maintain_order="left")
+        .with_columns((is_text & pl.col("_has_text").fill_null(False)).alias("_text_expected"))
+        .pipe(_binary_payloads, extras)
         .pipe(_finish)
     )
 
 
-def _single_or_nth(column: str, condition: pl.Expr) -> pl.Expr:
-    """Assign string values only when the candidates and the values agree in number."""
-    values = pl.col(column).str.split(AGGREGATOR)
-    candidates = _count(condition)
-    final_continuations = _count((pl.col("opcode_num") == 0) & pl.col("fin"))
-    whole = condition & (candidates == 1) & (final_continuations == 0)
-    zipped = condition & (values.list.len() == candidates)
+def _saturated(length: pl.Expr) -> pl.Expr:
+    """A 64-bit length as Int64, clamped: a claim with the top bit set (which RFC 6455
+    forbids) stays visible as the largest length instead of vanishing as null."""
+    return length.cast(pl.UInt64, strict=False).clip(upper_bound=INT64_MAX).cast(pl.Int64)
+
+
+def _values(extras: pl.DataFrame, column: str) -> pl.DataFrame:
+    """One row per value of a per-packet field: packet, rank `_r`, count `_n`, value `_v`.
+
+    A string column is split at the aggregator here, once per packet; `_whole` keeps the
+    unsplit string on rank 0 for `_single_or_nth`.
+    """
+    value = pl.col(column)
+    if extras.schema[column] == pl.String:
+        value = value.str.split(AGGREGATOR)
     return (
-        pl.when(whole)
-        .then(pl.col(column))
-        .when(zipped)
-        .then(values.list.get(_rank(condition), null_on_oob=True))
+        extras.select(*_PACKET, pl.col(column).alias("_whole"), value.alias("_v"))
+        .filter(pl.col("_v").is_not_null())
+        .with_columns(
+            pl.col("_v").list.len().alias("_n"),
+            pl.int_ranges(0, pl.col("_v").list.len(), dtype=pl.Int32).alias("_r"),
+        )
+        .explode("_v", "_r")
+        .with_columns(pl.when(pl.col("_r") == 0).then(pl.col("_whole")).alias("_whole"))
     )
 
 
-def _binary_payloads(frames: pl.DataFrame) -> pl.DataFrame:
+def _joined(frames: pl.DataFrame, values: pl.DataFrame, condition: pl.Expr) -> pl.DataFrame:
+    """The frames satisfying `condition` get the value of their rank (`_v`, `_n`, `_whole`)
+    and `_c`, the number of such frames in their packet."""
+    keyed = frames.with_columns(
+        pl.when(condition).then(_rank(condition)).alias("_r"), _count(condition).alias("_c")
+    )
+    return keyed.join(values, on=[*_PACKET, "_r"], how="left", maintain_order="left")
+
+
+def _nth(
+    frames: pl.DataFrame, values: pl.DataFrame, condition: pl.Expr, alias: str
+) -> pl.DataFrame:
+    """The k-th value goes to the k-th frame satisfying `condition` (fields that zip)."""
+    return (
+        _joined(frames, values, condition)
+        .with_columns(pl.col("_v").alias(alias))
+        .drop("_r", "_c", "_v", "_n", "_whole")
+    )
+
+
+def _single_or_nth(
+    frames: pl.DataFrame, values: pl.DataFrame, condition: pl.Expr, alias: str
+) -> pl.DataFrame:
+    """Assign string values only when the candidates and the values agree in number."""
+    final_continuations = _count((pl.col("opcode_num") == 0) & pl.col("fin"))
+    whole = condition & (pl.col("_c") == 1) & (final_continuations == 0)
+    zipped = condition & (pl.col("_n") == pl.col("_c"))
+    return (
+        _joined(frames, values, condition)
+        .with_columns(
+            pl.when(whole).then(pl.col("_whole")).when(zipped).then(pl.col("_v")).alias(alias)
+        )
+        .drop("_r", "_c", "_v", "_n", "_whole")
+    )
+
+
+def _binary_payloads(frames: pl.DataFrame, extras: pl.DataFrame) -> pl.DataFrame:
     """Give each small whole binary frame its payload hex (`binary_hex`) when provable.
 
     `data.data` has one value per whole binary message, but a fragmented message's value
@@ -171,7 +219,7 @@ def _binary_payloads(frames: pl.DataFrame) -> pl.DataFrame:
         (pl.col("opcode_num") == 2)
         & pl.col("fin")
         & pl.col("payload_len").is_between(BINARY_JSON_MIN, BINARY_JSON_MAX)
-        & pl.col("ws_binary").is_not_null()
+        & pl.col("_binary_n").is_not_null()
     )
     frames = frames.with_row_index("_row")
     by_length = [*_PACKET, "payload_len"]
@@ -180,8 +228,7 @@ def _binary_payloads(frames: pl.DataFrame) -> pl.DataFrame:
         pl.len().over(by_length).alias("_n"),
     ]
     values = (
-        frames.filter(pl.col("ws_binary").is_not_null())
-        .unique(_PACKET, maintain_order=True)
+        extras.filter(pl.col("ws_binary").is_not_null())
         .select(*_PACKET, pl.col("ws_binary").alias("binary_hex"))
         .explode("binary_hex")
         .with_columns(
@@ -202,8 +249,8 @@ def _binary_payloads(frames: pl.DataFrame) -> pl.DataFrame:
 def _lone_value(candidate: pl.Expr) -> pl.Expr:
     """The payload of the one message-ending frame of a packet that yielded one value."""
     ends_message = pl.col("fin") & pl.col("opcode_num").is_in([0, 2])
-    lone = candidate & (_count(ends_message) == 1) & (pl.col("ws_binary").list.len() == 1)
-    return pl.when(lone).then(pl.col("ws_binary").list.first())
+    lone = candidate & (_count(ends_message) == 1) & (pl.col("_binary_n") == 1)
+    return pl.when(lone).then(pl.col("_binary_first"))
 
 
 def _binary_text(hex_payload: pl.Expr) -> pl.Expr:

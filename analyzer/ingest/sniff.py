@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from analyzer.errors import InputError
 from analyzer.ingest.har import looks_like_har
 
 HEAD_BYTES = 1 << 16
+# Decompression bomb limits (see `_check_expansion`).
+GUNZIP_RATIO = 100
+GUNZIP_FLOOR = 64 << 20
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", "us"),
     b"\xa1\xb2\xc3\xd4": (">", "us"),
@@ -88,6 +93,7 @@ def sniff_capture(path: Path) -> CaptureFile:
     compressed = head.startswith(GZIP_MAGIC)
     if compressed:
         head = _gunzip_head(path, head)
+        _check_expansion(path, size)
     for magic, name in OTHER_COMPRESSION.items():
         if head.startswith(magic):
             raise InputError(f"{name}-compressed file; decompress it first", source=str(path))
@@ -115,10 +121,70 @@ def _check_file(path: Path) -> int:
 
 
 def _gunzip_head(path: Path, raw: bytes) -> bytes:
+    """The first decompressed bytes, enough to tell the format.
+
+    Fed in small steps so that damage further on (a wrong CRC in the trailer of a small
+    file, a corrupt block) keeps what came before it: tshark reads those packets, and
+    `capture.load_capture` warns about the rest. Only a stream with no readable start is
+    an error here.
+    """
+    unpack, head = zlib.decompressobj(wbits=31), b""
     try:
-        return zlib.decompressobj(wbits=31).decompress(raw, HEAD_BYTES)
+        for start in range(0, len(raw), 1024):
+            head += unpack.decompress(raw[start : start + 1024], HEAD_BYTES - len(head))
+            if len(head) >= HEAD_BYTES or unpack.eof:
+                break
     except zlib.error as exc:
-        raise InputError(f"gzip stream is corrupt ({exc})", source=str(path)) from None
+        if not head:
+            raise InputError(f"gzip stream is corrupt ({exc})", source=str(path)) from None
+    return head
+
+
+def _check_expansion(path: Path, size: int) -> None:
+    """Refuse a gzip that inflates past GUNZIP_RATIO times its size (and GUNZIP_FLOOR).
+
+    tshark has no limit: a pcap header and 10 GiB of zeros (47 MB gzipped) is 671 million
+    empty records that it reads for many minutes. Real captures compress 2-15x (the
+    samples at most 14x), so 100x is far outside them; the floor spares small files. An
+    error, not a partial read: nothing in such a file is worth a report, and tshark
+    cannot be told to stop at an offset. Decompression runs at several hundred MB/s, so a
+    genuine gzip capture pays well under a second per 100 MB, a bomb is stopped within
+    seconds. Damage only ends the count: tshark reads up to it and it becomes a warning.
+    """
+    limit = max(GUNZIP_FLOOR, GUNZIP_RATIO * size)
+    expanded = 0
+    with path.open("rb") as fh:
+        for produced in _inflated_sizes(fh):
+            expanded += produced
+            if expanded > limit:
+                raise InputError(
+                    f"gzip expands more than {GUNZIP_RATIO}x (past {limit / 1e6:,.0f} MB from "
+                    f"{size / 1e6:,.1f} MB): refused as a likely decompression bomb; if it is a "
+                    "real capture, gunzip it and analyze the result",
+                    source=str(path),
+                )
+
+
+def _inflated_sizes(fh: BinaryIO) -> Iterator[int]:
+    """Sizes of successive bounded pieces of the decompressed stream (all gzip members).
+
+    `max_length` keeps every piece small: a 1 MB read of a bomb would otherwise inflate to
+    a gigabyte in one call.
+    """
+    unpack = zlib.decompressobj(wbits=31)
+    pending = b""
+    try:
+        while block := pending or fh.read(1 << 20):
+            out = unpack.decompress(block, 1 << 22)
+            pending = unpack.unconsumed_tail
+            while len(out) == 1 << 22 and not pending:  # output still held inside zlib
+                yield len(out)
+                out = unpack.decompress(b"", 1 << 22)
+            yield len(out)
+            if unpack.eof:  # another member may follow (cat a.gz b.gz)
+                pending, unpack = unpack.unused_data, zlib.decompressobj(wbits=31)
+    except zlib.error:
+        return
 
 
 def _pcap(path: Path, head: bytes, compressed: bool, size: int) -> CaptureFile:

@@ -13,6 +13,8 @@ Facts that shape the command (verified on tshark 4.0.17):
 - `tcp.reassemble_out_of_order` is off by default; without it out-of-order segments hide
   frames. The `websocket_tcp` heuristic recovers sessions whose handshake was not captured.
 - Display-filter sets are comma separated (`{1, 2}`): 4.0 rejects the whitespace form.
+- A port owned by another dissector (pgsql on 5432, x11 on 6012, ...) hides an HTTP
+  upgrade on it, so every pass decodes such ports as HTTP (`foreign_ports`).
 
 Two targeted passes follow only when the first finds a reason (see ingest/capture.py):
 streams to re-read as WebSocket (`fields_command(recover=...)`), and the payloads of small
@@ -21,9 +23,11 @@ binary frames (`payload_command`).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import queue
+import re
 import shutil
 import subprocess
 import threading
@@ -107,6 +111,10 @@ SMALL_BINARY_FILTER = (
     " && websocket.payload_length >= 2 && websocket.payload_length <= 125"
 )
 MAX_FILTER_CHARS = 100_000
+
+# Port owners that stay: HTTP carries the upgrade, TLS wss://, WebSocket itself, and SOCKS
+# and HTTP/2 tunnel them. The ports of every other owner are read as HTTP (`foreign_ports`).
+PORT_OWNERS_KEPT = frozenset({"http", "http2", "tls", "ssl", "websocket", "socks"})
 
 # Packets worth a row: anything carrying payload or a TCP state change. Pure ACKs are
 # the bulk of a capture and say nothing a rule needs.
@@ -239,7 +247,8 @@ def _command(
     fields: dict[str, str],
 ) -> list[str]:
     """Dissection options shared by every pass, so all passes see the same frames."""
-    binary = tshark.path if tshark else find_tshark().path
+    found = tshark or find_tshark()
+    binary = found.path
     flags = [
         "-n", "-Q",
         "-o", "tcp.desegment_tcp_streams:TRUE",
@@ -248,15 +257,65 @@ def _command(
         "-o", "websocket.decompress:TRUE",
         "--enable-heuristic", "websocket_tcp",
     ]  # fmt: skip
-    if recover:
-        ports = sorted({port for pair in recover.values() for port in pair})
-        flags += [arg for port in ports for arg in ("-d", f"tcp.port=={port},websocket")]
+    recovered = sorted({port for pair in (recover or {}).values() for port in pair})
+    as_http = sorted(set(foreign_ports(found)) - set(recovered))
+    flags += [arg for port in as_http for arg in ("-d", f"tcp.port=={port},http")]
+    flags += [arg for port in recovered for arg in ("-d", f"tcp.port=={port},websocket")]
     if keylog is not None:
         flags += ["-o", f"tls.keylog_file:{keylog}"]
     output = ["-T", "fields", "-E", "separator=/t", "-E", "quote=n", "-E", "occurrence=a",
               "-E", f"aggregator={AGGREGATOR}"]  # fmt: skip
     names = [arg for name in fields.values() for arg in ("-e", name)]
     return [binary, "-r", str(capture), *flags, "-Y", display, *output, *names]
+
+
+def foreign_ports(tshark: Tshark) -> tuple[int, ...]:
+    """TCP ports this tshark gives to a dissector WebSocket cannot ride on.
+
+    A dissector that owns a port takes every stream on it before any heuristic: pgsql on
+    5432, x11 on 6012 or cops on 2126 read an HTTP upgrade as their own protocol (or wait
+    for a PDU that never completes), so the session vanished. Every pass decodes these
+    ports as HTTP instead (Decode As, only in the TCP port table: GTP over UDP or any
+    other use of those dissectors is untouched); HTTP shows nothing for their real
+    traffic, and bare frames on them are recovered like on 8080.
+    """
+    return tuple(int(port) for port, owner in _port_owners(tshark) if owner not in PORT_OWNERS_KEPT)
+
+
+@lru_cache(maxsize=4)
+def _port_owners(tshark: Tshark) -> list[tuple[str, str]]:
+    """(port, dissector) pairs of `tshark -G decodes` (~0.7 s), cached per binary on disk.
+
+    A tshark that cannot list them gets no override: the ports then behave as before.
+    """
+    stat = os.stat(tshark.path)
+    key = f"{tshark.path}|{stat.st_size}|{stat.st_mtime_ns}|{tshark.version_text}"
+    cache_dir = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wsdoctor"
+    cache = cache_dir / f"tcp-ports-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+    try:
+        return _tcp_port_rows(cache.read_text())
+    except OSError:
+        pass
+    try:
+        out = subprocess.run(
+            [tshark.path, "-G", "decodes"], capture_output=True, text=True, timeout=60
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    owners = _tcp_port_rows(out)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_name(f"{cache.name}.{os.getpid()}")
+        partial.write_text("".join(f"tcp.port\t{port}\t{owner}\n" for port, owner in owners))
+        partial.replace(cache)
+    except OSError:
+        pass  # an unwritable cache only costs the next run the same 0.7 s
+    return owners
+
+
+def _tcp_port_rows(text: str) -> list[tuple[str, str]]:
+    rows = (line.split("\t") for line in text.splitlines())
+    return sorted({(r[1], r[2]) for r in rows if len(r) == 3 and r[0] == "tcp.port"})
 
 
 def start_packet_count(tshark: Tshark, capture: Path | str) -> subprocess.Popen[str] | None:
@@ -271,21 +330,27 @@ def start_packet_count(tshark: Tshark, capture: Path | str) -> subprocess.Popen[
     return subprocess.Popen(
         [binary, "-c", "-M", "-T", "-r", str(capture)],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         text=True,
     )
 
 
 def finish_packet_count(proc: subprocess.Popen[str] | None) -> int | None:
-    """The total from `start_packet_count`, or None when capinfos could not tell."""
+    """The total from `start_packet_count`, or None when capinfos could not tell.
+
+    On a damaged file capinfos prints no table, only "An error occurred after reading N
+    packets": N is then the number of packets that could be read.
+    """
     if proc is None:
         return None
-    out, _ = proc.communicate()
+    out, err = proc.communicate()
     try:
         return int(out.strip().rsplit("\t", 1)[-1])
     except ValueError:
-        return None
+        pass
+    read = re.search(r"after reading (\d+) packets?", err)
+    return int(read.group(1)) if read else None
 
 
 def read_packets(
