@@ -196,3 +196,34 @@ def test_damaged_capture_never_says_none_packets() -> None:
     assert data["capture"]["damaged"] is True
     assert not [w for w in data["warnings"] if re.search(r"\bNone\b|n/a", w)]
     assert any("(1 TCP connections, 3 packets)" in w for w in data["warnings"])
+
+
+def _restamp_pcapng(source: Path, target: Path, seconds: int) -> int:
+    """Copy a little-endian, ns-resolution pcapng, restamping every packet at `seconds`
+    past 1970 (+1 µs each): a mutation of a real capture's timestamps."""
+    data = bytearray(source.read_bytes())
+    offset = stamped = 0
+    while offset < len(data):
+        kind, length = struct.unpack_from("<II", data, offset)
+        if kind == 6:  # Enhanced Packet Block: timestamp high, low at +12
+            ts = seconds * 1_000_000_000 + stamped * 1000
+            struct.pack_into("<II", data, offset + 12, ts >> 32, ts & 0xFFFFFFFF)
+            stamped += 1
+        offset += length
+    target.write_bytes(data)
+    return stamped
+
+
+def test_packet_times_past_2262_are_dropped_not_wrapped(tmp_path: Path) -> None:
+    """A pcapng stamped in 2500 wrapped Int64 nanoseconds into 1915 with no warning (the
+    capture sibling of D-log-timestamp-wrap)."""
+    source = REPO / "sample_captures" / "ipv6-cooked" / "capture.pcapng"
+    assert _restamp_pcapng(source, tmp_path / "y2500.pcapng", 16_725_225_600) > 0
+    report = _analyze_json(tmp_path / "y2500.pcapng")
+    assert report["capture"]["start"] is None or report["capture"]["start"] >= "2262"
+    assert not any(s["start"] and s["start"] < "2262" for s in report["sessions"])
+    assert any("1677-2262" in w for w in report["warnings"])
+    # The same capture stamped in 2200 is still representable and keeps its sessions.
+    _restamp_pcapng(source, tmp_path / "y2200.pcapng", 7_258_118_400)
+    kept = _analyze_json(tmp_path / "y2200.pcapng")
+    assert kept["sessions"] and kept["sessions"][0]["start"].startswith("2200-")

@@ -63,14 +63,27 @@ def load_capture(
     if run.returncode != 0 and not damage:
         detail = messages[-1] if messages else f"exited with {run.returncode}"
         damage = [f"tshark stopped early ({detail})"]
-    packets, recovered = _recover_streams(normalise(raw, index), path, index, keylog, binary)
+    packets, timeless = _timed(normalise(raw, index))
+    packets, recovered = _recover_streams(packets, path, index, keylog, binary)
     packets = _binary_payloads(packets, path, keylog, binary, recovered)
     read = total if total is not None else _packets_seen(packets)
     warnings = [f"{path}: {d} (kept the {read} packets read before it)" for d in damage]
+    if timeless:
+        warnings.append(
+            f"{path}: {timeless} packet(s) stamped outside the years 1677-2262 were left out "
+            "(a corrupt timestamp; every time in the capture is suspect)"
+        )
     facts = _facts(info, packets, bool(damage)) | {"packets": read}
     if facts["truncated_packets"]:
         warnings.append(_snaplen_warning(path, packets, facts))
     return CaptureData(info, packets, facts, warnings)
+
+
+def _timed(packets: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """The packets with a usable time, and how many had none: every stage after this one
+    orders and measures by time, and a wrapped date would invent silences."""
+    kept = packets.filter(pl.col("ts").is_not_null())
+    return kept, packets.height - kept.height
 
 
 def _packets_seen(packets: pl.DataFrame) -> int:
@@ -187,7 +200,7 @@ def _facts(info: CaptureFile, packets: pl.DataFrame, damaged: bool) -> dict[str,
         (pl.col("cap_len") < pl.col("frame_len")).sum().alias("truncated_packets"),
         pl.col("lost_segment").sum().alias("lost_segments"),
         pl.col("retransmission").sum().alias("retransmissions"),
-        pl.col("stream").n_unique().alias("tcp_connections"),
+        pl.col("stream").drop_nulls().n_unique().alias("tcp_connections"),
     ).row(0, named=True)
     return {
         "path": str(info.path),

@@ -39,11 +39,17 @@ def _hex(expr: pl.Expr) -> pl.Expr:
     return expr.str.strip_prefix("0x").str.to_integer(base=16, strict=False)
 
 
+MAX_EPOCH_S = 9_223_372_035  # the seconds an Int64 of ns holds either side of 1970
+
+
 def _epoch_ns(name: str) -> pl.Expr:
     """frame.time_epoch text -> ns since epoch, exactly (a float would lose the ns)."""
     parts = pl.col(name).str.split_exact(".", 1)
     secs = parts.struct.field("field_0").cast(pl.Int64, strict=False)
     frac = parts.struct.field("field_1").fill_null("0").str.pad_end(9, "0").str.slice(0, 9)
+    # A pcapng can stamp a packet past 2262 (or before 1677): in ns that wraps Int64 into
+    # a made-up date, so such a time is no time at all (the capture drops the packet).
+    secs = pl.when(secs.is_between(-MAX_EPOCH_S, MAX_EPOCH_S)).then(secs)
     return secs * 1_000_000_000 + frac.cast(pl.Int64, strict=False)
 
 
