@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -57,7 +56,7 @@ def _load(inputs: tuple[str, ...], keylog: str | None, tshark: str | None) -> pi
     if progress:
         sys.stderr.write("\r\033[K")
     for warning in data.warnings:
-        _say(f"warning: {warning}")
+        outputs.say(f"warning: {warning}")
     return data
 
 
@@ -79,14 +78,6 @@ def _check_keylog(path: Path) -> None:
             source=str(path),
             hint="write one with SSLKEYLOGFILE=path",
         )
-
-
-def _say(message: str) -> None:
-    """One line on stderr; what it quotes from inputs (file names, log text, close
-    reasons) cannot act on the terminal. A multi-line message (a YAML error with its
-    context) is joined, not escaped, to stay readable."""
-    joined = re.sub(r"\n\s*", " ", message.strip())
-    click.echo(f"wsdoctor: {outputs.visible_line(joined)}", err=True)
 
 
 def _protect(output: str, inputs: tuple[str, ...], keylog: str | None) -> None:
@@ -248,9 +239,9 @@ def analyze(
     if progress:
         sys.stderr.write("\r\033[K")
     for warning in result.data.warnings:
-        _say(f"warning: {warning}")
+        outputs.say(f"warning: {warning}")
     if no_redact:
-        _say("warning: --no-redact: secrets are kept in the report")
+        outputs.say("warning: --no-redact: secrets are kept in the report")
     rendered = [(outputs.safe(f, outputs.writer(f)(result)), path) for f, path in targets]
     for text, path in rendered:  # all rendered first: a render error writes nothing
         outputs.write(text, path)
@@ -282,7 +273,7 @@ def _tell(result: analysis.Analysis, paths: list[str]) -> None:
     found = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none"
     where = f" -> {', '.join(files)}" if files else ""
     sessions = result.data.sessions.height
-    _say(f"{sessions} session(s), {len(result.findings)} finding(s) ({found}){where}")
+    outputs.say(f"{sessions} session(s), {len(result.findings)} finding(s) ({found}){where}")
 
 
 cli.add_command(rules)
@@ -293,7 +284,7 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=argv, prog_name="wsdoctor", standalone_mode=False)
     except RulePackError as exc:
         for problem in exc.problems:
-            _say(str(problem))
+            outputs.say(str(problem))
         if len(exc.problems) != 1:  # one problem is its own one-line message
             _fail(str(exc))
         sys.exit(2)
@@ -323,5 +314,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _fail(message: str) -> None:
-    _say(message)
+    outputs.say(message)
     sys.exit(2)

@@ -10,6 +10,7 @@ import click
 from analyzer import config, resources
 from analyzer.errors import InputError
 from analyzer.ingest.logpacks import load_packs
+from analyzer.report import outputs
 from analyzer.rules.loader import load_rules, log_pack_dirs
 from analyzer.rules.model import Rule
 from analyzer.rules.testing import run_all
@@ -32,7 +33,7 @@ def settings_from(config_path: str | None, flags: dict) -> config.Settings:
     found = config.find_config(Path(config_path) if config_path else None, Path.cwd())
     settings = config.from_file(found)
     if found is not None:
-        click.echo(f"wsdoctor: config: {config.describe(found)}", err=True)
+        outputs.say(f"config: {config.describe(found)}")
     return config.with_flags(settings, flags)
 
 
@@ -41,6 +42,12 @@ def effective_rules(config_path: str | None, rule_dirs: tuple[str, ...]) -> list
     every = load_rules(settings.rule_paths)
     tuned = {r.id: r for r in config.apply(every, settings)}
     return [tuned.get(r.id, r) for r in every]
+
+
+def _out(text: str) -> None:
+    """Standard output of the rules commands: rule text is user-supplied, so control
+    characters in it are written out, as for everything else wsdoctor prints."""
+    click.echo(outputs.visible(text))
 
 
 @click.group()
@@ -58,15 +65,13 @@ def list_rules(rule_dirs: tuple[str, ...], config_path: str | None, fmt: str) ->
     if fmt == "json":
         keys = ("id", "category", "severity", "confidence", "status", "title")
         rows = [{k: getattr(r, k) for k in keys} | {"path": str(r.path)} for r in rules_]
-        click.echo(json.dumps(rows, indent=2))
+        _out(json.dumps(rows, indent=2))
         return
     width = max((len(r.id) for r in rules_), default=2)
-    click.echo(f"{'ID':<{width}}  {'CATEGORY':<18}  {'SEVERITY':<8}  {'CONF':<6}  TITLE")
+    _out(f"{'ID':<{width}}  {'CATEGORY':<18}  {'SEVERITY':<8}  {'CONF':<6}  TITLE")
     for r in rules_:
-        click.echo(
-            f"{r.id:<{width}}  {r.category:<18}  {r.severity:<8}  {r.confidence:<6}  {r.title}"
-        )
-    click.echo(f"{len(rules_)} rules", err=True)
+        _out(f"{r.id:<{width}}  {r.category:<18}  {r.severity:<8}  {r.confidence:<6}  {r.title}")
+    outputs.say(f"{len(rules_)} rules")
 
 
 @rules.command("show")
@@ -79,15 +84,15 @@ def show(rule_id: str, rule_dirs: tuple[str, ...], config_path: str | None) -> N
     if rule_id not in by_id:
         raise InputError(f"no rule {rule_id!r}", hint="wsdoctor rules list shows them")
     r = by_id[rule_id]
-    click.echo(f"# {r.path}")
+    _out(f"# {r.path}")
     changed = {
         k: v
         for k, v in (("severity", r.severity), ("params", r.params))
         if r.raw.get(k, {} if k == "params" else None) != v
     }
     if changed:
-        click.echo(f"# in effect (config / flags): {json.dumps(changed)}")
-    click.echo(r.path.read_text(encoding="utf-8").rstrip() if r.path else "")
+        _out(f"# in effect (config / flags): {json.dumps(changed)}")
+    _out(r.path.read_text(encoding="utf-8").rstrip() if r.path else "")
 
 
 @rules.command("validate")
@@ -99,7 +104,7 @@ def validate(paths: tuple[str, ...]) -> None:
     found = load_rules(folders, builtin=False)
     packs = load_packs(log_pack_dirs(folders), builtin=False)
     logs = f", {len(packs)} log pack(s)" if packs else ""
-    click.echo(f"ok: {len(found)} rule(s){logs} in {', '.join(paths)}")
+    _out(f"ok: {len(found)} rule(s){logs} in {', '.join(paths)}")
 
 
 @rules.command("test")
@@ -122,7 +127,8 @@ def test(rule_ids: tuple[str, ...], rule_dirs: tuple[str, ...], samples: str | N
     failed = [o for o in outcomes if not o.passed]
     for o in outcomes:
         mark = click.style("ok  ", fg="green") if o.passed else click.style("FAIL", fg="red")
-        click.echo(f"{mark} {o.rule.id:<34} {o.where}  {o.detail}")
+        # the colour codes are ours; the rule's id, file and detail are written out
+        click.echo(f"{mark} {outputs.visible_line(f'{o.rule.id:<34} {o.where}  {o.detail}')}")
     click.echo(
         f"{len(outcomes) - len(failed)}/{len(outcomes)} cases passed in {len(chosen)} rule(s)",
         err=True,

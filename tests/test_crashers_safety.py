@@ -15,7 +15,7 @@ import pytest
 from analyzer import redact
 from analyzer.report import outputs
 
-from conftest import CRASHERS, SAMPLES, run_cli
+from conftest import CRASHERS, REPO, SAMPLES, run_cli
 
 LEAKS = CRASHERS / "D-secret-leaks"
 ANSI = CRASHERS / "D-terminal-escapes" / "ansi.pcap"
@@ -193,6 +193,23 @@ def test_a_hostile_file_name_is_echoed_inert(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "\\x1b]0;TITLE\\x07\\x9b2J" in proc.stderr
     assert not RAW_CONTROL.search(proc.stderr)
+
+
+def test_rule_text_is_printed_inert(tmp_path: Path) -> None:
+    """A rule pack is user input too: `rules list/show/test` print its title, file text
+    and test details; an escape written into a YAML string ("\\e") must not act."""
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    source = (REPO / "rules" / "idle-timeout" / "idle-before-1011.yaml").read_text()
+    title = 'title: "x\\e[2J\\e]0;PWNED\\a y"'
+    hostile = re.sub(r"(?m)^title: .*$", lambda _: title, source)
+    hostile = re.sub(r"(?m)^id: .*$", "id: hostile-title", hostile)
+    (pack / "hostile.yaml").write_text(hostile)
+    for args in (("list",), ("show", "hostile-title"), ("test", "hostile-title")):
+        proc = run_cli("rules", *args, "--rules", pack)
+        assert proc.returncode == 0, proc.stderr
+        assert not RAW_CONTROL.search(proc.stdout + proc.stderr), args
+    assert "\\x1b[2J" in run_cli("rules", "list", "--rules", pack).stdout
 
 
 def test_bidi_controls_are_written_out() -> None:

@@ -106,6 +106,15 @@ def visible_line(text: str) -> str:
     return _LINE_CONTROLS.sub(_escape, text)
 
 
+def say(message: str) -> None:
+    """One `wsdoctor: ...` line on stderr; what it quotes from inputs (file names, log
+    text, close reasons) cannot act on the terminal. A multi-line message (a YAML error
+    with its context) is joined, not escaped, to stay readable."""
+    joined = re.sub(r"\n\s*", " ", message.strip())
+    sys.stderr.write(f"wsdoctor: {visible_line(joined)}\n")
+    sys.stderr.flush()
+
+
 def json_safe(text: str) -> str:
     """JSON with control characters as `\\u` escapes: the same document to a parser,
     inert on a terminal (json.dumps and polars leave C1 and DEL raw)."""
