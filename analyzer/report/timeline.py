@@ -127,9 +127,7 @@ def svg(
     )
 
 
-def _canvas(
-    session: dict[str, Any], frames: pl.DataFrame, events: pl.DataFrame
-) -> Canvas | None:
+def _canvas(session: dict[str, Any], frames: pl.DataFrame, events: pl.DataFrame) -> Canvas | None:
     """Time range: the earliest to the last thing seen (start, end, frame or TCP event).
 
     None when nothing carries a time: a log line without a usable timestamp gives a
