@@ -79,6 +79,8 @@ def test_huge_frame_length_saturates_instead_of_wrapping() -> None:
     traffic = data["sessions"][0]["traffic"]
     assert traffic["payload_bytes_client"] == (1 << 63) - 1
     assert traffic["payload_bytes_server"] >= 0
+    [finding] = [f for f in data["findings"] if f["rule"] == "frame-length-implausible"]
+    assert finding["evidence"][0]["frame"] == 6 and finding["category"] == "protocol-error"
 
 
 def test_huge_frame_length_is_an_anomaly() -> None:
