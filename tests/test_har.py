@@ -167,12 +167,16 @@ def test_bad_input_is_one_line_input_error(
 
 
 def test_missing_file_and_malformed_message(tmp_path: Path) -> None:
+    """A broken message is skipped with a warning: the rest of the entry still counts."""
     with pytest.raises(InputError, match="no such file"):
         read_har(tmp_path / "missing.har")
     doc = _raw()
-    _ws_entry(doc)["_webSocketMessages"][0] = {"type": "send", "opcode": "x"}
-    with pytest.raises(InputError, match="message 0"):
-        read_har(_write(tmp_path, doc))
+    messages = _ws_entry(doc)["_webSocketMessages"]
+    messages[0] = {"type": "send", "opcode": "x"}
+    data = read_har(_write(tmp_path, doc))
+    assert data.frames.height == len(messages) - 1
+    (warning,) = data.warnings
+    assert f"1 of {len(messages)} message(s)" in warning and "message 0 time" in warning
 
 
 def test_looks_like_har_sniffs_content() -> None:

@@ -29,6 +29,15 @@ its message count is null (unknown, not 0) and so is its end: only an entry in C
 shape (`_resourceType: "websocket"` or a `_webSocketMessages` list) has a `time` that spans
 the connection.
 
+The file is streamed (analyzer/ingest/har_json.py), so a HAR of millions of messages is
+read in bounded memory. Only the fields wsdoctor reads are checked, and only on WebSocket
+entries. A required one (startedDateTime, request and its url, response and its status,
+the headers lists, a `_webSocketMessages` that is not a list) that is unusable rejects the
+file with one line naming the entry and field; an optional one (entry time, timings,
+method, statusText, cookies, serverIPAddress, the refusal body, a header item, a message)
+is ignored with a warning. Times outside logtime's plausible window count as unusable:
+they would wrap polars' nanosecond clock or make sessions decades long.
+
 Everything that can carry a credential (headers, cookies, query values, the token
 subprotocol, key-like runs in text) is redacted here with `analyzer.redact`, as for captures.
 """
@@ -38,17 +47,17 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any, NoReturn
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 import polars as pl
 
 from analyzer import redact
 from analyzer.errors import InputError
+from analyzer.ingest import har_json, logtime
 from analyzer.ingest.frames import JSON_TYPE_SCAN, PREVIEW_CHARS
 from analyzer.ingest.handshakes import (
     request_header_fields,
@@ -63,6 +72,9 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TSHARK_ESCAPES = str.maketrans({"\t": "\\t", "\r": "\\r", "\n": "\\n"})
 BINARY_JSON_MIN, BINARY_JSON_MAX = 2, 125
 DEFAULT_PORTS = {"ws": 80, "http": 80, "wss": 443, "https": 443}
+# Messages turned into one polars chunk at a time while a HAR streams in.
+CHUNK_MESSAGES = 65536
+EARLIEST_S, LATEST_S = logtime.EARLIEST.timestamp(), logtime.LATEST.timestamp()
 # Per-session facts a HAR adds to what HANDSHAKES/FRAMES hold (no SESSIONS column yet).
 HAR_SESSIONS = pl.Schema(
     {
@@ -120,113 +132,304 @@ def looks_like_har(first_bytes: bytes) -> bool:
 
 
 def read_har(path: Path, input_index: int = 0) -> HarData:
-    """Parse `path`; any unusable content raises InputError (one line, no traceback)."""
-    log = _load_log(path)
-    entries = [
-        (i, e) for i, e in enumerate(log["entries"]) if isinstance(e, dict) and _is_websocket(e)
-    ]
-    handshakes, frames, sessions = [], [], []
-    for stream, (index, entry) in enumerate(entries):
-        where = f"entry {index}"
-        handshake = _handshake(entry, stream, input_index, where)
-        messages = _messages(entry, stream, str(path), where)
-        handshakes.append(handshake)
-        frames.extend(messages)
-        sessions.append(_session(entry, stream, handshake, messages))
-    creator = log.get("creator", {}).get("name") if isinstance(log.get("creator"), dict) else None
-    warnings = [] if entries else [f"{path}: HAR holds no WebSocket entry"]
-    return HarData(
-        path,
-        pl.DataFrame(handshakes, schema=HANDSHAKES.polars) if handshakes else HANDSHAKES.empty(),
-        _frames_table(frames),
-        pl.DataFrame(sessions, schema=HAR_SESSIONS),
-        creator,
-        warnings,
-    )
-
-
-def _load_log(path: Path) -> dict[str, Any]:
+    """Stream `path` (analyzer/ingest/har_json.py): a HAR that cannot be read, or a
+    WebSocket entry whose required field is unusable, raises InputError naming the file
+    and the field; an unusable optional field is ignored with a warning."""
     source = str(path)
+    reader = _Reader(source, input_index)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as fh:
+            for kind, value in har_json.walk(fh, source):
+                reader.take(kind, value)
     except FileNotFoundError:
         raise InputError("no such file", source=source) from None
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", source=source) from None
-    try:
-        doc = json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise InputError("not a HAR file: not UTF-8 text", source=source) from None
-    except json.JSONDecodeError as exc:
-        # An error at the very end, or a string still open at EOF: the file was cut short.
-        ends = exc.pos >= len(raw.rstrip()) or exc.msg.startswith("Unterminated string")
-        cut = " (the file looks truncated)" if ends else ""
-        raise InputError(
-            f"not a HAR file: invalid JSON at line {exc.lineno} column {exc.colno}{cut}",
-            source=source,
-        ) from None
-    log = doc.get("log") if isinstance(doc, dict) else None
-    if not isinstance(log, dict) or not isinstance(log.get("entries"), list):
-        raise InputError("not a HAR file: no log.entries list", source=source)
-    return log
+    return reader.result(path)
 
 
-def _headers(block: dict[str, Any], where: str) -> list[tuple[str, str]]:
-    items = block.get("headers") or []
-    if not isinstance(items, list):
-        raise InputError(f"not a HAR file: {where} headers is not a list")
-    return [
-        (str(h.get("name", "")), str(h.get("value", "")))
-        for h in items
-        if isinstance(h, dict) and h.get("name")
-    ]
+def _show(value: Any) -> str:
+    """A field's value for a message: containers by kind, long text cut (never nested
+    repr, which recursion would break on)."""
+    if isinstance(value, dict):
+        return "(an object)"
+    if isinstance(value, list | har_json.Nested):
+        return "(a list)" if isinstance(value, list) else "(a nested value)"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _number(value: Any) -> bool:
+    """A JSON number (true/false are ints to Python, not numbers to a HAR)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+@dataclass
+class _Check:
+    """Where an entry's problems are reported: `fail` for a required field (the entry
+    cannot be read), `warn` for an optional one (the entry is read without it). Fields
+    wsdoctor does not read are never checked."""
+
+    source: str
+    where: str
+    warnings: list[str]
+
+    def fail(self, name: str, problem: str) -> NoReturn:
+        raise InputError(f"{self.where} {name} {problem}", source=self.source)
+
+    def warn(self, name: str, problem: str) -> None:
+        self.warnings.append(f"{self.source}: {self.where} {name} {problem}; ignored")
+
+
+_MESSAGE_COLUMNS = pl.Schema(
+    {
+        "time": pl.Int64,
+        "from_client": pl.Boolean,
+        "opcode": pl.String,
+        "message_opcode": pl.String,
+        "payload_len": pl.Int64,
+        "close_code": pl.Int32,
+        "close_reason": pl.String,
+        "text_preview": pl.String,
+        "json_type": pl.String,
+    }
+)
+
+
+@dataclass
+class _Messages:
+    """One entry's messages as they stream in, rows turned into polars chunks every
+    CHUNK_MESSAGES: a Python dict per message for 2 million messages was 2 GB."""
+
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    chunks: list[pl.DataFrame] = field(default_factory=list)
+    seen: int = 0
+    skipped: int = 0
+    first_problem: str = ""
+
+    def add(self, msg: Any) -> None:
+        problem = _message_problem(msg)
+        self.seen += 1
+        if problem:
+            self.skipped += 1
+            self.first_problem = self.first_problem or f"message {self.seen - 1} {problem}"
+            return
+        self.rows.append(_message(msg))
+        if len(self.rows) >= CHUNK_MESSAGES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.rows:
+            chunk = pl.DataFrame(self.rows, schema=_MESSAGE_COLUMNS, orient="row")
+            self.chunks.append(chunk.with_columns(_preview_expr(pl.col("text_preview"))))
+            self.rows = []
+
+    def table(self) -> pl.DataFrame:
+        """The messages in time order (stable: the HAR's order among equal times).
+
+        Chunks are joined without copying, and sorted (a copy) only when the HAR did not
+        list them in order already, as browsers do: each copy of 2 million previews is
+        350 MB.
+        """
+        self._flush()
+        if not self.chunks:
+            return pl.DataFrame(schema=_MESSAGE_COLUMNS)
+        table, self.chunks = pl.concat(self.chunks, rechunk=False), []
+        if table["time"].is_sorted():
+            return table
+        return table.sort("time", maintain_order=True)
+
+    def warn_skipped(self, check: _Check) -> None:
+        if self.skipped:
+            check.warn(
+                "_webSocketMessages",
+                f"has {self.skipped} of {self.seen} message(s) wsdoctor cannot use "
+                f"(first: {self.first_problem})",
+            )
+
+
+@dataclass
+class _Reader:
+    """The HAR's WebSocket entries as they stream in, gathered into HarData's tables."""
+
+    source: str
+    input_index: int
+    creator: str | None = None
+    entries: int = 0
+    messages: _Messages = field(default_factory=_Messages)
+    handshakes: list[dict[str, Any]] = field(default_factory=list)
+    sessions: list[dict[str, Any]] = field(default_factory=list)
+    frames: list[pl.DataFrame] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def take(self, kind: str, value: Any) -> None:
+        if kind == "message":
+            self.messages.add(value)
+        elif kind == "entry":
+            self._entry(value)
+        elif kind == "creator" and isinstance(name := _dict(value).get("name"), str):
+            self.creator = name
+
+    def _entry(self, entry: Any) -> None:
+        index, messages = self.entries, self.messages
+        self.entries, self.messages = index + 1, _Messages()
+        if not isinstance(entry, dict):
+            self.warnings.append(f"{self.source}: entry {index} is not an object; skipped")
+            return
+        if not _is_websocket(entry):
+            return
+        stream = len(self.handshakes)
+        check = _Check(self.source, f"entry {index}", self.warnings)
+        if not isinstance(entry.get("_webSocketMessages"), list | None):
+            check.fail("_webSocketMessages", "is not a list")
+        split = _url(entry, check)
+        handshake = _handshake(entry, split, stream, self.input_index, check)
+        messages.warn_skipped(check)
+        frames = messages.table().with_columns(
+            session=pl.lit(f"har-{stream}"),
+            input=pl.lit(self.source),
+            tcp_stream=pl.lit(stream, pl.Int64),
+        )
+        self.handshakes.append(handshake)
+        self.frames.append(frames)
+        self.sessions.append(_session(entry, split, stream, handshake, frames, check))
+
+    def result(self, path: Path) -> HarData:
+        warnings = self.warnings
+        if not self.handshakes:
+            warnings = [*warnings, f"{path}: HAR holds no WebSocket entry"]
+        handshakes = (
+            pl.DataFrame(self.handshakes, schema=HANDSHAKES.polars)
+            if self.handshakes
+            else HANDSHAKES.empty()
+        )
+        sessions = pl.DataFrame(self.sessions, schema=HAR_SESSIONS)
+        return HarData(
+            path, handshakes, _frames_table(self.frames), sessions, self.creator, warnings
+        )
 
 
 def _is_websocket(entry: dict[str, Any]) -> bool:
     """Chrome's resource type, a 101, an Upgrade request header, or a ws(s):// URL."""
-    request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
-    response = entry.get("response") if isinstance(entry.get("response"), dict) else {}
-    upgrade = next(
-        (
-            str(h.get("value", ""))
-            for h in request.get("headers") or []
-            if isinstance(h, dict) and str(h.get("name", "")).lower() == "upgrade"
-        ),
-        "",
+    request, response = _dict(entry.get("request")), _dict(entry.get("response"))
+    upgrade = any(
+        str(h.get("name", "")).lower() == "upgrade" and "websocket" in str(h.get("value")).lower()
+        for h in _list(request.get("headers"))
+        if isinstance(h, dict)
     )
+    url = request.get("url")
     return (
         entry.get("_resourceType") == "websocket"
         or response.get("status") == 101
-        or "websocket" in upgrade.lower()
-        or str(request.get("url", "")).lower().startswith(("ws://", "wss://"))
+        or upgrade
+        or (isinstance(url, str) and url.lower().startswith(("ws://", "wss://")))
     )
 
 
-def _time(value: Any, where: str) -> dt.datetime:
+def _url(entry: dict[str, Any], check: _Check) -> SplitResult:
+    """The request URL, required: the session's server, path and query come from it. Its
+    value is never echoed (a token in the query would leak into the message)."""
+    request = entry.get("request")
+    if not isinstance(request, dict):
+        check.fail("request", "is not an object")
+    url = request.get("url")
+    if not isinstance(url, str):
+        check.fail("request.url", "is not a string")
     try:
-        stamp = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        split = urlsplit(url)
+        port = split.port
+    except ValueError as exc:
+        check.fail("request.url", f"is not a URL ({exc})")
+    if port == 0:
+        check.fail("request.url", "has port 0")
+    return split
+
+
+def _started(entry: dict[str, Any], check: _Check) -> dt.datetime:
+    """startedDateTime, required: every time of the session hangs off it."""
+    value = entry.get("startedDateTime")
+    if not isinstance(value, str):
+        check.fail("startedDateTime", f"{_show(value)} is not a date")
+    try:
+        stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise InputError(
-            f"not a HAR file: {where} startedDateTime {value!r} is not a date"
-        ) from None
-    return stamp.astimezone(dt.UTC) if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
+        check.fail("startedDateTime", f"{_show(value)} is not an ISO 8601 date")
+    try:
+        stamp = stamp.astimezone(dt.UTC) if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
+    except OverflowError:  # 9999-12-31 at -10:00 is past datetime's range once in UTC
+        stamp = logtime.LATEST  # outside the window either way
+    if not logtime.EARLIEST <= stamp < logtime.LATEST:
+        check.fail("startedDateTime", f"{_show(value)} is not a date {logtime.WINDOW}")
+    return stamp
 
 
-def _handshake(entry: dict[str, Any], stream: int, index: int, where: str) -> dict[str, Any]:
-    request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
-    started = _time(entry.get("startedDateTime"), where)
-    url = str(request.get("url", ""))
-    split = urlsplit(url)
-    headers = _headers(request, f"{where} request") + _cookies(request, "Cookie")
+def _duration_ms(value: Any, started: dt.datetime, name: str, check: _Check) -> float:
+    """A HAR duration in ms, optional: 0 when absent, -1 (HAR: not applicable) or
+    unusable (warned about), so no time can run past the plausible window."""
+    if value is None or (_number(value) and value <= 0):
+        return 0.0
+    if not _number(value):
+        check.warn(name, f"{_show(value)} is not a number of ms")
+        return 0.0
+    if value >= (logtime.LATEST - started).total_seconds() * 1000:
+        check.warn(name, f"{_show(value)} ms ends past {logtime.END_YEAR - 1}")
+        return 0.0
+    return float(value)
+
+
+def _headers(block: dict[str, Any], name: str, check: _Check) -> list[tuple[str, str]]:
+    """`headers`, required as a list; an item that is not {name, value} strings is
+    skipped with a warning."""
+    items = block.get("headers")
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        check.fail(f"{name}.headers", "is not a list")
+    pairs = [p for h in items if (p := _pair(h)) is not None]
+    if len(pairs) < len(items):
+        check.warn(
+            f"{name}.headers",
+            f"has {len(items) - len(pairs)} item(s) that are not name/value strings",
+        )
+    return [(n, v) for n, v in pairs if n]
+
+
+def _pair(item: Any) -> tuple[str, str] | None:
+    """A HAR {name, value} record (header or cookie); a missing value is empty."""
+    if not isinstance(item, dict):
+        return None
+    name, value = item.get("name"), item.get("value", "")
+    value = "" if value is None else value
+    return (name, value) if isinstance(name, str) and isinstance(value, str) else None
+
+
+def _handshake(
+    entry: dict[str, Any], split: SplitResult, stream: int, index: int, check: _Check
+) -> dict[str, Any]:
+    request = entry["request"]
+    started = _started(entry, check)
+    headers = _headers(request, "request", check)
+    headers += _cookies(request, headers, "request", "Cookie", check)
     query = [(k, redact.query_value(k, v)) for k, v in parse_qsl(split.query, True)]
+    method = request.get("method")
+    if not isinstance(method, str | None):
+        check.warn("request.method", f"{_show(method)} is not a string")
     row = {
         "input": index,
         "stream": stream,
         "request_frame": None,
         "request_time": started,
         "client": None,  # a HAR does not record the browser's address or port
-        "server": _server(entry, split),
-        "method": str(request.get("method") or "GET"),
+        "server": _server(entry, split, check),
+        "method": method if isinstance(method, str) and method else "GET",
         "path": split.path or "/",
         "query": [{"name": k, "value": v} for k, v in query],
         "uri": (split.path or "/")
@@ -236,23 +439,44 @@ def _handshake(entry: dict[str, Any], stream: int, index: int, where: str) -> di
         "connect_target": None,
         "connect_status": None,
     }
-    row["host"] = row["host"] or split.netloc  # HTTP/2 entries carry :authority instead
-    return row | _response(entry, started, row["ws_key"], where)
+    row["host"] = row["host"] or _netloc(split)  # HTTP/2 entries carry :authority instead
+    return row | _response(entry, started, row["ws_key"], check)
 
 
-def _cookies(block: dict[str, Any], header: str) -> list[tuple[str, str]]:
+def _netloc(split: SplitResult) -> str:
+    """Host and port of the URL without its `user:password@`."""
+    return split.netloc.rpartition("@")[2]
+
+
+def _cookies(
+    block: dict[str, Any], headers: list[tuple[str, str]], name: str, header: str, check: _Check
+) -> list[tuple[str, str]]:
     """HAR `cookies` arrays, as Cookie/Set-Cookie headers so they are redacted the same way;
     only added when the headers list does not already carry that header."""
-    if any(str(h.get("name", "")).lower() == header.lower() for h in block.get("headers") or []):
+    if any(n.lower() == header.lower() for n, _ in headers):
         return []
-    cookies = [c for c in block.get("cookies") or [] if isinstance(c, dict) and c.get("name")]
-    if not cookies:
+    items = block.get("cookies")
+    if items is None:
         return []
-    return [(header, "; ".join(f"{c['name']}={c.get('value', '')}" for c in cookies))]
+    if not isinstance(items, list):
+        check.warn(f"{name}.cookies", "is not a list")
+        return []
+    pairs = [p for c in items if (p := _pair(c)) is not None]
+    if len(pairs) < len(items):
+        check.warn(
+            f"{name}.cookies",
+            f"has {len(items) - len(pairs)} item(s) that are not name/value strings",
+        )
+    cookies = [f"{n}={v}" for n, v in pairs if n]
+    return [(header, "; ".join(cookies))] if cookies else []
 
 
-def _server(entry: dict[str, Any], split: Any) -> str | None:
-    host = str(entry.get("serverIPAddress") or split.hostname or "").strip("[]")
+def _server(entry: dict[str, Any], split: SplitResult, check: _Check) -> str | None:
+    address = entry.get("serverIPAddress")
+    if not isinstance(address, str | None):
+        check.warn("serverIPAddress", f"{_show(address)} is not a string")
+        address = None
+    host = (address or split.hostname or "").strip("[]")
     if not host:
         return None
     port = split.port or DEFAULT_PORTS.get(split.scheme.lower())
@@ -261,71 +485,98 @@ def _server(entry: dict[str, Any], split: Any) -> str | None:
 
 
 def _response(
-    entry: dict[str, Any], started: dt.datetime, key: str | None, where: str
+    entry: dict[str, Any], started: dt.datetime, key: str | None, check: _Check
 ) -> dict[str, Any]:
-    response = entry.get("response") if isinstance(entry.get("response"), dict) else {}
-    status = response.get("status")
-    status = status if isinstance(status, int) and status > 0 else None  # 0: no response
-    headers = _headers(response, f"{where} response") + _cookies(response, "Set-Cookie")
-    body = (response.get("content") or {}).get("text") if status not in (None, 101) else None
+    response = entry.get("response")
+    if not isinstance(response, dict):
+        check.fail("response", "is not an object")
+    status = _status(response.get("status"), check)
+    headers = _headers(response, "response", check)
+    headers += _cookies(response, headers, "response", "Set-Cookie", check)
+    reason = response.get("statusText")
+    if not isinstance(reason, str | None):
+        check.warn("response.statusText", f"{_show(reason)} is not a string")
+        reason = None
+    body = _body(response, check) if status not in (None, 101) else None
     return {
         "response_frame": None,
-        "response_time": _response_time(entry, started) if status else None,
+        "response_time": _response_time(entry, started, check) if status else None,
         "status": status,
-        "reason": response.get("statusText") or None,
+        "reason": reason or None,
         **response_header_fields(headers, key, body),
     }
 
 
-def _response_time(entry: dict[str, Any], started: dt.datetime) -> dt.datetime:
+def _status(value: Any, check: _Check) -> int | None:
+    """response.status, required: 101 or not decides what the session is. 0 or absent:
+    no response (HAR's way to write a request that got none)."""
+    if value is None or (_number(value) and value <= 0):
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 100 <= value <= 999:
+        check.fail("response.status", f"{_show(value)} is not an HTTP status")
+    return value
+
+
+def _body(response: dict[str, Any], check: _Check) -> str | None:
+    """The response body of a refused upgrade (its error text), optional."""
+    content = response.get("content")
+    if not isinstance(content, dict | None):
+        check.warn("response.content", f"{_show(content)} is not an object")
+        return None
+    text = _dict(content).get("text")
+    if not isinstance(text, str | None):
+        check.warn("response.content.text", f"{_show(text)} is not a string")
+        return None
+    return text
+
+
+def _response_time(entry: dict[str, Any], started: dt.datetime, check: _Check) -> dt.datetime:
     """startedDateTime + the recorded send/wait/receive timings (HAR: -1 = not applicable)."""
-    timings = entry.get("timings") if isinstance(entry.get("timings"), dict) else {}
+    timings = entry.get("timings")
+    if not isinstance(timings, dict | None):
+        check.warn("timings", f"{_show(timings)} is not an object")
     ms = sum(
-        v
-        for k, v in timings.items()
-        if k in ("blocked", "dns", "connect", "send", "wait", "receive")
-        and isinstance(v, int | float)
-        and v > 0
+        _duration_ms(_dict(timings).get(k), started, f"timings.{k}", check)
+        for k in ("blocked", "dns", "connect", "send", "wait", "receive")
     )
-    return started + dt.timedelta(milliseconds=ms)
+    return started + dt.timedelta(milliseconds=_duration_ms(ms, started, "timings", check))
 
 
-def _messages(entry: dict[str, Any], stream: int, source: str, where: str) -> list[dict[str, Any]]:
-    raw = entry.get("_webSocketMessages") or []
-    if not isinstance(raw, list):
-        raise InputError(f"not a HAR file: {where} _webSocketMessages is not a list", source=source)
-    rows = [_message(m, f"{where} message {i}", source) for i, m in enumerate(raw)]
-    for row in rows:
-        row |= {"session": f"har-{stream}", "input": source, "tcp_stream": stream}
-    return sorted(rows, key=lambda r: r["time"])
+def _message_problem(msg: Any) -> str:
+    """Why a `_webSocketMessages` item cannot be used ("" when it can): it is skipped,
+    the entry is still read."""
+    if not isinstance(msg, dict):
+        return f"{_show(msg)} is not an object"
+    if msg.get("type") not in ("send", "receive"):
+        return f"type {_show(msg.get('type'))} is not send/receive"
+    time, opcode, data = msg.get("time"), msg.get("opcode"), msg.get("data")
+    if not _number(time) or not EARLIEST_S <= time < LATEST_S:
+        return f"time {_show(time)} is not epoch seconds {logtime.WINDOW}"
+    if not isinstance(opcode, int) or isinstance(opcode, bool) or not 0 <= opcode <= 15:
+        return f"opcode {_show(opcode)} is not 0-15"
+    if not isinstance(data, str | None):
+        return f"data {_show(data)} is not a string"
+    return ""
 
 
-def _message(msg: Any, where: str, source: str) -> dict[str, Any]:
-    if not isinstance(msg, dict) or msg.get("type") not in ("send", "receive"):
-        raise InputError(f"not a HAR file: {where} has no type send/receive", source=source)
-    time, opcode = msg.get("time"), msg.get("opcode")
-    if not isinstance(time, int | float) or not isinstance(opcode, int) or opcode < 0:
-        raise InputError(f"not a HAR file: {where} lacks a numeric time/opcode", source=source)
-    data = msg.get("data")
-    data = "" if data is None else str(data)
+def _message(msg: dict[str, Any]) -> tuple[Any, ...]:
+    """A checked message as a row of _MESSAGE_COLUMNS."""
+    opcode = msg["opcode"]
+    data = msg.get("data") or ""
     payload = _payload(opcode, data)
     code, reason = _close(payload) if opcode == 8 else (None, None)
     text = data if opcode == 1 else None
-    return {
-        "time": round(time * 1e9),
-        "frame": None,
-        "from_client": msg["type"] == "send",
-        "fin": True,  # a HAR records whole messages
-        "rsv": None,
-        "opcode": opcode_name(opcode),
-        "message_opcode": opcode_name(opcode) if opcode else None,
-        "payload_len": len(payload),
-        "masked": None,
-        "close_code": code,
-        "close_reason": _clean(reason) if reason else None,
-        "text_preview": _preview(text) if text else None,
-        "json_type": _json_type(text, payload if opcode == 2 else b""),
-    }
+    return (
+        round(msg["time"] * 1e9),
+        msg["type"] == "send",
+        opcode_name(opcode),
+        opcode_name(opcode) if opcode else None,
+        len(payload),
+        code,
+        _clean(reason) if reason else None,
+        _preview_head(text) if text else None,
+        _json_type(text, payload if opcode == 2 else b""),
+    )
 
 
 def _payload(opcode: int, data: str) -> bytes:
@@ -350,10 +601,17 @@ def _clean(text: str) -> str:
     return redact.close_reason(_CONTROL_CHARS.sub("\ufffd", text.translate(_TSHARK_ESCAPES)))
 
 
-def _preview(text: str) -> str:
-    """As the capture path: tshark-style \\t\\r\\n escapes, 160 chars, control bytes, redact."""
-    escaped = redact.preview(text.translate(_TSHARK_ESCAPES), PREVIEW_CHARS)
-    return _CONTROL_CHARS.sub("\ufffd", escaped)
+def _preview_head(text: str) -> str:
+    """What `_preview_expr` needs of a text message: tshark-style \\t\\r\\n escapes
+    over no more than the preview and the redaction's slack (escapes only lengthen)."""
+    return text[: PREVIEW_CHARS + redact.PREVIEW_SLACK].translate(_TSHARK_ESCAPES)
+
+
+def _preview_expr(heads: pl.Expr) -> pl.Expr:
+    """As the capture path: redact, cut to 160 chars, replace control bytes. A column at a
+    time: the per-message Python regex was 90% of reading a big HAR."""
+    cut = redact.preview_expr(heads, PREVIEW_CHARS)
+    return cut.str.replace_all(_CONTROL_CHARS.pattern, "\ufffd")
 
 
 def _json_type(text: str | None, binary: bytes) -> str | None:
@@ -366,44 +624,49 @@ def _json_type(text: str | None, binary: bytes) -> str | None:
     return None
 
 
-def _frames_table(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    schema = {**FRAMES.polars, "time": pl.Int64}
-    df = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
-    return FRAMES.conform(df.with_columns(pl.col("time").cast(TS)))
+def _frames_table(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """FRAMES from the entries' message tables: what a HAR cannot know stays null."""
+    if not parts:
+        return FRAMES.empty()
+    unknown = {"frame": None, "rsv": None, "masked": None}
+    df = pl.concat(parts, rechunk=False).with_columns(
+        pl.col("time").cast(TS),
+        *(pl.lit(v).alias(k) for k, v in unknown.items()),
+        fin=pl.lit(True),  # a HAR records whole messages
+    )
+    return FRAMES.conform(df)
 
 
 def _session(
-    entry: dict[str, Any], stream: int, handshake: dict[str, Any], frames: list[dict[str, Any]]
+    entry: dict[str, Any],
+    split: SplitResult,
+    stream: int,
+    handshake: dict[str, Any],
+    frames: pl.DataFrame,
+    check: _Check,
 ) -> dict[str, Any]:
-    closed = any(f["opcode"] == "close" for f in frames)
+    closed = bool((frames["opcode"] == "close").any())
     recorded = isinstance(entry.get("_webSocketMessages"), list)
     start = handshake["request_time"]
-    last = max((f["time"] for f in frames), default=None)
+    last = frames["time"].max()
     end = dt.datetime.fromtimestamp(last / 1e9, dt.UTC) if last is not None else None
     # Chrome's entry `time` spans the request to the WebSocket's close: the only trace of
     # when the connection ended (the close frame itself is never recorded). Firefox's is
     # the sum of its timings, the upgrade exchange only: no end is known there.
-    lifetime = entry.get("time")
     if recorded or entry.get("_resourceType") == "websocket":
-        end = end or start
-        if isinstance(lifetime, int | float) and lifetime > 0:
-            end = max(end, start + dt.timedelta(milliseconds=lifetime))
+        lifetime = _duration_ms(entry.get("time"), start, "time", check)
+        end = max(end or start, start + dt.timedelta(milliseconds=lifetime))
     note = None if closed else NOT_RECORDED_NOTE if recorded else NO_MESSAGES_NOTE
     return {
         "session": f"har-{stream}",
         "stream": stream,
         "source": "har",
-        "url": handshake["path"] and _redacted_url(entry, handshake),
+        "url": f"{split.scheme}://{_netloc(split)}{handshake['uri']}",
         "start": start,
         "end": max(end, start) if end else None,
-        "messages": len(frames) if recorded else None,
+        "messages": frames.height if recorded else None,
         "messages_recorded": recorded,
         "close_recorded": closed,
         "har_close_not_recorded": not closed,
         "note": note,
     }
-
-
-def _redacted_url(entry: dict[str, Any], handshake: dict[str, Any]) -> str:
-    split = urlsplit(str((entry.get("request") or {}).get("url", "")))
-    return f"{split.scheme}://{split.netloc}{handshake['uri']}"

@@ -164,6 +164,13 @@ def _finish(
         )
     if cut:
         data.warnings.append(f"{path}: {cut} line(s) longer than {MAX_LINE} bytes were cut")
+    if (refused := logtime.out_of_window(data.events)).height:
+        first = refused.row(0, named=True)
+        data.warnings.append(
+            f"{path}: {refused.height} line(s) have a timestamp not {logtime.WINDOW} "
+            f"(first: line {first['line']}, {first['time_local_text'][:40]!r}); "
+            "read without a time"
+        )
     if data.lines_total and not data.lines_matched:
         data.warnings.append(f"{path}: none of {data.lines_total} line(s) matched a log pack")
     return data

@@ -11,11 +11,22 @@ wrong guess shifts every log event against the capture.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import polars as pl
 
 from analyzer.errors import InputError
+
+# The years a log line or a HAR time may carry. A clock never set (1970), a corrupt year
+# (0001, 9999) or a wrong unit would make sessions decades long, and beyond 1677..2262
+# polars' nanosecond clock wraps silently (year 9999 read as 1816). Such times are dropped
+# with a warning, never read.
+FIRST_YEAR, END_YEAR = 2000, 2100
+EARLIEST = dt.datetime(FIRST_YEAR, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(END_YEAR, 1, 1, tzinfo=dt.UTC)
+WINDOW = f"between {FIRST_YEAR} and {END_YEAR - 1}"
+_FIRST_S, _END_S = int(EARLIEST.timestamp()), int(LATEST.timestamp())
 
 _HMS = r"(?P<H>\d{2}):(?P<M>\d{2}):(?P<S>\d{2})"
 _ISO_ZONE = r"(?P<z>Z|[+-]\d{2}:?\d{2})?"
@@ -123,7 +134,9 @@ def _calendar(df: pl.DataFrame, fmt: TimeFormat, tz: str) -> pl.DataFrame:
     )
     fields = [g.struct.field("Y"), month, g.struct.field("d")]
     fields += [g.struct.field("H"), g.struct.field("M"), g.struct.field("S")]
-    stamp = pl.concat_str(fields, separator=" ")
+    year = g.struct.field("Y").cast(pl.Int32, strict=False)
+    df = df.with_columns(_rejected=~year.is_between(FIRST_YEAR, END_YEAR - 1))
+    stamp = pl.when(~pl.col("_rejected")).then(pl.concat_str(fields, separator=" "))
     naive = stamp.str.to_datetime("%Y %m %d %H %M %S", time_unit="ns", strict=False)
     if "(?P<f>" in fmt.regex:
         naive = naive + pl.duration(nanoseconds=_frac_ns(g.struct.field("f")))
@@ -151,8 +164,9 @@ def _epoch(df: pl.DataFrame) -> pl.DataFrame:
     plus three of `ms`, read like the fraction of `1795311667.476`."""
     g = pl.col("_ts")
     seconds = pl.coalesce(g.struct.field("e"), g.struct.field("es")).cast(pl.Int64)
+    df = df.with_columns(_rejected=~seconds.is_between(_FIRST_S, _END_S, closed="left"))
     frac = pl.coalesce(g.struct.field("f"), g.struct.field("ms"))
-    ns = seconds * 1_000_000_000 + _frac_ns(frac)
+    ns = pl.when(~pl.col("_rejected")).then(seconds * 1_000_000_000 + _frac_ns(frac))
     time = pl.from_epoch(ns, time_unit="ns").dt.replace_time_zone("UTC")
     return df.with_columns(time=time, _assumed=pl.lit(False))
 
@@ -164,6 +178,8 @@ def parse(df: pl.DataFrame, column: str, names: list[str], tz: str = "UTC") -> p
     Formats are tried in turn, each only on the rows no earlier format parsed, and a
     format whose regex repeats an earlier one's (python-logging is ISO 8601) is skipped:
     a log usually has one timestamp shape, so this is one regex pass, not one per format.
+    A timestamp outside FIRST_YEAR..END_YEAR keeps its time_local_text with a null time
+    (see `out_of_window`): found, and refused rather than wrapped.
     """
     names = [n for i, n in enumerate(names) if FORMATS[n].regex not in _regexes(names[:i])]
     if not names:
@@ -176,7 +192,7 @@ def parse(df: pl.DataFrame, column: str, names: list[str], tz: str = "UTC") -> p
     rest, done = df.with_row_index("_ts_row"), []
     for i, (name, fast) in enumerate(steps):
         parsed = _parse_fast(rest, column, name) if fast else _parse_one(rest, column, name, tz)
-        ok = parsed["time"].is_not_null()
+        ok = parsed["time_local_text"].is_not_null()
         if i == len(steps) - 1 or ok.all():
             done.append(parsed)
             break
@@ -185,6 +201,11 @@ def parse(df: pl.DataFrame, column: str, names: list[str], tz: str = "UTC") -> p
     if len(done) == 1:
         return done[0].drop("_ts_row")
     return pl.concat(done, how="vertical_relaxed").sort("_ts_row").drop("_ts_row")
+
+
+def out_of_window(df: pl.DataFrame) -> pl.DataFrame:
+    """The rows of a `parse` result whose timestamp was found but refused."""
+    return df.filter(pl.col("time").is_null() & pl.col("time_local_text").is_not_null())
 
 
 def _steps(names: list[str]) -> list[tuple[str, bool]]:
@@ -207,7 +228,9 @@ def _parse_fast(df: pl.DataFrame, column: str, name: str) -> pl.DataFrame:
     assert shape is not None
     head = pl.col(column).str.slice(0, shape.width)
     naive = head.str.to_datetime(shape.strptime, time_unit="ns", strict=False)
-    time = pl.when(pl.col(column).str.contains(shape.regex)).then(naive)
+    year = head.str.slice(0, 4).cast(pl.Int32, strict=False)
+    fits = pl.col(column).str.contains(shape.regex) & year.is_between(FIRST_YEAR, END_YEAR - 1)
+    time = pl.when(fits).then(naive)
     df = df.with_columns(time=time.dt.replace_time_zone("UTC").cast(TS))
     ok = pl.col("time").is_not_null()
     return df.with_columns(
@@ -228,9 +251,9 @@ def _parse_one(df: pl.DataFrame, column: str, name: str, tz: str) -> pl.DataFram
     ok = pl.col("time").is_not_null()
     return df.with_columns(
         time=pl.col("time").cast(TS),
-        time_local_text=pl.when(ok).then(pl.col("_ts").struct.field("all")),
+        time_local_text=pl.when(ok | pl.col("_rejected")).then(pl.col("_ts").struct.field("all")),
         tz_assumed=pl.when(ok).then(pl.col("_assumed")),
-    ).drop("_ts", "_naive", "_assumed", strict=False)
+    ).drop("_ts", "_naive", "_assumed", "_rejected", strict=False)
 
 
 def check_tz(tz: str) -> str | None:
