@@ -38,8 +38,19 @@ for k in $(echo "$kinds" | tr ',' ' '); do ids+=("tests/test_fuzz.py::test_fuzz[
 
 echo "fuzz: $minutes minute(s) over $kinds; findings in $findings" >&2
 set +e
+packs=0
+if [[ ",$kinds," == *",rules,"* ]]; then
+  # In process, outside the time budget: field-by-field mutants of every rule, log pack
+  # and a config file through the loaders (tests/test_fuzz_packs.py).
+  WSDOCTOR_FUZZ_PROFILE=campaign .venv/bin/python -m pytest -q -p no:cacheprovider \
+    --no-header -rN --tb=short tests/test_fuzz_packs.py
+  packs=$?
+  echo "fuzz packs: ${WSDOCTOR_FUZZ_PACK_EXAMPLES:-3000} in-process mutants of rule packs," \
+    "log packs and config: $([ $packs = 0 ] && echo ok || echo FAILED)" >&2
+fi
 WSDOCTOR_FUZZ_PROFILE=campaign WSDOCTOR_FUZZ_MINUTES="$minutes" WSDOCTOR_FUZZ_KINDS="$kinds" \
   WSDOCTOR_FUZZ_FINDINGS="$findings" \
   .venv/bin/python -m pytest -q -p no:cacheprovider --no-header -rN --tb=line "${ids[@]}"
 set -e
 PYTHONPATH=tests .venv/bin/python -m fuzz.campaign "$findings/campaign-stats.json"
+[ "$packs" = 0 ] || exit 1

@@ -168,10 +168,10 @@ def _parse_pack(src: Source, problems: _Problems) -> LogPack | None:
         problems.add(("pack",), "required: lower-case name such as `nginx`")
     stamps = data.get("timestamps") or []
     for i, s in enumerate(stamps if isinstance(stamps, list) else [stamps]):
-        if s not in FORMATS:
+        if not (isinstance(s, str) and s in FORMATS):
             problems.add(("timestamps", i), f"unknown format {s!r}; known: {', '.join(FORMATS)}")
     stamped_at = data.get("stamped_at", "event")
-    if stamped_at not in STAMPED_AT:
+    if not (isinstance(stamped_at, str) and stamped_at in STAMPED_AT):
         problems.add(("stamped_at",), f"must be one of {', '.join(STAMPED_AT)}")
     hints = _side_hints(data.get("side_hints") or {}, problems)
     params = _params(data.get("params") or {}, problems)
@@ -180,7 +180,7 @@ def _parse_pack(src: Source, problems: _Problems) -> LogPack | None:
         problems.add(("patterns",), "must be a list")
         raw = []
     side = data.get("side", "auto")  # the default of its patterns (a client library: client)
-    if side not in SIDES | {"auto"}:
+    if not (isinstance(side, str) and side in SIDES | {"auto"}):
         problems.add(("side",), f"must be one of: {', '.join(sorted(SIDES | {'auto'}))}")
     patterns = [
         p for i, item in enumerate(raw) if (p := _parse_pattern(item, i, problems, str(side)))
@@ -230,7 +230,7 @@ def _side_hints(hints: Any, problems: _Problems) -> tuple[tuple[str, str], ...]:
         problems.add(("side_hints",), "must map a literal to a side")
         return ()
     for literal, side in hints.items():
-        if side not in SIDES:
+        if not (isinstance(side, str) and side in SIDES):
             problems.add(("side_hints", literal), f"side must be one of {sorted(SIDES)}")
     return tuple((str(k), str(v)) for k, v in hints.items())
 
@@ -257,14 +257,16 @@ def _parse_pattern(
     pid, kind, side = item.get("id"), item.get("kind"), item.get("side", default_side)
     if not isinstance(pid, str) or not _ID.match(pid):
         problems.add((*where, "id"), "required: lower-case words joined by `-`")
-    if kind not in KINDS:
+    if not (isinstance(kind, str) and kind in KINDS):
         problems.add((*where, "kind"), f"must be one of: {', '.join(sorted(KINDS))}")
-    if side not in SIDES | {"auto"}:
+    if not (isinstance(side, str) and side in SIDES | {"auto"}):
         problems.add((*where, "side"), f"must be one of: {', '.join(sorted(SIDES | {'auto'}))}")
     regex = item.get("regex")
     groups = _check_regex(regex, (*where, "regex"), problems)
     examples = _examples(item.get("examples") or [], (*where, "examples"), problems)
     counters = item.get("counter_examples") or []
+    if not (isinstance(counters, list) and all(isinstance(c, str) for c in counters)):
+        problems.add((*where, "counter_examples"), "must be a list of lines")
     if not examples:
         problems.add((*where, "examples"), "at least one real line that must match")
     literals = _literals(item.get("literal"), examples, where, problems)
@@ -322,11 +324,17 @@ def _examples(raw: Any, where: Where, problems: _Problems) -> list[Example]:
     for j, ex in enumerate(raw):
         if isinstance(ex, str):
             out.append(Example(ex, {}))
-        elif isinstance(ex, dict) and isinstance(ex.get("line"), str):
+        elif isinstance(ex, dict) and isinstance(ex.get("line"), str) and _fields(ex):
             out.append(Example(ex["line"], dict(ex.get("fields") or {})))
         else:
             problems.add((*where, j), "an example is a line or {line, fields}")
     return out
+
+
+def _fields(example: dict[str, Any]) -> bool:
+    """An example's expected `fields`: absent, or a mapping of group names to values."""
+    fields = example.get("fields") or {}
+    return isinstance(fields, dict) and all(isinstance(k, str) for k in fields)
 
 
 def _duplicate_ids(patterns: list[LogPattern], problems: _Problems) -> None:

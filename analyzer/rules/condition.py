@@ -114,6 +114,9 @@ def _leaf(node: dict[str, Any], where: Where, scope: Scope) -> Leaf | None:
         return None
     name = node.get(scope.key)
     ops = [k for k in node if k != scope.key]
+    if name is not None and not isinstance(name, str):
+        scope.fail((*where, scope.key), f"`{scope.key}:` takes a {scope.key} name")
+        return None
     if name is None:
         scope.fail(
             where,
@@ -182,17 +185,37 @@ def _operand(op: str, raw: Any, dtype: pl.DataType, where: Where, scope: Scope) 
             scope.fail(where, "`is_null` takes true or false")
         return raw
     if op in ("in", "not_in"):
-        if not isinstance(raw, list) or not raw:
-            scope.fail(where, f"`{op}` takes a non-empty list")
+        kinds = {_kind(v) for v in raw} if isinstance(raw, list) else {None}
+        if not raw or None in kinds or len(kinds) > 1:
+            scope.fail(where, f"`{op}` takes a non-empty list of texts, numbers or booleans")
         return raw
     if op == "between":
         if not isinstance(raw, list) or len(raw) != 2:
             scope.fail(where, "`between` takes [low, high]")
             return raw
+        if any(not isinstance(v, dict) and _kind(v) is None for v in raw):
+            scope.fail(where, "`between` bounds are numbers or {param|feature}")
+            return raw
         return [_value(v, (*where, i), scope) for i, v in enumerate(raw)]
     if op == "near":
         return _near(raw, dtype, where, scope)
+    if not isinstance(raw, dict) and _kind(raw) is None and not _list_of(raw, dtype):
+        scope.fail(where, f"`{op}` takes a text, a number, a boolean or a {{param|feature}}")
     return _value(raw, where, scope)
+
+
+def _list_of(raw: Any, dtype: pl.DataType) -> bool:
+    """A list literal (`eq: []`) for a list column: items of one literal kind."""
+    kinds = {_kind(v) for v in raw} if isinstance(raw, list) else {None}
+    return isinstance(dtype, pl.List) and None not in kinds and len(kinds) <= 1
+
+
+def _kind(value: Any) -> type | None:
+    """The kind of a literal a column can be compared with (None: not a literal): polars
+    builds a list operand as one Series, so its items must be of one kind."""
+    if isinstance(value, bool | str):
+        return type(value)
+    return float if isinstance(value, int | float) else None
 
 
 def _regex(raw: Any, dtype: pl.DataType, where: Where, scope: Scope) -> Any:
@@ -240,6 +263,9 @@ def _value(raw: Any, where: Where, scope: Scope) -> Any:
         )
         return None
     ((kind, arg),) = raw.items()
+    if kind in ("param", "feature", "field") and not isinstance(arg, str):
+        scope.fail(where, f"`{kind}:` takes a name")
+        return None
     if kind == "param":
         if arg not in scope.params:
             scope.fail(where, f"unknown param {arg!r} (declare it under `params`)")
@@ -266,6 +292,9 @@ def _value(raw: Any, where: Where, scope: Scope) -> Any:
     if kind in (*ARITH, "coalesce"):
         if not isinstance(arg, list) or len(arg) < 2:
             scope.fail(where, f"`{kind}` takes a list of at least two values")
+            return None
+        if any(not isinstance(v, dict) and _kind(v) is None for v in arg):
+            scope.fail(where, f"`{kind}` takes numbers, texts or {{param|feature}} values")
             return None
         return (kind, [_value(v, (*where, kind, i), scope) for i, v in enumerate(arg)])
     scope.fail(where, f"unknown value kind {kind!r}")

@@ -224,7 +224,8 @@ def _when_values(node: Any) -> dict[str, Any]:
         return {f"{node.alias}_{k}": v for k, v in _when_values(node.count).items()}
     if not isinstance(node, Leaf) or isinstance(node.value, tuple | dict):
         return {}
-    value = node.value[0] if node.op in ("in", "between") and node.value else node.value
+    listed = node.op in ("in", "between") and isinstance(node.value, list) and node.value
+    value = node.value[0] if listed else node.value
     wanted = node.op in ("eq", "ge", "le", "in", "between")
     return {node.column: value} if wanted and not isinstance(value, tuple | list | dict) else {}
 
@@ -283,7 +284,7 @@ def _check_scalars(data: dict[str, Any], problems: list[Problem]) -> None:
     ):
         bad("references", "references must be a non-empty list of http(s) URLs")
     sources = data.get("sources", list(DEFAULT_SOURCES))
-    if not (isinstance(sources, list) and sources and set(sources) <= set(SOURCES)):
+    if not (isinstance(sources, list) and sources and all(s in SOURCES for s in sources)):
         bad("sources", f"sources must be a non-empty list of {', '.join(SOURCES)}")
     for key in ("tags", "false_positives"):
         if key in data and not (
@@ -320,7 +321,9 @@ def _evidence(
             problems.append(Problem((*where, "text"), msg))
         for key, want in (("frame", pl.Int64), ("time", pl.Datetime), ("log", pl.String)):
             name = item.get(key)
-            if name is not None and not _column_is(columns.get(name), want):
+            if name is not None and not isinstance(name, str):
+                problems.append(Problem((*where, key), f"`{key}` takes a {key} feature's name"))
+            elif name is not None and not _column_is(columns.get(name), want):
                 problems.append(Problem((*where, key), f"{name!r} is not a {key} feature"))
         out.append(Evidence(item["text"], item.get("frame"), item.get("time"), item.get("log")))
     return out

@@ -269,7 +269,10 @@ def _walk(doc, path: list[int]):
 
 def _start(doc) -> list:
     """Most paths start at an entry holding WebSocket messages, where the parser works."""
-    return doc.get("log", {}).get("entries", [doc]) if isinstance(doc, dict) else [doc]
+    log = doc.get("log") if isinstance(doc, dict) else None
+    entries = log.get("entries") if isinstance(log, dict) else None
+    # an earlier op may have replaced `log` or `entries` by any value
+    return entries if isinstance(entries, list) else [doc]
 
 
 def apply_har_op(doc, op: tuple, nests: dict) -> None:
