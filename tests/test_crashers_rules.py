@@ -103,7 +103,7 @@ def test_analyze_with_the_pack_names_the_line(name: str, tmp_path: Path) -> None
 def test_an_alias_bomb_config_in_the_working_directory(tmp_path: Path) -> None:
     folder = crasher("D-yaml-billion-laughs/cwd-config")
     proc = bounded_cli("analyze", SAMPLE, "--format", "json", "-o", tmp_path / "o.json", cwd=folder)
-    assert_one_line(proc, folder / "wsdoctor.yaml", 7)
+    assert_one_line(proc, folder.resolve() / "wsdoctor.yaml", 7)  # the run names it resolved
 
 
 def test_the_run_names_the_config_file_it_used(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ Files under ../shared are read in place, never copied into the repository."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,7 +54,9 @@ _HARS = [
 
 
 def _existing(names: list[str]) -> list[Path]:
-    return [p for p in ((REPO / n).resolve() for n in names) if p.is_file()]
+    """The seeds that exist, as REPO-based paths: `../shared` may be a symlink, so they
+    are normalised (no `..`) but not resolved, and `display` can name them."""
+    return [p for p in (Path(os.path.normpath(REPO / n)) for n in names) if p.is_file()]
 
 
 def captures() -> list[Path]:
