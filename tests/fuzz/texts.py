@@ -19,6 +19,7 @@ README promises to redact; the oracle checks them only while they survived intac
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 
@@ -283,7 +284,7 @@ def apply_har_op(doc, op: tuple, nests: dict) -> None:
     if parent is None:
         return
     if what == "set":
-        parent[key] = VALUES[b]
+        parent[key] = copy.deepcopy(VALUES[b])  # shared, a later op could nest it in itself
     elif what == "delete":
         del parent[key]
     elif what == "nest":
