@@ -185,29 +185,35 @@ def _operand(op: str, raw: Any, dtype: pl.DataType, where: Where, scope: Scope) 
             scope.fail(where, "`is_null` takes true or false")
         return raw
     if op in ("in", "not_in"):
-        kinds = {_kind(v) for v in raw} if isinstance(raw, list) else {None}
-        if not raw or None in kinds or len(kinds) > 1:
+        if not raw or not _literal_list(raw):
             scope.fail(where, f"`{op}` takes a non-empty list of texts, numbers or booleans")
         return raw
     if op == "between":
         if not isinstance(raw, list) or len(raw) != 2:
             scope.fail(where, "`between` takes [low, high]")
             return raw
-        if any(not isinstance(v, dict) and _kind(v) is None for v in raw):
+        if not all(_value_like(v) for v in raw):
             scope.fail(where, "`between` bounds are numbers or {param|feature}")
             return raw
         return [_value(v, (*where, i), scope) for i, v in enumerate(raw)]
     if op == "near":
         return _near(raw, dtype, where, scope)
-    if not isinstance(raw, dict) and _kind(raw) is None and not _list_of(raw, dtype):
+    if not _value_like(raw) and not (isinstance(dtype, pl.List) and _literal_list(raw)):
         scope.fail(where, f"`{op}` takes a text, a number, a boolean or a {{param|feature}}")
     return _value(raw, where, scope)
 
 
-def _list_of(raw: Any, dtype: pl.DataType) -> bool:
-    """A list literal (`eq: []`) for a list column: items of one literal kind."""
+def _literal_list(raw: Any) -> bool:
+    """A list of literals of one kind (empty allowed): `in: [...]`, or `eq: []` for a
+    list column; polars builds such a list as one Series."""
     kinds = {_kind(v) for v in raw} if isinstance(raw, list) else {None}
-    return isinstance(dtype, pl.List) and None not in kinds and len(kinds) <= 1
+    return None not in kinds and len(kinds) <= 1
+
+
+def _value_like(raw: Any) -> bool:
+    """A literal or a {param|feature|...} value; whether the mapping is valid, `_value`
+    decides."""
+    return isinstance(raw, dict) or _kind(raw) is not None
 
 
 def _kind(value: Any) -> type | None:
@@ -293,7 +299,7 @@ def _value(raw: Any, where: Where, scope: Scope) -> Any:
         if not isinstance(arg, list) or len(arg) < 2:
             scope.fail(where, f"`{kind}` takes a list of at least two values")
             return None
-        if any(not isinstance(v, dict) and _kind(v) is None for v in arg):
+        if not all(_value_like(v) for v in arg):
             scope.fail(where, f"`{kind}` takes numbers, texts or {{param|feature}} values")
             return None
         return (kind, [_value(v, (*where, kind, i), scope) for i, v in enumerate(arg)])
