@@ -284,8 +284,12 @@ def _bars(c: Canvas, frames: pl.DataFrame) -> None:
             break
     dropped = max(0, bars.height - MAX_BARS)
     # Tallest first: a smaller kind in the same slice is drawn in front, so both show.
+    # Total orders (group_by gives rows in any order): the same input, the same SVG.
+    order = ["up", "kind", "b0"]
     bars = (
-        bars.sort("n", descending=True).head(MAX_BARS).sort("level", "b0", descending=[True, False])
+        bars.sort(["n", *order], descending=[True, True, False, False])
+        .head(MAX_BARS)
+        .sort(["level", *order], descending=[True, True, False, False])
     )
     for b in bars.iter_rows(named=True):
         _bar(c, b)
