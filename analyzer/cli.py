@@ -16,13 +16,13 @@ from typing import Any
 
 import click
 
-from analyzer import __version__, analysis, config, findings, pipeline, redact
+from analyzer import __version__, config, findings, pipeline, redact
 from analyzer.cli_rules import config_option, rule_paths, rules, settings_from
-from analyzer.errors import InputError
+from analyzer.errors import InputError, PackError
 from analyzer.inputs import Inputs, captures_only, classify
 from analyzer.report import outputs, records, tables
-from analyzer.rules.loader import RulePackError
 from analyzer.rules.model import SEVERITIES
+from analyzer.sessions.dataset import Dataset
 
 FORMATS = click.Choice(["table", "json"])
 
@@ -47,7 +47,7 @@ def _progress() -> pipeline.Progress | None:
     return show
 
 
-def _load(inputs: tuple[str, ...], keylog: str | None, tshark: str | None) -> pipeline.Dataset:
+def _load(inputs: tuple[str, ...], keylog: str | None, tshark: str | None) -> Dataset:
     progress = _progress()
     key = Path(keylog) if keylog else None
     if key is not None:
@@ -235,7 +235,7 @@ def analyze(
     if key is not None:
         _check_keylog(key)
     with redact.disabled() if no_redact else contextlib.nullcontext():
-        result = analysis.run(sources, settings, key, tshark, progress)
+        result = pipeline.run(sources, settings, key, tshark, progress)
     if progress:
         sys.stderr.write("\r\033[K")
     for warning in result.data.warnings:
@@ -264,7 +264,7 @@ def _protect_analyze(
     outputs.refuse_inputs([path for _, path in targets], files, rule_dirs)
 
 
-def _tell(result: analysis.Analysis, paths: list[str]) -> None:
+def _tell(result: pipeline.Analysis, paths: list[str]) -> None:
     """One line for the person at the terminal: what was found and where it went."""
     files = [p for p in paths if p != "-"]
     if not files and not sys.stderr.isatty():
@@ -282,7 +282,7 @@ cli.add_command(rules)
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="wsdoctor", standalone_mode=False)
-    except RulePackError as exc:
+    except PackError as exc:
         for problem in exc.problems:
             outputs.say(str(problem))
         if len(exc.problems) != 1:  # one problem is its own one-line message

@@ -11,9 +11,9 @@ from analyzer import config, resources
 from analyzer.errors import InputError
 from analyzer.ingest.logpacks import load_packs
 from analyzer.report import outputs
+from analyzer.rule_tests import run_all
 from analyzer.rules.loader import load_rules, log_pack_dirs
 from analyzer.rules.model import Rule
-from analyzer.rules.testing import run_all
 
 rule_paths = click.option(
     "--rules", "rule_dirs", multiple=True, metavar="DIR", help="add a rule pack (repeatable)"

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from analyzer import yamlsource
 from analyzer.errors import InputError
-from analyzer.rules import yamlsource
 from analyzer.rules.model import SEVERITIES, Rule
-from analyzer.rules.yamlsource import Source, YamlProblem, read
 from analyzer.schema import CATEGORIES
+from analyzer.yamlsource import Source, YamlProblem, read
 
 RULE_KEYS = ("paths", "select", "exclude", "severity", "params")
 

@@ -21,3 +21,11 @@ class InputError(Exception):
     def __str__(self) -> str:
         text = f"{self.source}: {self.message}" if self.source else self.message
         return f"{text} ({self.hint})" if self.hint else text
+
+
+@dataclass
+class PackError(InputError):
+    """Every problem in a set of rule or log packs, one `file:line: field: message` line each:
+    an author fixes a pack in one round instead of one error per run."""
+
+    problems: tuple[str, ...] = ()

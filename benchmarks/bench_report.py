@@ -15,7 +15,7 @@ import argparse
 import time
 from pathlib import Path
 
-from analyzer import analysis, config
+from analyzer import config, pipeline
 from analyzer.report import outputs
 
 DEFAULT = Path(__file__).resolve().parent / "out" / "frames500k.pcap"
@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--capture", type=Path, default=DEFAULT)
     args = parser.parse_args()
     began = time.perf_counter()
-    result = analysis.run([args.capture], config.Settings())
+    result = pipeline.run([args.capture], config.Settings())
     frames = result.data.frames.height
     print(
         f"{args.capture.name}: {result.data.sessions.height} sessions, {frames:,} frames, "

@@ -18,9 +18,10 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from analyzer.pipeline import Dataset, load
+from analyzer.pipeline import load
 from analyzer.rules.engine import evaluate, match, with_aggregates
 from analyzer.rules.loader import load_rules
+from analyzer.sessions.dataset import Dataset
 
 REPO = Path(__file__).resolve().parents[1]
 

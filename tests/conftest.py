@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.pipeline import Dataset, load
+from analyzer.pipeline import load
+from analyzer.sessions.dataset import Dataset
 
 REPO = Path(__file__).resolve().parents[1]
 # WSDOCTOR_SAMPLES points the suite at a re-recorded corpus (record.py --out DIR), so
@@ -60,8 +61,8 @@ def loaded(path: Path, keylog: Path | None = None) -> Dataset:
 
 @functools.cache
 def builtin_rules() -> list:
-    from analyzer.analysis import select_rules
     from analyzer.config import Settings
+    from analyzer.pipeline import select_rules
 
     return select_rules(Settings())
 
@@ -76,7 +77,7 @@ def sample(name: str, keys: bool = True) -> Dataset:
 
 def analysis_of(data: Dataset):
     """The diagnosis of a dataset with the built-in pack, as `analyze` builds it."""
-    from analyzer.analysis import Analysis, describe_inputs, diagnose
+    from analyzer.pipeline import Analysis, describe_inputs, diagnose
 
     rules = builtin_rules()
     return Analysis(data, rules, diagnose(rules, data), describe_inputs(data))

@@ -14,10 +14,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analyzer.correlate import match
 from analyzer.inputs import Inputs, classify
 from analyzer.pipeline import load
 from analyzer.schema import SESSION_GROUPS, SESSION_LOG_EVENTS, SESSIONS
+from analyzer.sessions.correlate import match
 
 from conftest import SAMPLES, run_cli
 

@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from analyzer import analysis
+from analyzer import pipeline
 from analyzer.cli import main
 from analyzer.errors import InputError
 from analyzer.ingest import har, logtime
@@ -103,14 +103,14 @@ def test_every_wrong_type_variant_is_a_report_or_one_named_error(
     """In-process, JSON only and the rules loaded once (three quarters of a run), to stay
     quick: the rules do not depend on the HAR; the kept samples below get every format."""
     rules: list[Any] = []
-    load = analysis.select_rules
+    load = pipeline.select_rules
 
     def once(settings: Any) -> list[Any]:
         if not rules:
             rules.extend(load(settings))
         return rules
 
-    monkeypatch.setattr(analysis, "select_rules", once)
+    monkeypatch.setattr(pipeline, "select_rules", once)
     failures = []
     for tag, text in _variants():
         path = tmp_path / f"{tag}.har"

@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.rules import sandbox, yamlsource
+from analyzer import yamlsource
+from analyzer.rule_tests import feature_row
+from analyzer.rules import sandbox
 from analyzer.rules.engine import evaluate
 from analyzer.rules.loader import load_rules
 from analyzer.rules.templates import check
-from analyzer.rules.testing import feature_row
 from analyzer.schema import ANOMALIES, FRAMES
 
 from conftest import CRASHERS, REPO

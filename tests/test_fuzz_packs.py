@@ -95,7 +95,7 @@ def _write(tmp: Path, name: str, doc: Any) -> Path:
 def _refused_cleanly(load: Any) -> None:
     try:
         load()
-    except InputError as exc:  # RulePackError included: a pack problem, file:line
+    except InputError as exc:  # PackError included: a pack problem, file:line
         assert str(exc) and "internal error" not in str(exc)
 
 

@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from analyzer.har_match import TOLERANCE_S, match_hars
 from analyzer.inputs import classify
 from analyzer.pipeline import load
+from analyzer.sessions.har_fold import TOLERANCE_S, match_hars
 
 from conftest import SAMPLES, analysis_of
 

@@ -152,7 +152,7 @@ def test_capture_and_log_make_one_session_per_connection(name: str) -> None:
 
 
 def test_report_draws_log_events_and_cites_lines() -> None:
-    from analyzer.analysis import Analysis, describe_inputs, diagnose
+    from analyzer.pipeline import Analysis, describe_inputs, diagnose
     from analyzer.report import html
 
     folder = SAMPLES / "nginx-read-timeout"

@@ -8,10 +8,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from analyzer.errors import PackError
 from analyzer.ingest import logtime
 from analyzer.ingest.logpacks import LogPack, load_pack, load_packs
 from analyzer.ingest.logs import match_lines, read_log
-from analyzer.rules.loader import RulePackError
 from analyzer.schema import LOG_EVENTS
 
 from conftest import cli_json, run_cli
@@ -147,7 +147,7 @@ def test_pack_problems_point_at_file_and_line(tmp_path: Path) -> None:
 def test_load_packs_gathers_every_problem(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text(BAD_PACK)
     (tmp_path / "syntax.yaml").write_text("pack: x\npatterns: [\n")
-    with pytest.raises(RulePackError) as err:
+    with pytest.raises(PackError) as err:
         load_packs([tmp_path], builtin=False)
     assert any("syntax.yaml:3: YAML syntax" in p for p in err.value.problems)
     assert any("bad.yaml:3: colour" in p for p in err.value.problems)

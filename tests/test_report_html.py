@@ -12,10 +12,10 @@ from html.parser import HTMLParser
 import polars as pl
 import pytest
 
-from analyzer.analysis import describe_inputs
-from analyzer.pipeline import Dataset
+from analyzer.pipeline import describe_inputs
 from analyzer.report import html, markup, verdict
 from analyzer.schema import HEADER
+from analyzer.sessions.dataset import Dataset
 
 from conftest import SAMPLES, analysis_of, builtin_rules, sample
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import polars as pl
 
-from analyzer.analysis import diagnose
-from analyzer.pipeline import Dataset
+from analyzer.pipeline import diagnose
 from analyzer.report import html, timeline
 from analyzer.schema import FRAMES
+from analyzer.sessions.dataset import Dataset
 
 from conftest import analysis_of, builtin_rules, sample
 

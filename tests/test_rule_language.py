@@ -106,7 +106,8 @@ def test_problems_are_reported_not_raised(condition: dict[str, Any], message: st
 
 
 def test_rule_file_problems_carry_line_and_field(tmp_path: Path) -> None:
-    from analyzer.rules.loader import RulePackError, load_rules
+    from analyzer.errors import PackError
+    from analyzer.rules.loader import load_rules
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(
@@ -128,7 +129,7 @@ def test_rule_file_problems_carry_line_and_field(tmp_path: Path) -> None:
         "colour: red\n"
         "title: again\n"
     )
-    with pytest.raises(RulePackError) as err:
+    with pytest.raises(PackError) as err:
         load_rules([bad], builtin=False)
     got = "\n".join(err.value.problems)
     for line, field in [

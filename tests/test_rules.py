@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from analyzer.rule_tests import run_case
 from analyzer.rules.loader import load_rules
-from analyzer.rules.testing import run_case
 
 from conftest import SAMPLES, loaded
 

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
+from analyzer.errors import PackError
 from analyzer.rules.engine import evaluate
-from analyzer.rules.loader import RulePackError, load_rules
+from analyzer.rules.loader import load_rules
 from analyzer.rules.model import SEVERITIES, Rule
 
 from conftest import SAMPLES, loaded
@@ -58,7 +59,7 @@ HEALTHY_CASES = [case for case in CASES if any(not findings for findings in case
 def _rules() -> list[Rule]:
     try:
         return load_rules([])
-    except RulePackError as exc:
+    except PackError as exc:
         pytest.fail(
             "the built-in rule pack does not load:\n  " + "\n  ".join(exc.problems),
             pytrace=False,

@@ -19,9 +19,9 @@ from typing import Any
 import polars as pl
 
 from analyzer import resources
+from analyzer.errors import PackError
 from analyzer.ingest.logtime import FORMATS
-from analyzer.rules.loader import RulePackError
-from analyzer.rules.yamlsource import Source, read_or_problems
+from analyzer.yamlsource import Source, read_or_problems
 
 KINDS = frozenset(
     {
@@ -102,7 +102,7 @@ class _Problems(list[tuple[Where, str]]):
 
 
 def load_packs(paths: list[Path] | None = None, builtin: bool = True) -> list[LogPack]:
-    """All packs, or RulePackError listing every problem (file:line: field: message)."""
+    """All packs, or PackError listing every problem (file:line: field: message)."""
     files = sorted(resources.log_packs_dir().glob("*.yaml")) if builtin else []
     for p in paths or []:
         files += sorted(p.glob("*.yaml")) if p.is_dir() else [p]
@@ -120,9 +120,7 @@ def load_packs(paths: list[Path] | None = None, builtin: bool = True) -> list[Lo
             )
         seen.setdefault(pack.name, pack.path)
     if problems:
-        raise RulePackError(
-            f"{len(problems)} problem(s) in the log pack(s)", problems=tuple(problems)
-        )
+        raise PackError(f"{len(problems)} problem(s) in the log pack(s)", problems=tuple(problems))
     return packs
 
 

@@ -22,8 +22,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from analyzer import __version__, resources
-from analyzer.analysis import Analysis
 from analyzer.findings import RANK
+from analyzer.pipeline import Analysis
 from analyzer.report import markup, timeline, verdict
 from analyzer.report.json_report import capture_facts
 from analyzer.rules.model import SEVERITIES

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from analyzer import __version__
-from analyzer.analysis import Analysis
+from analyzer.pipeline import Analysis
 from analyzer.report.records import session_records
 
 SCHEMA = "wsdoctor.report/1"

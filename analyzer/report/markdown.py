@@ -16,10 +16,10 @@ from typing import Any
 import polars as pl
 
 from analyzer import __version__
-from analyzer.analysis import Analysis
-from analyzer.correlate import host
+from analyzer.pipeline import Analysis
 from analyzer.report import markup, verdict
 from analyzer.report.json_report import capture_facts
+from analyzer.sessions.correlate import host
 
 MAX_LINES = 60
 MAX_SESSION_LINES = 8  # failed sessions listed one line each

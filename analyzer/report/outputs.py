@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from analyzer.errors import InputError
 
 if TYPE_CHECKING:
-    from analyzer.analysis import Analysis
+    from analyzer.pipeline import Analysis
 
 FORMATS = ("html", "md", "json")
 SUFFIXES = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md", ".json": "json"}

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from analyzer.analysis import Analysis
 from analyzer.findings import RANK
+from analyzer.pipeline import Analysis
 
 CONFIDENCE = {"low": 0, "medium": 1, "high": 2}
 # Tie-break between equally severe findings: causes before symptoms (a missing close

@@ -22,7 +22,7 @@ from typing import Any
 
 import polars as pl
 
-from analyzer.rules.yamlsource import Where
+from analyzer.yamlsource import Where
 
 COMPARE = ("eq", "ne", "lt", "le", "gt", "ge")
 OPERATORS = (*COMPARE, "between", "in", "not_in", "is_null", "matches", "not_matches", "near")

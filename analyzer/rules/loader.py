@@ -7,24 +7,16 @@ author fixes a pack in one round instead of one error per run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from analyzer import resources
-from analyzer.errors import InputError
+from analyzer.errors import InputError, PackError
 from analyzer.rules.condition import Problem
 from analyzer.rules.model import Rule, parse_rule
-from analyzer.rules.yamlsource import read_or_problems
+from analyzer.yamlsource import read_or_problems
 
 # Log pattern packs live beside the rules, in a pack's `logs/` folder, but are not rules.
 LOGS = "logs"
-
-
-@dataclass
-class RulePackError(InputError):
-    """Every problem in the packs, one `file:line: field: message` line each."""
-
-    problems: tuple[str, ...] = ()
 
 
 def rule_files(path: Path) -> list[Path]:
@@ -42,7 +34,7 @@ def log_pack_dirs(paths: list[Path]) -> list[Path]:
 
 
 def load_rules(paths: list[Path], builtin: bool = True) -> list[Rule]:
-    """All rules of the packs, or RulePackError listing every problem found."""
+    """All rules of the packs, or PackError listing every problem found."""
     packs = [resources.rules_dir()] if builtin else []
     files = [f for p in packs + paths for f in rule_files(p)]
     rules, problems = [], []
@@ -53,9 +45,7 @@ def load_rules(paths: list[Path], builtin: bool = True) -> list[Rule]:
             rules.append(rule)
     problems += _duplicate_ids(rules) + _alias_conflicts(rules)
     if problems:
-        raise RulePackError(
-            f"{len(problems)} problem(s) in the rule pack(s)", problems=tuple(problems)
-        )
+        raise PackError(f"{len(problems)} problem(s) in the rule pack(s)", problems=tuple(problems))
     return rules
 
 

@@ -27,8 +27,8 @@ from analyzer.rules.condition import (
     compile_condition,
     parse,
 )
-from analyzer.rules.yamlsource import Source, Where
 from analyzer.schema import ANOMALIES, CATEGORIES, FRAMES, SESSIONS
+from analyzer.yamlsource import Source, Where
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 CONFIDENCES = ("low", "medium", "high")

@@ -25,6 +25,8 @@ from __future__ import annotations
 import polars as pl
 
 from analyzer.features.common import seconds
+from analyzer.schema import SESSION_GROUPS, SESSIONS
+from analyzer.sessions.dataset import Dataset
 
 TOLERANCE_S = 2.0
 NAMES = {0: "ws_key", 1: "request_id", 2: "url+time"}
@@ -89,3 +91,31 @@ def match_hars(har: pl.DataFrame, capture: pl.DataFrame) -> tuple[pl.DataFrame, 
         pl.col("tier").replace_strict(NAMES, return_dtype=pl.String).alias("har_match"),
     )
     return out, _offsets(pairs)
+
+
+def fold_hars(data: Dataset) -> None:
+    """Fold every HAR session that matches a capture session into it (see the module doc);
+    each HAR file's facts say how many of its sessions matched, at which clock offset."""
+    is_har = pl.col("source") == "har"
+    pairs, offsets = match_hars(data.sessions.filter(is_har), data.sessions.filter(~is_har))
+    folded = pairs["har_id"].implode()
+    gone = pl.col("session").is_in(folded)
+    counts = data.frames.filter(gone).group_by("session").agg(pl.len().alias("har_messages"))
+    facts = pairs.join(counts, left_on="har_id", right_on="session", how="left").select(
+        "id",
+        "har_input",
+        "har_match",
+        pl.col("har_input")
+        .replace_strict(offsets, default=None, return_dtype=pl.Float64)
+        .alias("har_offset_s"),
+        pl.col("har_messages").fill_null(0),
+    )
+    kept = data.sessions.filter(~pl.col("id").is_in(folded))
+    data.sessions = SESSIONS.conform(
+        kept.drop(SESSION_GROUPS["har"]).join(facts, on="id", how="left")
+    )
+    data.frames = data.frames.filter(~gone)
+    for facts_of_file in data.hars:
+        path = facts_of_file["path"]
+        facts_of_file["matched"] = pairs.filter(pl.col("har_input") == path).height
+        facts_of_file["offset_s"] = offsets.get(path)

@@ -17,10 +17,26 @@ from analyzer.features.framing import framing_features
 from analyzer.features.liveness import liveness_features
 from analyzer.ingest.har import HarData
 from analyzer.schema import FRAMES
+from analyzer.sessions.dataset import Dataset
+from analyzer.sessions.finish import FRAME_COUNTS, finish_sessions, padded
+
+
+def add_hars(data: Dataset, hars: list[HarData], first_index: int) -> None:
+    """HAR sessions join the capture's: same columns, `source: har`."""
+    table, frames = har_tables(hars, first_index)
+    data.warnings += [w for h in hars for w in h.warnings]
+    data.hars = har_facts(hars)
+    if table.height:
+        listed = pl.col("messages_recorded")  # Firefox lists no messages: counts unknown
+        table = padded(table).with_columns(
+            pl.when(listed).then(pl.col(c).fill_null(0)).otherwise(pl.col(c)) for c in FRAME_COUNTS
+        )
+        data.sessions = pl.concat([data.sessions, finish_sessions(table, counts=[])])
+        data.frames = pl.concat([data.frames, frames])
 
 
 def har_tables(hars: list[HarData], first_index: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(sessions before `pipeline.finish_sessions`, frames), ids `h<file>-<entry>`.
+    """(sessions before `finish_sessions`, frames), ids `h<file>-<entry>`.
 
     Sessions keep `messages_recorded` (false: the HAR lists no messages at all, as Firefox
     writes it), so frame counters are zero-filled only where the HAR did list them.
@@ -84,7 +100,7 @@ def har_facts(hars: list[HarData]) -> list[dict[str, Any]]:
             "sessions": h.sessions.height,
             "messages": h.frames.height,
             "close_not_recorded": int(h.sessions["har_close_not_recorded"].sum()),
-            "matched": None,  # set by pipeline._fold_hars when there is a capture
+            "matched": None,  # set by har_fold.fold_hars when there is a capture
             "offset_s": None,
         }
         for h in hars

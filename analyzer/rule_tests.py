@@ -20,10 +20,11 @@ from analyzer.inputs import classify
 from analyzer.rules.condition import AGG_COLUMNS
 from analyzer.rules.engine import evaluate
 from analyzer.rules.model import Case, Rule
-from analyzer.rules.yamlsource import YamlProblem, read
 from analyzer.schema import ANOMALIES, COUNT_COLUMNS, FRAMES, SESSIONS
+from analyzer.sessions.dataset import Dataset
+from analyzer.yamlsource import YamlProblem, read
 
-Loader = Callable[[Path, Path | None], pipeline.Dataset]
+Loader = Callable[[Path, Path | None], Dataset]
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Outcome:
 
 
 @lru_cache(maxsize=64)
-def _cached_load(path: Path, keylog: Path | None) -> pipeline.Dataset:
+def _cached_load(path: Path, keylog: Path | None) -> Dataset:
     return pipeline.load(classify([path]), keylog)  # a capture, a log or a HAR
 
 
