@@ -25,8 +25,6 @@ def _runs() -> dict[str, list[str]]:
     """Name -> INPUT arguments, relative to the repository."""
     runs: dict[str, list[str]] = {}
     for folder in sorted(p for p in (REPO / "sample_captures").iterdir() if p.is_dir()):
-        if folder.name == "recorder":
-            continue
         rel = folder.relative_to(REPO)
         captures = sorted(folder.glob("capture.pcap*"))
         keys = ["--keylog", str(rel / "keys.log")] if (folder / "keys.log").exists() else []

@@ -22,6 +22,6 @@ install_chromium() {
 }
 install_chromium
 
-.venv/bin/ruff check analyzer tests benchmarks sample_captures
-.venv/bin/ruff format --check analyzer tests benchmarks sample_captures
+.venv/bin/ruff check analyzer tests benchmarks sample_captures tools
+.venv/bin/ruff format --check analyzer tests benchmarks sample_captures tools
 .venv/bin/python -m pytest -q "$@"
