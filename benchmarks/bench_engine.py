@@ -215,9 +215,11 @@ def tshark_argv(capture: Path) -> list[str]:
     """The engine's own tshark command, so 'tshark alone' is exactly the engine's input."""
     sys.path.insert(0, str(REPO))
     try:
-        from analyzer.ingest.tshark import fields_command  # type: ignore[import-not-found]
+        from analyzer.ingest.tshark_argv import fields_command  # type: ignore[import-not-found]
     except ImportError as exc:
-        raise LookupError(f"analyzer.ingest.tshark.fields_command unavailable ({exc})") from exc
+        raise LookupError(
+            f"analyzer.ingest.tshark_argv.fields_command unavailable ({exc})"
+        ) from exc
     finally:
         sys.path.remove(str(REPO))
     argv = fields_command(str(capture))

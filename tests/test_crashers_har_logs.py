@@ -20,7 +20,7 @@ import pytest
 from analyzer import pipeline
 from analyzer.cli import main
 from analyzer.errors import InputError
-from analyzer.ingest import har, logtime
+from analyzer.ingest import har, har_messages, logtime
 from analyzer.ingest.har import read_har
 from analyzer.ingest.logs import read_log
 
@@ -276,7 +276,7 @@ def test_messages_across_chunks_come_out_whole_and_in_time_order(
 ) -> None:
     """Chunked buffering (CHUNK_MESSAGES) loses and reorders nothing; an out-of-order
     message list is sorted by time, ties kept in file order."""
-    monkeypatch.setattr(har, "CHUNK_MESSAGES", 3)
+    monkeypatch.setattr(har_messages, "CHUNK_MESSAGES", 3)
     doc = _base()
     times = [1795311950.0 + t for t in (5, 1, 3, 3, 2, 9, 0)]
     _entry(doc)["_webSocketMessages"] = [

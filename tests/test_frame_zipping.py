@@ -10,7 +10,7 @@ import polars as pl
 
 from analyzer.ingest.frames import explode_frames
 from analyzer.ingest.packets import normalise
-from analyzer.ingest.tshark import AGGREGATOR, FIELDS
+from analyzer.ingest.tshark_argv import AGGREGATOR, FIELDS
 
 SEP = AGGREGATOR
 

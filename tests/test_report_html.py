@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from analyzer.pipeline import describe_inputs
-from analyzer.report import html, markup, verdict
+from analyzer.report import html, html_findings, html_sessions, markup, verdict
 from analyzer.schema import HEADER
 from analyzer.sessions.dataset import Dataset
 
@@ -183,8 +183,8 @@ def test_many_sessions_are_capped_and_counted() -> None:
     text = html.render(result)
     assert_inert(text)
     assert len(text.encode()) <= 2_000_000, len(text.encode())
-    assert text.count("<svg") <= html.MAX_SESSION_SECTIONS
-    assert text.count('<article class="finding') <= html.MAX_FULL_FINDINGS
+    assert text.count("<svg") <= html_sessions.MAX_SESSION_SECTIONS
+    assert text.count('<article class="finding') <= html_findings.MAX_FULL_FINDINGS
     assert "summarised in the" in text and "More findings" in text
     assert "300 more session(s) are left out of this table" in text
     assert "800 of 800 sessions failed" in text

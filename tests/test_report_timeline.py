@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from analyzer.pipeline import diagnose
-from analyzer.report import html, timeline
+from analyzer.report import html, timeline, timeline_bars
 from analyzer.schema import FRAMES
 from analyzer.sessions.dataset import Dataset
 
@@ -86,8 +86,8 @@ def test_binning_keeps_every_frame() -> None:
     data = sample("clean-close")
     row = data.sessions.row(0, named=True)
     frames = data.frames.filter(pl.col("session") == "s1")
-    for bin_px in timeline.BIN_PX:
-        bars = timeline.binned(frames, row["start"], row["duration_s"], bin_px)
+    for bin_px in timeline_bars.BIN_PX:
+        bars = timeline_bars.binned(frames, row["start"], row["duration_s"], bin_px)
         assert bars["n"].sum() == frames.filter(pl.col("opcode") != "close").height
 
 
@@ -150,7 +150,7 @@ def test_hour_long_500k_frame_session_draws_a_bounded_svg() -> None:
     elements = sum(1 for e in root.iter() if e.tag != f"{SVG}title") - 1
     bars = [e for e in root.iter(f"{SVG}rect") if e.get("class", "").startswith("tl-")]
     assert elements <= 400, elements
-    assert len(bars) <= timeline.MAX_BARS + 10
+    assert len(bars) <= timeline_bars.MAX_BARS + 10
     assert len(svg) <= 60_000, len(svg)
     shown = sum(
         int(re.search(r": ([\d,]+) ", t)[1].replace(",", ""))

@@ -19,10 +19,10 @@ import polars as pl
 import pytest
 
 from analyzer.features.closing import reason_window_s
-from analyzer.ingest import tshark as engine_tshark
+from analyzer.ingest import tshark_argv
 from analyzer.ingest.frames import explode_frames
 from analyzer.ingest.packets import normalise
-from analyzer.ingest.tshark import AGGREGATOR, FIELDS
+from analyzer.ingest.tshark_argv import AGGREGATOR, FIELDS
 from analyzer.pipeline import load
 
 from conftest import SAMPLES, ZEEK, loaded
@@ -109,14 +109,14 @@ def test_payload_pass_runs_only_when_small_binary_frames_exist(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[list[str]] = []
-    real = engine_tshark.payload_command
+    real = tshark_argv.payload_command
 
     def spy(*args: Any, **kwargs: Any) -> list[str]:
         argv = real(*args, **kwargs)
         calls.append(argv)
         return argv
 
-    monkeypatch.setattr(engine_tshark, "payload_command", spy)
+    monkeypatch.setattr(tshark_argv, "payload_command", spy)
     idle = load([IDLE])
     assert calls == []
     load([KEEPALIVE])

@@ -21,53 +21,58 @@ VALID_CLOSE = (
     | pl.col("close_code").is_between(3000, 4999)
 )
 
+_OP, _LEN = pl.col("opcode"), pl.col("payload_len").cast(pl.String)
+_CONTROL = _OP.is_in(CONTROL)
+# kind -> (the frames it flags, what its detail says); rows come out in this order.
+FRAME_CHECKS: dict[str, tuple[pl.Expr, pl.Expr]] = {
+    "ws_control_frame_too_long": (
+        _CONTROL & (pl.col("payload_len") > MAX_CONTROL_PAYLOAD),
+        pl.format("{} payload of {} bytes (limit 125)", _OP, _LEN),
+    ),
+    "ws_frame_length_implausible": (
+        pl.col("payload_len") > MAX_PLAUSIBLE_PAYLOAD,
+        pl.format("{} frame claims {} bytes: corrupt or hostile framing", _OP, _LEN),
+    ),
+    "ws_control_frame_fragmented": (
+        _CONTROL & ~pl.col("fin"),
+        pl.format("{} frame without FIN", _OP),
+    ),
+    "ws_unmasked_client_frame": (
+        pl.col("from_client") & ~pl.col("masked"),
+        pl.format("client {} frame not masked", _OP),
+    ),
+    "ws_masked_server_frame": (
+        ~pl.col("from_client") & pl.col("masked"),
+        pl.format("server {} frame masked", _OP),
+    ),
+    "ws_reserved_opcode": (_OP.str.starts_with("reserved"), pl.format("opcode {}", _OP)),
+    "ws_invalid_close_code": (
+        pl.col("close_code").is_not_null() & ~VALID_CLOSE,
+        pl.format("close code {}", pl.col("close_code")),
+    ),
+    "ws_text_unassigned": (
+        pl.col("text_unassigned"),
+        pl.lit(
+            "text of several frames in one packet could not be "
+            "matched to frames; preview left empty"
+        ),
+    ),
+    "ws_decompression_failed": (
+        pl.col("decompress_failed"),
+        pl.lit("permessage-deflate payload did not decompress"),
+    ),
+}
+
 
 def _rows(df: pl.DataFrame, kind: str, detail: pl.Expr) -> pl.DataFrame:
     return df.select("session", "frame", "time", pl.lit(kind).alias("kind"), detail.alias("detail"))
 
 
 def frame_anomalies(frames: pl.DataFrame) -> list[pl.DataFrame]:
-    op, n = pl.col("opcode"), pl.col("payload_len").cast(pl.String)
-    control = op.is_in(CONTROL)
-    checks = {
-        "ws_control_frame_too_long": (
-            control & (pl.col("payload_len") > MAX_CONTROL_PAYLOAD),
-            pl.format("{} payload of {} bytes (limit 125)", op, n),
-        ),
-        "ws_frame_length_implausible": (
-            pl.col("payload_len") > MAX_PLAUSIBLE_PAYLOAD,
-            pl.format("{} frame claims {} bytes: corrupt or hostile framing", op, n),
-        ),
-        "ws_control_frame_fragmented": (
-            control & ~pl.col("fin"),
-            pl.format("{} frame without FIN", op),
-        ),
-        "ws_unmasked_client_frame": (
-            pl.col("from_client") & ~pl.col("masked"),
-            pl.format("client {} frame not masked", op),
-        ),
-        "ws_masked_server_frame": (
-            ~pl.col("from_client") & pl.col("masked"),
-            pl.format("server {} frame masked", op),
-        ),
-        "ws_reserved_opcode": (op.str.starts_with("reserved"), pl.format("opcode {}", op)),
-        "ws_invalid_close_code": (
-            pl.col("close_code").is_not_null() & ~VALID_CLOSE,
-            pl.format("close code {}", pl.col("close_code")),
-        ),
-        "ws_text_unassigned": (
-            pl.col("text_unassigned"),
-            pl.lit(
-                "text of several frames in one packet could not be "
-                "matched to frames; preview left empty"
-            ),
-        ),
-        "ws_decompression_failed": (
-            pl.col("decompress_failed"),
-            pl.lit("permessage-deflate payload did not decompress"),
-        ),
-    }
-    out = [_rows(frames.filter(cond), kind, detail) for kind, (cond, detail) in checks.items()]
+    """Rows of each FRAME_CHECKS kind, then the data frames sent after a close."""
+    out = [
+        _rows(frames.filter(cond), kind, detail) for kind, (cond, detail) in FRAME_CHECKS.items()
+    ]
     out.append(_after_close(frames))
     return out
 

@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from analyzer.errors import InputError
-from analyzer.ingest import tshark
+from analyzer.ingest import tshark, tshark_argv, tshark_run
 from analyzer.ingest.frames import small_binary_packets
 from analyzer.ingest.packets import attach_payloads, normalise, payload_rows
 from analyzer.ingest.sniff import CaptureFile, sniff_capture
@@ -52,9 +52,10 @@ def load_capture(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> CaptureData:
     info = sniff_capture(path)
-    counting = tshark.start_packet_count(binary, path)
-    raw, run = tshark.read_packets(tshark.fields_command(path, keylog, binary), on_progress)
-    total = tshark.finish_packet_count(counting)
+    counting = tshark_run.start_packet_count(binary, path)
+    argv = tshark_argv.fields_command(path, keylog, binary)
+    raw, run = tshark_run.read_packets(argv, on_progress)
+    total = tshark_run.finish_packet_count(counting)
     messages = [ln for ln in run.stderr_lines if ln and not ln.startswith(NOISE)]
     damage = _damage(messages)
     if run.returncode != 0 and raw.height == 0 and not damage:
@@ -116,8 +117,8 @@ def _recover_streams(
     candidates = _undecoded_without_syn(packets)
     if not candidates:
         return packets, {}
-    argv = tshark.fields_command(path, keylog, binary, recover=candidates)
-    again, _ = tshark.read_packets(argv)
+    argv = tshark_argv.fields_command(path, keylog, binary, recover=candidates)
+    again, _ = tshark_run.read_packets(argv)
     kept = packets.filter(~pl.col("stream").is_in(list(candidates)))
     return pl.concat([kept, normalise(again, index)]).sort("frame_no"), candidates
 
@@ -148,10 +149,10 @@ def _binary_payloads(
         (small.filter(in_recovered), recovered),
     ):
         if frames.height:
-            argv = tshark.payload_command(
+            argv = tshark_argv.payload_command(
                 path, frames["frame_no"].to_list(), keylog, binary, recover
             )
-            raw, _ = tshark.read_packets(argv, columns=list(tshark.PAYLOAD_FIELDS))
+            raw, _ = tshark_run.read_packets(argv, columns=list(tshark_argv.PAYLOAD_FIELDS))
             parts.append(payload_rows(raw))
     return attach_payloads(packets, pl.concat(parts))
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import polars as pl
 
 from analyzer import redact
-from analyzer.ingest.tshark import AGGREGATOR
+from analyzer.ingest.tshark_argv import AGGREGATOR
 from analyzer.protocol import OPCODE_NAMES
 
 PREVIEW_CHARS = 160

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from analyzer.ingest.tshark import AGGREGATOR
+from analyzer.ingest.tshark_argv import AGGREGATOR
 from analyzer.schema import TCP_ANALYSIS
 
 # Fields that can occur several times in one packet (several frames per segment).

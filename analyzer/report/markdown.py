@@ -221,10 +221,7 @@ def _attach_items(result: Analysis) -> list[str]:
     if facts["recovered_sessions"] or not all(s["syn_seen"].to_list()):
         items.append("a capture started before the client connects, so it includes the handshake")
     if "proxy-interference" in cats or _proxied(s):
-        wanted = [] if _both_legs(s) else ["a capture of the proxy ↔ server leg (same minutes)"]
-        wanted += [] if "proxy" in have else [_proxy_logs(s)]
-        if wanted:
-            items.append(" and ".join(wanted))
+        items += _proxy_items(s, have)
     if facts["lost_segments"] or facts["truncated_packets"]:
         items.append(
             "a capture on the client host itself with `-s 0 -B 16384`: this one lost "
@@ -236,14 +233,27 @@ def _attach_items(result: Analysis) -> list[str]:
         "client" not in have
     ):
         items.append("the client application's log for the same minutes (SDK debug logging on)")
-    ids = [i for i in s["dg_request_id"].to_list() if i] if "dg_request_id" in s.columns else []
-    if cats & {"server-error", "idle-timeout", "protocol-error"} and ids:
-        items.append(
-            f"the `dg-request-id` (e.g. {escape(ids[0])}) when you contact Deepgram support"
-        )
+    if cats & {"server-error", "idle-timeout", "protocol-error"}:
+        items += _request_id_items(s)
     if items or have:
         return items  # with logs already here, nothing more to ask for is a real answer
     return ["client and server logs (UTC timestamps) covering the capture's minutes"]
+
+
+def _proxy_items(sessions: Any, have: set[str]) -> list[str]:
+    """What a proxied session still lacks: the proxy's upstream leg, the proxy's logs."""
+    wanted = [] if _both_legs(sessions) else ["a capture of the proxy ↔ server leg (same minutes)"]
+    wanted += [] if "proxy" in have else [_proxy_logs(sessions)]
+    return [" and ".join(wanted)] if wanted else []
+
+
+def _request_id_items(sessions: Any) -> list[str]:
+    """The request id Deepgram support asks for, when a session carries one."""
+    column = sessions["dg_request_id"].to_list() if "dg_request_id" in sessions.columns else []
+    ids = [i for i in column if i]
+    if not ids:
+        return []
+    return [f"the `dg-request-id` (e.g. {escape(ids[0])}) when you contact Deepgram support"]
 
 
 def _software(sessions: Any) -> list[str]:

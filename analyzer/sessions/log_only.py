@@ -47,6 +47,11 @@ def log_only_sessions(events: pl.DataFrame) -> pl.DataFrame:
             *_close("server", theirs),
         )
     )
+    return _as_sessions(rows)
+
+
+def _as_sessions(rows: pl.DataFrame) -> pl.DataFrame:
+    """The segments' facts as SESSIONS columns: id, source, kind, client and the close."""
     return rows.with_columns(
         pl.format("l{}", pl.col("segment")).alias("id"),
         pl.lit("log").alias("source"),

@@ -43,14 +43,7 @@ def stream_roles(
         .join(_first_by(frames.filter(~pl.col("masked")), "dst", "unmasked"), on=KEY, how="left")
         .with_columns(
             pl.coalesce("hs", "syn", "masked", "unmasked", by_port).alias("client"),
-            pl.when(pl.col("hs").is_not_null())
-            .then(pl.lit("handshake"))
-            .when(pl.col("syn").is_not_null())
-            .then(pl.lit("syn"))
-            .when(pl.col("masked").is_not_null() | pl.col("unmasked").is_not_null())
-            .then(pl.lit("masking"))
-            .otherwise(pl.lit("ports"))
-            .alias("client_evidence"),
+            _client_evidence().alias("client_evidence"),
         )
     )
     return roles.select(
@@ -58,6 +51,19 @@ def stream_roles(
         "client",
         pl.when(pl.col("client") == pl.col("a")).then("b").otherwise("a").alias("server"),
         "client_evidence",
+    )
+
+
+def _client_evidence() -> pl.Expr:
+    """Which evidence named the client: the strongest of the columns `stream_roles` joined."""
+    return (
+        pl.when(pl.col("hs").is_not_null())
+        .then(pl.lit("handshake"))
+        .when(pl.col("syn").is_not_null())
+        .then(pl.lit("syn"))
+        .when(pl.col("masked").is_not_null() | pl.col("unmasked").is_not_null())
+        .then(pl.lit("masking"))
+        .otherwise(pl.lit("ports"))
     )
 
 
@@ -113,8 +119,23 @@ def session_streams(
         .join(tls, on=KEY, how="full", coalesce=True)
         .with_columns(pl.col("has_frames", "tls").fill_null(False))
     )
+    return kinds.select(
+        *KEY,
+        _session_kind().alias("kind"),
+        "tls",
+        "sni",
+        # A CONNECT is plain text before the TLS: only a request inside TLS proves decryption.
+        (pl.col("tls") & pl.col("method").is_not_null() & (pl.col("method") != "CONNECT"))
+        .fill_null(False)
+        .alias("decrypted"),
+    )
+
+
+def _session_kind() -> pl.Expr:
+    """websocket (101), rejected (answered otherwise), unanswered, recovered (frames without
+    a handshake) or encrypted (TLS, or a CONNECT tunnel carrying TLS, with no frames seen)."""
     tunnel_up = (pl.col("method") == "CONNECT") & pl.col("status").is_between(200, 299)
-    kind = (
+    return (
         pl.when(pl.col("status") == 101)
         .then(pl.lit("websocket"))
         .when(tunnel_up & pl.col("tls") & ~pl.col("has_frames"))
@@ -128,16 +149,6 @@ def session_streams(
         .when(pl.col("has_frames"))
         .then(pl.lit("recovered"))
         .otherwise(pl.lit("encrypted"))
-    )
-    return kinds.select(
-        *KEY,
-        kind.alias("kind"),
-        "tls",
-        "sni",
-        # A CONNECT is plain text before the TLS: only a request inside TLS proves decryption.
-        (pl.col("tls") & pl.col("method").is_not_null() & (pl.col("method") != "CONNECT"))
-        .fill_null(False)
-        .alias("decrypted"),
     )
 
 

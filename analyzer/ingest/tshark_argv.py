@@ -1,0 +1,171 @@
+"""The argv of every tshark pass: the fields asked for and the dissection options.
+
+tshark does the dissection (TCP reassembly, HTTP, TLS decryption, WebSocket framing and
+permessage-deflate); we ask it for a fixed set of fields, one line per packet, which
+tshark_run.py streams into polars while tshark is still running.
+
+Facts that shape the command (verified on tshark 4.0.17):
+- Several WebSocket frames in one packet come out as one line with each field's values
+  joined by the aggregator; values are *not* escaped, so the aggregator is a control
+  character (0x1f) that JSON text and HTTP headers cannot contain unescaped.
+- Tabs, CR and LF inside values are printed as `\\t`, `\\r`, `\\n`, so one line is one packet.
+- `tcp.reassemble_out_of_order` is off by default; without it out-of-order segments hide
+  frames. The `websocket_tcp` heuristic recovers sessions whose handshake was not captured.
+- Display-filter sets are comma separated (`{1, 2}`): 4.0 rejects the whitespace form.
+- A port owned by another dissector (pgsql on 5432, x11 on 6012, ...) hides an HTTP
+  upgrade on it, so every pass decodes such ports as HTTP (tshark_ports.py).
+
+Two targeted passes follow only when the first finds a reason (see ingest/capture.py):
+streams to re-read as WebSocket (`fields_command(recover=...)`), and the payloads of small
+binary frames (`payload_command`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from analyzer.ingest.tshark import Tshark, find_tshark
+from analyzer.ingest.tshark_ports import foreign_ports
+
+AGGREGATOR = "\x1f"
+
+# column name -> tshark field. Order is the output order.
+FIELDS: dict[str, str] = {
+    "frame_no": "frame.number",
+    "ts": "frame.time_epoch",
+    "file_off": "frame.file_off",
+    "frame_len": "frame.len",
+    "cap_len": "frame.cap_len",
+    "ip_src": "ip.src",
+    "ip_dst": "ip.dst",
+    "ip6_src": "ipv6.src",
+    "ip6_dst": "ipv6.dst",
+    "ttl": "ip.ttl",
+    "hlim": "ipv6.hlim",
+    "ip_id": "ip.id",
+    "stream": "tcp.stream",
+    "sport": "tcp.srcport",
+    "dport": "tcp.dstport",
+    "tcp_len": "tcp.len",
+    "tcp_flags": "tcp.flags",
+    "retransmission": "tcp.analysis.retransmission",
+    "lost_segment": "tcp.analysis.lost_segment",
+    "ack_lost_segment": "tcp.analysis.ack_lost_segment",
+    "out_of_order": "tcp.analysis.out_of_order",
+    "zero_window": "tcp.analysis.zero_window",
+    "keep_alive": "tcp.analysis.keep_alive",
+    "http_method": "http.request.method",
+    "http_uri": "http.request.uri",
+    "http_req_headers": "http.request.line",
+    "http_status": "http.response.code",
+    "http_phrase": "http.response.phrase",
+    "http_resp_headers": "http.response.line",
+    "http_request_in": "http.request_in",
+    "http_body": "http.file_data",
+    "tls_sni": "tls.handshake.extensions_server_name",
+    "tls_content_type": "tls.record.content_type",
+    "tls_alert": "tls.alert_message.desc",
+    "tls_cert": "tls.handshake.certificate",
+    "ws_fin": "websocket.fin",
+    "ws_rsv": "websocket.rsv",
+    "ws_opcode": "websocket.opcode",
+    "ws_mask": "websocket.mask",
+    "ws_len7": "websocket.payload_length",
+    "ws_len16": "websocket.payload_length_ext_16",
+    "ws_len64": "websocket.payload_length_ext_64",
+    "ws_text": "websocket.payload.text",
+    "ws_close_code": "websocket.payload.close.status_code",
+    "ws_close_reason": "websocket.payload.close.reason",
+    "ws_decompress_failed": "websocket.decompression.failed.expert",
+}
+
+# The targeted payload pass (`payload_command`): tshark's `data.data` is the unmasked
+# payload of a binary message that no subdissector claimed (decompressed under
+# permessage-deflate), one occurrence per whole message in tree order.
+PAYLOAD_FIELDS: dict[str, str] = {"frame_no": "frame.number", "ws_binary": "data.data"}
+# One argv string may not exceed 128 KiB on Linux; a longer frame list becomes this filter,
+# which keeps the same packets (the candidates are defined by these very fields).
+SMALL_BINARY_FILTER = (
+    "websocket.opcode == 2 && websocket.fin == 1"
+    " && websocket.payload_length >= 2 && websocket.payload_length <= 125"
+)
+MAX_FILTER_CHARS = 100_000
+
+# Packets worth a row: anything carrying payload or a TCP state change. Pure ACKs are
+# the bulk of a capture and say nothing a rule needs.
+DISPLAY_FILTER = (
+    "tcp.len > 0 || tcp.flags.syn == 1 || tcp.flags.fin == 1 || tcp.flags.reset == 1"
+    " || tcp.analysis.lost_segment || tcp.analysis.ack_lost_segment"
+    " || tcp.analysis.zero_window || tcp.analysis.keep_alive"
+)
+
+
+def fields_command(
+    capture: Path | str,
+    keylog: Path | str | None = None,
+    tshark: Tshark | None = None,
+    recover: dict[int, list[int]] | None = None,
+) -> list[str]:
+    """The exact argv the engine runs; the benchmark times it alone.
+
+    `recover` maps TCP streams that the first pass left undecoded to their ports: the
+    second pass decodes those ports as WebSocket (Decode As) and keeps only those streams.
+    That is how a capture started after the handshake on a port another dissector owns
+    (8080 is HTTP's) still yields its frames.
+    """
+    display = DISPLAY_FILTER
+    if recover:
+        streams = ", ".join(map(str, sorted(recover)))
+        display = f"({DISPLAY_FILTER}) && tcp.stream in {{{streams}}}"
+    return _command(capture, keylog, tshark, recover, display, FIELDS)
+
+
+def payload_command(
+    capture: Path | str,
+    frames: list[int],
+    keylog: Path | str | None = None,
+    tshark: Tshark | None = None,
+    recover: dict[int, list[int]] | None = None,
+) -> list[str]:
+    """argv of the targeted pass: the unmasked payloads of the given packets' binary frames.
+
+    Only packets the first pass saw carrying a small binary frame are asked for, so the
+    output stays tiny; tshark must still dissect the whole file (TCP reassembly), which is
+    why the caller runs this only when such frames exist. Set elements are comma
+    separated: tshark 4.0 rejects the whitespace-only form 3.6 deprecated.
+    """
+    display = f"frame.number in {{{', '.join(map(str, sorted(frames)))}}}"
+    if len(display) > MAX_FILTER_CHARS:
+        display = SMALL_BINARY_FILTER
+    return _command(capture, keylog, tshark, recover, display, PAYLOAD_FIELDS)
+
+
+def _command(
+    capture: Path | str,
+    keylog: Path | str | None,
+    tshark: Tshark | None,
+    recover: dict[int, list[int]] | None,
+    display: str,
+    fields: dict[str, str],
+) -> list[str]:
+    """Dissection options shared by every pass, so all passes see the same frames."""
+    found = tshark or find_tshark()
+    binary = found.path
+    flags = [
+        "-n", "-Q",
+        "-o", "tcp.desegment_tcp_streams:TRUE",
+        "-o", "tcp.reassemble_out_of_order:TRUE",
+        "-o", "frame.show_file_off:TRUE",
+        "-o", "websocket.decompress:TRUE",
+        "--enable-heuristic", "websocket_tcp",
+    ]  # fmt: skip
+    recovered = sorted({port for pair in (recover or {}).values() for port in pair})
+    as_http = sorted(set(foreign_ports(found)) - set(recovered))
+    flags += [arg for port in as_http for arg in ("-d", f"tcp.port=={port},http")]
+    flags += [arg for port in recovered for arg in ("-d", f"tcp.port=={port},websocket")]
+    if keylog is not None:
+        flags += ["-o", f"tls.keylog_file:{keylog}"]
+    output = ["-T", "fields", "-E", "separator=/t", "-E", "quote=n", "-E", "occurrence=a",
+              "-E", f"aggregator={AGGREGATOR}"]  # fmt: skip
+    names = [arg for name in fields.values() for arg in ("-e", name)]
+    return [binary, "-r", str(capture), *flags, "-Y", display, *output, *names]

@@ -1,0 +1,162 @@
+"""Running a tshark pass: its output streamed into polars, and the packet total beside it.
+
+tshark prints one line per packet (tshark_argv.py); the text is parsed into polars in
+CHUNK_BYTES blocks while tshark is still running, so parsing overlaps dissection.
+Per-packet Python objects never exist. `capinfos -c` counts the file's packets in
+parallel, since the display filter keeps tshark's own output to the packets that matter.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import queue
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from analyzer.errors import InputError
+from analyzer.ingest.tshark import INSTALL_HINT, Tshark
+from analyzer.ingest.tshark_argv import FIELDS
+
+CHUNK_BYTES = 16 << 20
+
+
+@dataclass
+class RunResult:
+    """What one tshark run produced besides the rows: its verdict on the file."""
+
+    returncode: int
+    stderr_lines: list[str] = field(default_factory=list)
+
+
+def start_packet_count(tshark: Tshark, capture: Path | str) -> subprocess.Popen[str] | None:
+    """Start `capinfos -c` beside the dissection: the exact packet total costs no wall time.
+
+    The display filter keeps tshark's output to packets that matter, so the rows cannot
+    say how many packets the file holds; capinfos reads only record headers.
+    """
+    binary = shutil.which("capinfos", path=os.path.dirname(tshark.path)) or shutil.which("capinfos")
+    if binary is None:
+        return None
+    return subprocess.Popen(
+        [binary, "-c", "-M", "-T", "-r", str(capture)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def finish_packet_count(proc: subprocess.Popen[str] | None) -> int | None:
+    """The total from `start_packet_count`, or None when capinfos could not tell.
+
+    On a damaged file capinfos prints no table, only "An error occurred after reading N
+    packets": N is then the number of packets that could be read.
+    """
+    if proc is None:
+        return None
+    out, err = proc.communicate()
+    try:
+        return int(out.strip().rsplit("\t", 1)[-1])
+    except ValueError:
+        pass
+    read = re.search(r"after reading (\d+) packets?", err)
+    return int(read.group(1)) if read else None
+
+
+def read_packets(
+    argv: list[str],
+    on_progress: Callable[[int, int], None] | None = None,
+    columns: list[str] | None = None,
+) -> tuple[pl.DataFrame, RunResult]:
+    """Run tshark and parse its output, chunk by chunk, into one all-String DataFrame.
+
+    `columns` names the `-e` fields of argv in order (default: FIELDS).
+    """
+    names = columns or list(FIELDS)
+    try:
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+        )
+    except OSError as exc:
+        raise InputError(
+            f"cannot start: {exc.strerror}", source=argv[0], hint=INSTALL_HINT
+        ) from None
+    stderr_lines: list[str] = []
+    err_thread = threading.Thread(
+        target=_drain_lines, args=(proc.stderr, stderr_lines), daemon=True
+    )
+    err_thread.start()
+    frames = [_parse_chunk(chunk, names) for chunk in _chunks(proc, on_progress)]
+    proc.wait()
+    err_thread.join()
+    table = pl.concat(frames) if frames else _empty_packets(names)
+    return table, RunResult(proc.returncode, stderr_lines)
+
+
+def _chunks(
+    proc: subprocess.Popen[bytes], on_progress: Callable[[int, int], None] | None
+) -> Iterator[bytes]:
+    """Yield newline-terminated blocks; a reader thread keeps tshark's pipe drained."""
+    blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+    threading.Thread(target=_pump, args=(proc.stdout, blocks), daemon=True).start()
+    pending = b""
+    seen = 0
+    while (block := blocks.get()) is not None:
+        pending += block
+        cut = pending.rfind(b"\n") + 1
+        if cut:
+            ready, pending = pending[:cut], pending[cut:]
+            seen += ready.count(b"\n")
+            if on_progress:
+                on_progress(seen, _last_file_offset(ready))
+            yield ready
+    if pending:
+        yield pending + b"\n"
+
+
+def _pump(stream: io.BufferedReader, out: queue.Queue[bytes | None]) -> None:
+    try:
+        # read(n) on a pipe blocks until n bytes or EOF: big blocks, few polars parses.
+        while block := stream.read(CHUNK_BYTES):
+            out.put(block)
+    finally:
+        out.put(None)
+
+
+def _drain_lines(stream: io.BufferedReader, sink: list[str]) -> None:
+    for raw in stream:
+        sink.append(raw.decode("utf-8", "replace").rstrip())
+
+
+def _last_file_offset(block: bytes) -> int:
+    start = block.rfind(b"\n", 0, len(block) - 1) + 1
+    cells = block[start:].split(b"\t", 3)
+    try:
+        return int(cells[2])
+    except (IndexError, ValueError):
+        return -1
+
+
+def _parse_chunk(chunk: bytes, names: list[str]) -> pl.DataFrame:
+    return pl.read_csv(
+        io.BytesIO(chunk),
+        separator="\t",
+        has_header=False,
+        quote_char=None,
+        new_columns=names,
+        schema=dict.fromkeys(names, pl.String),
+        encoding="utf8-lossy",
+        truncate_ragged_lines=True,
+    )
+
+
+def _empty_packets(names: list[str]) -> pl.DataFrame:
+    return pl.DataFrame(schema=dict.fromkeys(names, pl.String))
