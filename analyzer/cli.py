@@ -19,6 +19,7 @@ import click
 from analyzer import __version__, config, findings, pipeline, redact
 from analyzer.cli_rules import config_option, rule_paths, rules, settings_from
 from analyzer.errors import InputError, PackError
+from analyzer.ingest import kinds
 from analyzer.inputs import Inputs, captures_only, classify
 from analyzer.report import outputs, records, tables
 from analyzer.rules.model import SEVERITIES
@@ -167,10 +168,13 @@ def frames(
 
 
 def _log_options(f: Callable) -> Callable:
-    """INPUT may be omitted when --log/--har name the files."""
+    """INPUT may be omitted when a kind's option (--har, --log) names the files."""
     options = [
-        click.option("--log", "log_files", multiple=True, metavar="FILE", help="a log file"),
-        click.option("--har", "har_files", multiple=True, metavar="FILE", help="a HAR file"),
+        click.option(f"--{k.option}", _forced(k), multiple=True, metavar="FILE", help=k.help)
+        for k in kinds.KINDS
+        if k.option
+    ]
+    options += [
         click.option(
             "--log-tz",
             default="UTC",
@@ -184,11 +188,21 @@ def _log_options(f: Callable) -> Callable:
     return _common(f, required=False)
 
 
+def _forced(kind: kinds.InputKind) -> str:
+    return f"{kind.name}_files"  # the parameter of the kind's option: log_files
+
+
 def _classified(flags: dict[str, Any], inputs: tuple[str, ...]) -> Inputs:
-    return classify(inputs, flags.pop("log_files"), flags.pop("har_files"), flags.pop("log_tz"))
+    forced = {k.name: flags.pop(_forced(k)) for k in kinds.KINDS if k.option}
+    return classify(inputs, forced, flags.pop("log_tz"))
 
 
-@cli.command()
+@cli.command(
+    help="Diagnose every session: a report (HTML, Markdown, JSON) with findings and fixes."
+    f"\n\nINPUT is {kinds.listing()}, told apart by content; "
+    f"{' and '.join(f'--{k.option}' for k in kinds.KINDS if k.option)} "
+    "take a file as that kind whatever its content."
+)
 @_log_options
 @click.option(
     "--format",
@@ -221,10 +235,7 @@ def analyze(
     no_redact: bool,
     **flags: Any,
 ) -> None:
-    """Diagnose every session: a report (HTML, Markdown, JSON) with findings and fixes.
-
-    INPUT is a capture, a HAR or a log, told apart by content.
-    """
+    """Diagnose every session: the reports (the help text, built above, lists the kinds)."""
     sources = _classified(flags, inputs)
     targets = outputs.plan(fmt, output)
     flags["rules"] = flags.pop("rule_dirs")
@@ -259,8 +270,7 @@ def _protect_analyze(
 ) -> None:
     """No report may overwrite a capture, HAR, log, key log, config file or rule file."""
     found = config.find_config(Path(config_path) if config_path else None, Path.cwd())
-    files = [*sources.captures, *sources.hars, *sources.logs]
-    files += [Path(p) for p in (keylog, found) if p]
+    files = [*sources.paths(), *(Path(p) for p in (keylog, found) if p)]
     outputs.refuse_inputs([path for _, path in targets], files, rule_dirs)
 
 

@@ -1,59 +1,84 @@
-"""Command-line inputs sorted into captures, HAR files and logs.
+"""Command-line inputs sorted by kind (analyzer/ingest/kinds.py: captures, HAR files, logs).
 
-INPUT arguments are classified by content (`sniff.input_kind`), because customers attach
-`capture.txt`, `session.json` or `trace.log` whatever the file holds; `--log` / `--har`
-force the kind for a file the sniffing would get wrong (a log that happens to be JSON).
+INPUT arguments are classified by content (`input_kind`), because customers attach
+`capture.txt`, `session.json` or `trace.log` whatever the file holds; a kind's option
+(`--log`, `--har`) forces it for a file the sniffing would get wrong (a log that happens
+to be JSON).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from analyzer.errors import InputError
-from analyzer.ingest import logtime
-from analyzer.ingest.sniff import input_kind
+from analyzer.ingest import kinds, logtime
+from analyzer.ingest.kinds import InputKind
+from analyzer.ingest.sniff import read_head
 
-_LISTS = {"capture": "captures", "har": "hars", "log": "logs"}
+Paths = Iterable[str | Path]
 
 
-@dataclass
 class Inputs:
-    """The files of one run by kind, each list in command-line order."""
+    """The files of one run by kind name, every kind of the registry in its order, each
+    list in command-line order; `log_tz` is the zone of log times written without one."""
 
-    captures: list[Path] = field(default_factory=list)
-    hars: list[Path] = field(default_factory=list)
-    logs: list[Path] = field(default_factory=list)
-    log_tz: str = "UTC"
+    def __init__(self, files: Mapping[str, Paths] | None = None, log_tz: str = "UTC") -> None:
+        given = dict(files or {})
+        if unknown := set(given) - set(kinds.names()):
+            raise ValueError(f"unknown input kind(s): {', '.join(sorted(unknown))}")
+        self.files = {k.name: [Path(p) for p in given.get(k.name, ())] for k in kinds.KINDS}
+        self.log_tz = log_tz
+
+    def __getitem__(self, kind: str) -> list[Path]:
+        return self.files[kind]
+
+    def paths(self) -> list[Path]:
+        """Every file, kind by kind."""
+        return [p for files in self.files.values() for p in files]
 
     def __bool__(self) -> bool:
-        return bool(self.captures or self.hars or self.logs)
+        return any(self.files.values())
+
+    def __repr__(self) -> str:
+        return f"Inputs({self.files!r}, log_tz={self.log_tz!r})"
+
+
+def input_kind(path: Path) -> InputKind:
+    """The first kind whose `sniff` takes the file's first bytes (never its extension).
+
+    Unknown binary content is an InputError here: no reader could use it (every text is a
+    log, so only binary content is left over).
+    """
+    head = read_head(path)
+    for kind in kinds.KINDS:
+        if kind.sniff(head):
+            return kind
+    raise InputError(
+        f"not {kinds.listing()} file: unknown binary format "
+        "(expected pcap or pcapng, optionally gzip'd)",
+        source=str(path),
+    )
 
 
 def classify(
-    paths: Iterable[str | Path],
-    logs: Iterable[str | Path] = (),
-    hars: Iterable[str | Path] = (),
-    log_tz: str = "UTC",
+    paths: Paths, forced: Mapping[str, Paths] | None = None, log_tz: str = "UTC"
 ) -> Inputs:
-    """Sniff each INPUT; forced `--log` / `--har` files are taken as said. A bad
-    `--log-tz` is refused even when no log turns out to need it."""
+    """Sniff each INPUT; `forced` files (kind name -> files, from `--log` / `--har`) are
+    taken as said. A bad `--log-tz` is refused even when no log turns out to need it."""
     logtime.require_tz(log_tz)
-    out = Inputs(hars=_once(hars), logs=_once(logs), log_tz=log_tz)
-    forced = {p.resolve() for p in [*out.hars, *out.logs]}
+    out = Inputs({kind: _once(named) for kind, named in (forced or {}).items()}, log_tz)
+    taken = {p.resolve() for p in out.paths()}
     for path in _once(paths):
-        if path.resolve() in forced:
+        if path.resolve() in taken:
             continue  # named twice (INPUT and --log/--har): read once, as forced
-        getattr(
-            out, {"capture": "captures", "har": "hars", "log": "logs"}[input_kind(path)]
-        ).append(path)
+        out[input_kind(path).name].append(path)
     if not out:
-        raise InputError("no input: give a capture, a HAR or a log file")
+        raise InputError(f"no input: give {kinds.listing()} file")
     return out
 
 
-def _once(paths: Iterable[str | Path]) -> list[Path]:
+def _once(paths: Paths) -> list[Path]:
     """The paths in order, each file once: the same file twice would double its events."""
     seen: set[Path] = set()
     out = []
@@ -66,11 +91,13 @@ def _once(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def captures_only(inputs: Inputs) -> Inputs:
-    """For commands that list packet-level sessions: a log there is a mistake, say so."""
-    if inputs.logs:
-        raise InputError(
-            "this is a text file, not a packet capture (expected pcap, pcapng or HAR; "
-            "`wsdoctor analyze` reads logs)",
-            source=str(inputs.logs[0]),
-        )
+    """For commands that list packet-level sessions (`sessions`, `frames`): a file of a
+    kind without frames (a log) there is a mistake, say so."""
+    for kind in kinds.KINDS:
+        if not kind.wire and inputs[kind.name]:
+            raise InputError(
+                "this is a text file, not a packet capture (expected pcap, pcapng or HAR; "
+                "`wsdoctor analyze` reads logs)",
+                source=str(inputs[kind.name][0]),
+            )
     return inputs

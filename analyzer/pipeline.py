@@ -9,17 +9,12 @@ second, not a tshark pass over a large capture. Each stage lives in its own pack
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from analyzer import config, findings, redact
-from analyzer.ingest import tshark
-from analyzer.ingest.capture import load_capture
-from analyzer.ingest.har import read_har
-from analyzer.ingest.logpacks import load_packs
-from analyzer.ingest.logs import read_log
+from analyzer.ingest import kinds
 from analyzer.inputs import Inputs
 from analyzer.rules.engine import evaluate
 from analyzer.rules.loader import load_rules, log_pack_dirs
@@ -27,7 +22,7 @@ from analyzer.rules.model import Rule
 from analyzer.sessions.build import build
 from analyzer.sessions.dataset import Dataset
 
-Progress = Callable[[Path, int, int], None]
+Progress = kinds.Progress
 
 
 @dataclass
@@ -64,29 +59,19 @@ def load(
     progress: Progress | None = None,
     log_packs: list[Path] | None = None,
 ) -> Dataset:
-    """Read every input into tables, then build the sessions. A plain list is captures
-    only (the pre-HAR/log callers).
+    """Read every input into tables, kind by kind (analyzer/ingest/kinds.py), then build
+    the sessions. A plain list is captures only (the pre-HAR/log callers).
 
     `log_packs`: folders or files of log pattern packs read besides the built-in ones."""
-    inputs = paths if isinstance(paths, Inputs) else Inputs(captures=list(paths))
-    captures = []
-    if inputs.captures:  # a log or HAR alone needs no tshark
-        binary = tshark.find_tshark(tshark_path)
-        captures = [
-            load_capture(
-                p,
-                i,
-                keylog,
-                binary,
-                (lambda n, off, p=p: progress(p, n, off)) if progress else None,
-            )
-            for i, p in enumerate(inputs.captures)
-        ]
-    first = len(captures)
-    hars = [read_har(p, first + i) for i, p in enumerate(inputs.hars)]
-    packs = load_packs(log_packs) if inputs.logs else []  # once, for every log
-    logs = [(p, read_log(p, packs, tz=inputs.log_tz)) for p in inputs.logs]
-    return build(captures, keylog, hars, logs)
+    inputs = paths if isinstance(paths, Inputs) else Inputs({"capture": paths})
+    how = kinds.Reading(keylog, tshark_path, progress, log_packs, inputs.log_tz)
+    tables: dict[str, list[Any]] = {}
+    first = 0  # a file's input index: its position over every kind
+    for kind in kinds.KINDS:
+        files = inputs[kind.name]
+        tables[kind.name] = kind.read(files, how, first) if files else []
+        first += len(files)
+    return build(tables, keylog)
 
 
 def diagnose(rules: list[Rule], data: Dataset) -> list[dict[str, Any]]:
@@ -102,9 +87,13 @@ def diagnose(rules: list[Rule], data: Dataset) -> list[dict[str, Any]]:
 
 
 def describe_inputs(data: Dataset) -> list[dict[str, Any]]:
-    """Every input file: captures (pcap|pcapng), then HAR files, then logs."""
-    files = [(c["path"], c["format"]) for c in data.captures]
-    files += [(h["path"], "har") for h in data.hars] + [(g["path"], "log") for g in data.logs]
+    """Every input file, kind by kind (captures, HAR files, logs), each as its kind's facts
+    name it: `kind` is the file's `format` where it has one (pcap|pcapng), else the kind."""
+    files = [
+        (facts["path"], facts.get("format") or kind.name)
+        for kind in kinds.KINDS
+        for facts in data.files.get(kind.name, [])
+    ]
     return [
         {
             "path": path,

@@ -28,7 +28,7 @@ HAR = SAMPLES / "browser-har" / "session.har"
 
 @functools.cache
 def _load(captures: tuple[Path, ...], logs: tuple[Path, ...] = (), hars: tuple[Path, ...] = ()):
-    return load(Inputs(list(captures), list(hars), list(logs)))
+    return load(Inputs({"capture": captures, "har": hars, "log": logs}))
 
 
 def _line(ref: str) -> str:
@@ -118,7 +118,7 @@ def test_inputs_are_sniffed_by_content(tmp_path: Path) -> None:
     har_as_json = tmp_path / "export.json"
     har_as_json.write_bytes(HAR.read_bytes())
     got = classify([IDLE / "capture.pcap", renamed, har_as_json])
-    assert (got.captures, got.logs, got.hars) == ([IDLE / "capture.pcap"], [renamed], [har_as_json])
+    assert got.files == {"capture": [IDLE / "capture.pcap"], "har": [har_as_json], "log": [renamed]}
 
 
 @pytest.mark.parametrize(
@@ -289,5 +289,6 @@ def test_a_refusal_names_the_earliest_rejected_leg_with_its_status() -> None:
 
 def test_a_file_named_twice_is_read_once() -> None:
     log = IDLE / "client.log"
-    inputs = classify([IDLE / "capture.pcap", log, IDLE / ".." / "idle-1011" / "client.log"], [log])
-    assert inputs.captures == [IDLE / "capture.pcap"] and inputs.logs == [log]
+    named = [IDLE / "capture.pcap", log, IDLE / ".." / "idle-1011" / "client.log"]
+    inputs = classify(named, {"log": [log]})
+    assert inputs["capture"] == [IDLE / "capture.pcap"] and inputs["log"] == [log]

@@ -157,7 +157,9 @@ def test_report_draws_log_events_and_cites_lines() -> None:
 
     folder = SAMPLES / "nginx-read-timeout"
     data = load(
-        classify([folder / "capture.pcap", folder / "client.log"], [folder / "nginx-error.log"])
+        classify(
+            [folder / "capture.pcap", folder / "client.log"], {"log": [folder / "nginx-error.log"]}
+        )
     )
     rules = builtin_rules()
     text = html.render(Analysis(data, rules, diagnose(rules, data), describe_inputs(data)))

@@ -61,28 +61,24 @@ class CaptureFile:
     snaplen: int | None = None
 
 
-def input_kind(path: Path) -> str:
-    """ "capture" | "har" | "log", from the first bytes (never the extension).
-
-    Anything compressed is a capture candidate so `sniff_capture` can name the problem
-    ("zstd-compressed file"); text that is not a HAR is a log, whatever its name. Unknown
-    binary content is an InputError here: neither tshark nor the log reader could use it.
-    """
+def read_head(path: Path) -> bytes:
+    """The first HEAD_BYTES of a readable, non-empty file: what each input kind's `sniff`
+    is shown (analyzer/ingest/kinds.py)."""
     _check_file(path)
     with path.open("rb") as fh:
-        head = fh.read(HEAD_BYTES)
-    magics = (GZIP_MAGIC, PCAPNG_MAGIC, *PCAP_MAGICS, *OTHER_COMPRESSION)
-    if head.startswith(magics):
-        return "capture"
-    if looks_like_har(head):
-        return "har"
-    if _text_like(head):
-        return "log"
-    raise InputError(
-        "not a packet capture, HAR or text log: unknown binary format "
-        "(expected pcap or pcapng, optionally gzip'd)",
-        source=str(path),
-    )
+        return fh.read(HEAD_BYTES)
+
+
+def looks_like_capture(head: bytes) -> bool:
+    """A pcap or pcapng magic, or any compression: a compressed file is a capture candidate
+    so that `sniff_capture` can name the problem ("zstd-compressed file")."""
+    return head.startswith((GZIP_MAGIC, PCAPNG_MAGIC, *PCAP_MAGICS, *OTHER_COMPRESSION))
+
+
+def looks_like_text(head: bytes) -> bool:
+    """No control bytes but tabs and line ends in the first 4 KiB (UTF-8 passes)."""
+    sample = head[:4096]
+    return bool(sample) and all(b in b"\t\n\r\f" or 32 <= b < 127 or b >= 128 for b in sample)
 
 
 def sniff_capture(path: Path) -> CaptureFile:
@@ -218,13 +214,8 @@ def _link_name(linktype: int) -> str:
     return LINK_TYPES.get(linktype, f"linktype-{linktype}")
 
 
-def _text_like(head: bytes) -> bool:
-    sample = head[:4096]
-    return bool(sample) and all(b in b"\t\n\r\f" or 32 <= b < 127 or b >= 128 for b in sample)
-
-
 def _describe_unknown(head: bytes) -> str:
-    if _text_like(head):
+    if looks_like_text(head):
         if looks_like_har(head):
             return "this is a HAR file, not a packet capture (`wsdoctor analyze` reads HAR)"
         return (

@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from analyzer.ingest import kinds
 from analyzer.rules import templates
 from analyzer.rules.condition import (
     Aggregate,
@@ -36,10 +37,10 @@ STATUSES = ("stable", "experimental", "deprecated")
 REQUIRED = ("id", "title", "category", "severity", "confidence", "rationale", "when")
 REQUIRED += ("summary", "fix", "references", "tests")
 OPTIONAL = ("status", "tags", "params", "evidence", "false_positives", "sources")
-SOURCES = ("capture", "har", "log")
+SOURCES = kinds.names()  # the input kinds (analyzer/ingest/kinds.py): capture, har, log
 # What a rule reads unless it says: the wire (a capture, or a HAR's frames). Log-only
 # sessions fill the close columns from log lines, so wire rules would misread them.
-DEFAULT_SOURCES = ("capture", "har")
+DEFAULT_SOURCES = kinds.wire_names()
 ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 INT64 = range(-(2**63), 2**63)
 

@@ -43,7 +43,7 @@ def capture_sessions(captures: list[CaptureData], keylog: Path | None) -> Datase
     warnings += _coverage_warnings(captures, table, keylog, misaligned.height)
     facts = [c.facts | _session_facts(table, i) for i, c in enumerate(captures)]
     frames = frames.with_columns(pl.col("input").replace_strict(names, return_dtype=pl.String))
-    return Dataset(table, FRAMES.conform(frames), events, found, facts, warnings)
+    return Dataset(table, FRAMES.conform(frames), events, found, warnings, files={"capture": facts})
 
 
 def _frames(tagged: pl.DataFrame) -> pl.DataFrame:

@@ -25,7 +25,7 @@ def add_hars(data: Dataset, hars: list[HarData], first_index: int) -> None:
     """HAR sessions join the capture's: same columns, `source: har`."""
     table, frames = har_tables(hars, first_index)
     data.warnings += [w for h in hars for w in h.warnings]
-    data.hars = har_facts(hars)
+    data.files["har"] = har_facts(hars)
     if table.height:
         listed = pl.col("messages_recorded")  # Firefox lists no messages: counts unknown
         table = padded(table).with_columns(

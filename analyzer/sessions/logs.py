@@ -44,7 +44,7 @@ def add_logs(data: Dataset, logs: list[tuple[Path, LogData]]) -> None:
         )
     data.log_events = SESSION_LOG_EVENTS.conform(tagged)
     data.sessions = with_log_columns(data.sessions, (data.log_events, found.offsets))
-    data.logs = [log_facts(p, log, data.log_events, found.offsets) for p, log in logs]
+    data.files["log"] = [log_facts(p, log, data.log_events, found.offsets) for p, log in logs]
 
 
 def with_log_columns(

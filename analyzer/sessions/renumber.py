@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import polars as pl
 
+from analyzer.ingest import kinds
 from analyzer.sessions.dataset import Dataset
 
 
 def renumber(data: Dataset) -> None:
-    """Ids s1.. by start time over every source; capture ids keep their order among ties."""
-    rank = pl.col("source").replace_strict(
-        {"capture": 0, "har": 1, "log": 2}, default=3, return_dtype=pl.Int32
-    )
+    """Ids s1.. by start time over every source; ties go by input kind (the registry's
+    order), then by the source's own number (capture ids keep their order)."""
+    order_of = {name: i for i, name in enumerate(kinds.names())}  # captures, HARs, logs
+    rank = pl.col("source").replace_strict(order_of, default=len(order_of), return_dtype=pl.Int32)
     seq = pl.col("id").str.extract(r"(\d+)$", 1).cast(pl.Int64, strict=False)
     order = data.sessions.with_columns(rank.alias("_r"), seq.alias("_q")).sort(
         "start", "_r", "_q", nulls_last=True, maintain_order=True
