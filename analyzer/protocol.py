@@ -17,12 +17,15 @@ OPCODE_NAMES: dict[int, str] = {
 CONTROL_OPCODES = frozenset({8, 9, 10})
 MAX_CONTROL_PAYLOAD = 125  # RFC 6455 §5.5
 
-# RFC 6455 §7.4.1 and the IANA registry; 1005/1006/1015 never appear on the wire.
+# RFC 6455 §7.4.1 and the IANA registry, as rule texts name them (the `close_name` filter);
+# 1005/1006/1015 never appear on the wire. 1015 in RFC 6455's words ("a failure to perform
+# a TLS handshake"; the registry says "TLS handshake").
 CLOSE_CODE_NAMES: dict[int, str] = {
     1000: "normal closure",
     1001: "going away",
     1002: "protocol error",
     1003: "unsupported data",
+    1004: "reserved",
     1005: "no status received",
     1006: "abnormal closure",
     1007: "invalid frame payload data",
@@ -33,7 +36,7 @@ CLOSE_CODE_NAMES: dict[int, str] = {
     1012: "service restart",
     1013: "try again later",
     1014: "bad gateway",
-    1015: "TLS handshake",
+    1015: "TLS handshake failure",
 }
 
 WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -41,6 +44,16 @@ WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 def opcode_name(opcode: int) -> str:
     return OPCODE_NAMES.get(opcode, f"reserved-{opcode}")
+
+
+def close_code_name(code: int) -> str:
+    """What a close code means: its registered name, `registered` (3000-3999: libraries and
+    frameworks), `private use` (4000-4999), else `unassigned` (RFC 6455 §7.4.2)."""
+    if code in CLOSE_CODE_NAMES:
+        return CLOSE_CODE_NAMES[code]
+    if 3000 <= code <= 3999:
+        return "registered"
+    return "private use" if 4000 <= code <= 4999 else "unassigned"
 
 
 def accept_key(sec_websocket_key: str) -> str:

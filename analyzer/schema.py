@@ -1,14 +1,19 @@
 """Declared polars schemas: every table column, its type and meaning, written down once.
 
 Rules (YAML) read session columns by these names; the JSON outputs serialise them. A
-column not declared here does not leave the pipeline.
+column not declared here does not leave the pipeline. A text column whose values come
+from a closed set declares them (`_enum`): its doc names them, and `rules validate`
+rejects a rule that compares the column with anything else.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import polars as pl
+
+from analyzer.columns import Table
+from analyzer.columns import enumerated as _enum
+from analyzer.protocol import opcode_name
+from analyzer.vocab import ANOMALY_KINDS, LOG_KINDS, LOG_SIDES, STAMPED_AT
 
 # The contract's category vocabulary (/work/shared/contract.md).
 CATEGORIES = (
@@ -33,26 +38,10 @@ TCP_ANALYSIS = (
     "keep_alive",
 )
 HEADER = pl.List(pl.Struct({"name": pl.String, "value": pl.String}))
-
-
-@dataclass(frozen=True)
-class Table:
-    name: str
-    columns: dict[str, tuple[pl.DataType, str]]
-
-    @property
-    def polars(self) -> pl.Schema:
-        return pl.Schema({k: t for k, (t, _) in self.columns.items()})
-
-    def empty(self) -> pl.DataFrame:
-        return pl.DataFrame(schema=self.polars)
-
-    def conform(self, df: pl.DataFrame) -> pl.DataFrame:
-        """Select exactly the declared columns, cast to the declared types."""
-        return df.select([pl.col(k).cast(t) for k, (t, _) in self.columns.items()])
-
-    def doc(self, column: str) -> str:
-        return self.columns[column][1]
+# Every opcode's name (RFC 6455 §5.2: 4 bits; the unassigned ones are reserved-N).
+OPCODES = tuple(opcode_name(i) for i in range(16))
+SOURCES = ("capture", "har", "log")  # where a session was seen
+SIDES = ("client", "server")
 
 
 def _t(name: str, **cols: tuple[pl.DataType, str]) -> Table:
@@ -69,8 +58,10 @@ FRAMES = _t(
     from_client=(B, "sent by the client (the side that opened TCP / sent the upgrade)"),
     fin=(B, "FIN bit: last frame of a message"),
     rsv=(pl.Int8, "RSV1-3 bits as a number (4 = RSV1, the permessage-deflate flag)"),
-    opcode=(S, "continuation|text|binary|close|ping|pong|reserved-N"),
-    message_opcode=(S, "for continuation frames the opcode of the message they continue"),
+    opcode=_enum(S, OPCODES, "{values}"),
+    message_opcode=_enum(
+        S, OPCODES, "for continuation frames the opcode of the message they continue: {values}"
+    ),
     payload_len=(I, "payload length on the wire (compressed length under permessage-deflate)"),
     masked=(B, "MASK bit (clients must mask, servers must not)"),
     close_code=(pl.Int32, "close status code; null for non-close frames or an empty close"),
@@ -138,7 +129,7 @@ TCP_EVENTS = _t(
     frame=(I, "capture frame number"),
     time=(TS, "capture time"),
     from_client=(B, "sent by the client"),
-    kind=(S, "|".join(("syn", "synack", "fin", "rst", *TCP_ANALYSIS))),
+    kind=_enum(S, ("syn", "synack", "fin", "rst", *TCP_ANALYSIS), "{values}"),
     ttl=(pl.Int32, "IP TTL / hop limit of the packet"),
     ip_id=(pl.Int32, "IPv4 identification (null for IPv6)"),
 )
@@ -148,7 +139,11 @@ ANOMALIES = _t(
     session=(S, "session id, null for capture-level anomalies"),
     frame=(I, "capture frame number"),
     time=(TS, "capture time"),
-    kind=(S, "anomaly name (Zeek style), e.g. ws_control_frame_too_long"),
+    kind=_enum(
+        S,
+        tuple(a.name for a in ANOMALY_KINDS),
+        "anomaly name (Zeek style; analyzer/vocab.py says what each means): {values}",
+    ),
     detail=(S, "what was measured"),
 )
 
@@ -160,18 +155,27 @@ def _sided(template: str, dtype: pl.DataType, doc: str) -> dict[str, tuple[pl.Da
 
 _IDENTITY = dict(
     id=(S, "session id, unique in the result, ordered by start time (s1, s2, ...)"),
-    source=(S, "where the session was seen: capture | har | log"),
+    source=_enum(S, SOURCES, "where the session was seen: {values}"),
     input=(S, "input file"),
     input_index=(pl.Int32, "position of the input file on the command line"),
     tcp_stream=(I, "tshark tcp.stream index"),
     client=(S, "client ip:port ([v6]:port for IPv6)"),
     server=(S, "server ip:port"),
-    client_evidence=(S, "how the client side was identified: handshake|syn|masking|ports"),
-    kind=(
+    client_evidence=_enum(
         S,
-        "websocket (101 seen) | rejected (upgrade or CONNECT refused: non-101 / non-2xx) | "
-        "unanswered (no response seen) | recovered (frames without a captured handshake) | "
-        "encrypted (TLS without keys, directly or inside an open CONNECT tunnel)",
+        ("handshake", "syn", "masking", "ports"),
+        "how the client side was identified: {values}",
+    ),
+    kind=_enum(
+        S,
+        {
+            "websocket": "101 seen",
+            "rejected": "upgrade or CONNECT refused: non-101 / non-2xx",
+            "unanswered": "no response seen",
+            "recovered": "frames without a captured handshake",
+            "encrypted": "TLS without keys, directly or inside an open CONNECT tunnel",
+        },
+        "{values}",
     ),
     tls=(B, "the connection carried TLS"),
     decrypted=(B, "an HTTP request was read inside the TLS (key log or embedded secrets)"),
@@ -291,8 +295,8 @@ _CLOSING = {
         "a duration named in the {side}'s close reason ('idle timeout 30s', 'within 10000 "
         "ms'), in seconds; null when it names none",
     ),
-    "close_first_by": (S, "client | server: who sent a close frame first; null if nobody"),
-    "close_handshake": (S, "complete | client-only | server-only | none"),
+    "close_first_by": _enum(S, SIDES, "{values}: who sent a close frame first; null if nobody"),
+    "close_handshake": _enum(S, ("complete", "client-only", "server-only", "none"), "{values}"),
     "client_last_data_before_server_close": (
         TS,
         "the client's last data frame before the server's close",
@@ -350,8 +354,10 @@ _TCP = {
     ),
     **{f"{k}_count": (I, f"tcp.analysis.{k} events") for k in TCP_ANALYSIS},
     "truncated_packets": (I, "packets of this connection cut short by the snapshot length"),
-    "tcp_end": (S, "fin | rst | open: the first FIN or RST, or neither captured"),
-    "tcp_ended_by": (S, "client | server: who sent that first FIN/RST"),
+    "tcp_end": _enum(
+        S, ("fin", "rst", "open"), "{values}: the first FIN or RST, or neither captured"
+    ),
+    "tcp_ended_by": _enum(S, SIDES, "{values}: who sent that first FIN/RST"),
     "tcp_end_time": (TS, "time of that FIN/RST"),
     "tcp_end_frame": (I, "capture frame of that FIN/RST"),
 }
@@ -363,9 +369,8 @@ _LOG = {
         "file:line of the most telling log event (handshake failure, proxy or ping timeout, "
         "abnormal close, reset, close received, close sent, ... in that order)",
     ),
-    "log_source_side": (
-        S,
-        "who wrote that line: client | server | proxy | unknown (the pack's reading of it)",
+    "log_source_side": _enum(
+        S, LOG_SIDES, "who wrote that line: {values} (the pack's reading of it)"
     ),
     "log_source_text": (S, "that line's text (credentials redacted, cut to 500 characters)"),
     "log_close_code": (
@@ -397,7 +402,7 @@ _LOG = {
 # A HAR entry of the same connection, folded into the capture session (analyzer/har_match.py).
 _HAR = {
     "har_input": (S, "HAR file that also recorded this connection; null if none did"),
-    "har_match": (S, "how it was matched: ws_key | request_id | url+time"),
+    "har_match": _enum(S, ("ws_key", "request_id", "url+time"), "how it was matched: {values}"),
     "har_offset_s": (
         F,
         "the HAR file's clock vs the capture (HAR request time - capture request time, "
@@ -443,14 +448,8 @@ LOG_EVENTS = _t(
     time=(TS, "the line's timestamp in UTC; null when the line had none the pack could read"),
     time_local_text=(S, "the timestamp exactly as written in the line"),
     tz_assumed=(B, "the timestamp had no zone and was read in the --log-tz zone"),
-    kind=(
-        S,
-        "close_received|close_sent|abnormal_close|handshake_failed|proxy_refused|"
-        "ping_timeout|reset|"
-        "proxy_timeout|proxy_closed|connection_open|frame_sent|frame_received|"
-        "keepalive_sent|request_id|error",
-    ),
-    side=(S, "who wrote or experienced the event: client|server|proxy|unknown"),
+    kind=_enum(S, LOG_KINDS, "{values} (analyzer/vocab.py says what each means)"),
+    side=_enum(S, LOG_SIDES, "who wrote or experienced the event: {values}"),
     close_code=(pl.Int32, "WebSocket close code the line names (1006 for no close frame)"),
     close_reason=(S, "close reason text the line names (redacted)"),
     status=(pl.Int32, "HTTP status (handshake failures, proxy access logs)"),
@@ -459,18 +458,14 @@ LOG_EVENTS = _t(
     remote=(S, "peer address or host[:port] the line names"),
     path=(S, "request path (no query) the line names, to join with captured sessions' path"),
     pattern=(S, "<pack>/<pattern id> that matched"),
-    stamped_at=(
+    stamped_at=_enum(
         S,
-        "event | request_start: what the line's time marks (Envoy stamps its access line, "
-        "written at stream end, with the request's start)",
+        STAMPED_AT,
+        "{values}: what the line's time marks (Envoy stamps its access line, written at "
+        "stream end, with the request's start)",
     ),
     text=(S, "the line, key-like runs redacted, cut to 500 characters"),
 )
-
-# A refused upgrade: told by anyone (handshake_failed), or a proxy saying it answered
-# itself instead of relaying the server's answer (proxy_refused: a local reply, an
-# unreachable upstream, a request it would not forward).
-REFUSALS = ["handshake_failed", "proxy_refused"]
 
 # LOG_EVENTS as the pipeline keeps them: each event tied to a session (or not) and placed
 # on the capture's clock.
@@ -480,10 +475,14 @@ SESSION_LOG_EVENTS = Table(
         **LOG_EVENTS.columns,
         "session": (S, "session id the event was attached to; null when none"),
         "aligned_time": (TS, "`time` minus the file's clock offset: on the capture clock"),
-        "match": (
+        "match": _enum(
             S,
-            "how it was attached: request_id+port | port | request_id | remote | path | "
-            "log (a log-only session)",
+            {
+                **dict.fromkeys(("request_id+port", "port", "request_id", "remote", "path"), ""),
+                "status": "a refusal's HTTP status",
+                "log": "a log-only session",
+            },
+            "how it was attached: {values}",
         ),
     },
 )

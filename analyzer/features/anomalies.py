@@ -1,6 +1,8 @@
 """Odd traffic as data (Zeek style): named anomaly rows that rules can match on.
 
-Each detector is a filter over frames or handshakes; nothing here raises.
+Each detector is a filter over frames or handshakes; nothing here raises on data. The
+kinds, and what each means, are declared in analyzer/vocab.py (ANOMALY_KINDS): rules may
+only name declared ones, so a detector must emit nothing else.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import polars as pl
 
 from analyzer.protocol import MAX_CONTROL_PAYLOAD
 from analyzer.schema import ANOMALIES
+from analyzer.vocab import ANOMALY_KIND
 
 CONTROL = ("close", "ping", "pong")
 # 1 TiB: far beyond any server's message limit (typically 1-100 MB); a longer claim means
@@ -20,6 +23,13 @@ VALID_CLOSE = (
     | pl.col("close_code").is_between(1007, 1014)
     | pl.col("close_code").is_between(3000, 4999)
 )
+
+
+def _declared(kind: str) -> pl.Expr:
+    if kind not in ANOMALY_KIND:  # a programming error: declare it in analyzer/vocab.py
+        raise KeyError(f"anomaly kind {kind!r} is not declared in analyzer/vocab.py")
+    return pl.lit(kind).alias("kind")
+
 
 _OP, _LEN = pl.col("opcode"), pl.col("payload_len").cast(pl.String)
 _CONTROL = _OP.is_in(CONTROL)
@@ -65,7 +75,7 @@ FRAME_CHECKS: dict[str, tuple[pl.Expr, pl.Expr]] = {
 
 
 def _rows(df: pl.DataFrame, kind: str, detail: pl.Expr) -> pl.DataFrame:
-    return df.select("session", "frame", "time", pl.lit(kind).alias("kind"), detail.alias("detail"))
+    return df.select("session", "frame", "time", _declared(kind), detail.alias("detail"))
 
 
 def frame_anomalies(frames: pl.DataFrame) -> list[pl.DataFrame]:
@@ -97,7 +107,7 @@ def handshake_anomalies(sessions: pl.DataFrame) -> list[pl.DataFrame]:
             pl.col("id").alias("session"),
             pl.col("response_frame").alias("frame"),
             pl.col("response_time").alias("time"),
-            pl.lit("ws_accept_key_mismatch").alias("kind"),
+            _declared("ws_accept_key_mismatch"),
             pl.format(
                 "Sec-WebSocket-Accept {} does not match the key {}",
                 pl.col("accept"),

@@ -10,42 +10,11 @@ from __future__ import annotations
 
 import polars as pl
 
-from analyzer.schema import REFUSALS
-
-# Most telling first: what a support engineer should read before anything else.
-PRIORITY = [
-    "proxy_refused",
-    "handshake_failed",
-    "proxy_timeout",
-    "ping_timeout",
-    "abnormal_close",
-    "reset",
-    "close_received",
-    "close_sent",
-    "error",
-    "proxy_closed",
-    "connection_closed",
-    "connection_open",
-    "request_id",
-    "keepalive_sent",
-    "frame_received",
-    "frame_sent",
-]
-# Whose code a log's close line states: the peer's close beats our own echo of it.
-CLOSE_PRIORITY = ["close_received", "close_sent", "abnormal_close"]
-# Kinds that show a log describes a connection (not only frames or a proxy's own restart).
-CONNECTION_KINDS = [
-    "connection_open",
-    "request_id",
-    "close_received",
-    "close_sent",
-    "abnormal_close",
-    *REFUSALS,
-    "ping_timeout",
-    "proxy_timeout",
-    "reset",
-    "connection_closed",
-]
+# The kinds' orders and sets are declared with each kind (analyzer/vocab.py): PRIORITY is
+# most telling first (what a support engineer should read before anything else),
+# CLOSE_PRIORITY whose code a log's close line states (the peer's close beats our own echo
+# of it), FLAGGED the kinds with a `log_<kind>` column.
+from analyzer.vocab import CLOSE_PRIORITY, FLAGGED, PRIORITY, REFUSALS
 
 
 def _rank(order: list[str]) -> pl.Expr:
@@ -86,12 +55,8 @@ def log_features(events: pl.DataFrame, key: str = "session") -> pl.DataFrame:
             .sort_by(close_order, descending=[False, True, False])
             .first()
             .alias("_close"),
-            *[
-                (pl.col("kind") == k).any().alias(f"log_{k}")
-                for k in ("abnormal_close", "ping_timeout", "proxy_timeout", "reset")
-            ],
+            *[(pl.col("kind") == k).any().alias(f"log_{k}") for k in FLAGGED],
             pl.col("status").filter(failed).drop_nulls().first().alias("log_handshake_status"),
-            (pl.col("kind") == "proxy_refused").any().alias("log_proxy_refused"),
             failed.any().alias("log_handshake_failed"),
             pl.col("aligned_time").min().alias("log_first_time"),
         )

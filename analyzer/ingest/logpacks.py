@@ -11,6 +11,7 @@ Problems are reported like rule packs: `file:line: field: message`, all at once.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,34 +22,15 @@ import polars as pl
 from analyzer import resources
 from analyzer.errors import PackError
 from analyzer.ingest.logtime import FORMATS
+from analyzer.vocab import LOG_KINDS, LOG_SIDES, STAMPED_AT
 from analyzer.yamlsource import Source, read_or_problems
 
-KINDS = frozenset(
-    {
-        "close_received",
-        "close_sent",
-        "abnormal_close",
-        "handshake_failed",
-        "proxy_refused",
-        "ping_timeout",
-        "reset",
-        "proxy_timeout",
-        "proxy_closed",
-        "connection_open",
-        "frame_sent",
-        "frame_received",
-        "keepalive_sent",
-        "request_id",
-        "error",
-        "connection_closed",
-    }
-)
-SIDES = frozenset({"client", "server", "proxy", "unknown"})
+# The event kinds a pattern may map a line to, and who may have written it: declared, with
+# what each kind means, in analyzer/vocab.py.
+KINDS = frozenset(LOG_KINDS)
+SIDES = frozenset(LOG_SIDES)
 # Named regex groups a pattern may use; each feeds one LOG_EVENTS column.
 GROUPS = frozenset({"code", "reason", "status", "request_id", "port", "remote", "path", "side"})
-# What a line's timestamp marks: the moment it describes (most tools), or the start of the
-# request it reports on, written when the stream ends (Envoy's default access log).
-STAMPED_AT = ("event", "request_start")
 # Pack params (the `jsonl` field mapping): each a JSON key or a list of candidate keys.
 PARAMS = ("time_field", "level_field", "message_field")
 _ID = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
@@ -256,7 +238,7 @@ def _parse_pattern(
     if not isinstance(pid, str) or not _ID.match(pid):
         problems.add((*where, "id"), "required: lower-case words joined by `-`")
     if not (isinstance(kind, str) and kind in KINDS):
-        problems.add((*where, "kind"), f"must be one of: {', '.join(sorted(KINDS))}")
+        problems.add((*where, "kind"), _unknown_kind(kind))
     if not (isinstance(side, str) and side in SIDES | {"auto"}):
         problems.add((*where, "side"), f"must be one of: {', '.join(sorted(SIDES | {'auto'}))}")
     regex = item.get("regex")
@@ -272,6 +254,17 @@ def _parse_pattern(
         return None
     return LogPattern(
         pid, kind, side, literals, regex, groups, tuple(examples), tuple(str(c) for c in counters)
+    )
+
+
+def _unknown_kind(kind: Any) -> str:
+    """Why `kind` is no event kind: the nearest declared ones, then all of them."""
+    close = difflib.get_close_matches(str(kind), LOG_KINDS, n=3) if kind is not None else []
+    guess = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+    shown = "" if kind is None else f", not {kind!r}"
+    return (
+        f"must be one of the event kinds analyzer/vocab.py declares{shown}{guess}: "
+        f"{', '.join(sorted(KINDS))}"
     )
 
 

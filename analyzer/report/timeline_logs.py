@@ -14,14 +14,15 @@ from typing import Any
 
 import polars as pl
 
+from analyzer.vocab import LOG_KIND, marked
+
 MAX_MARKS = 40
 MAX_LINES = 4  # tooltip lines per diamond
 SIZE = 4.5
-# What the log adds to the capture comes first; echoes of traffic already drawn last.
-TELLING = ("abnormal_close", "proxy_timeout", "ping_timeout", "proxy_refused")
-TELLING += ("handshake_failed", "reset")
-TELLING += ("close_received", "close_sent", "proxy_closed", "error")
-ROUTINE = ("frame_sent", "frame_received", "keepalive_sent")
+# What the log adds to the capture comes first; echoes of traffic already drawn last
+# (each kind's `mark`, analyzer/vocab.py).
+TELLING = marked("telling")
+ROUTINE = marked("routine")
 
 
 def log_marks(canvas: Any, events: pl.DataFrame, wire_y: float) -> None:
@@ -64,7 +65,8 @@ def _diamond(canvas: Any, x: float, y: float, group: list[dict[str, Any]]) -> No
 
 
 def _tip(r: dict[str, Any], canvas: Any) -> str:
-    what = r["kind"].replace("_", " ")
+    kind = LOG_KIND.get(r["kind"])
+    what = kind.label if kind else r["kind"].replace("_", " ")
     if r.get("close_code") is not None:
         what += f" {r['close_code']}"
     if r.get("close_reason"):

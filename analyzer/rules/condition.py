@@ -10,24 +10,30 @@ before it runs and nothing in it is ever evaluated as code:
 
 Inside `where`, leaves name table columns with `field:` instead of `feature:`. A VALUE
 is a literal, `{param: P}`, `{feature: F}`, `{add|sub|mul: [V, V]}`, `{coalesce: [...]}`
-or `{seconds: [FROM, TO]}` (TO - FROM of two time features, in seconds).
+or `{seconds: [FROM, TO]}` (TO - FROM of two time features, in seconds). A column whose
+values come from a closed set (analyzer/schema.py `_enum`) is compared only with those.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
+from analyzer.schema import ANOMALIES, FRAMES, SESSIONS
 from analyzer.yamlsource import Where
 
 COMPARE = ("eq", "ne", "lt", "le", "gt", "ge")
 OPERATORS = (*COMPARE, "between", "in", "not_in", "is_null", "matches", "not_matches", "near")
 ARITH = ("add", "sub", "mul")
 AGGREGATES = ("frames", "anomalies")
+# The closed value sets of each aggregate table's columns (`opcode`, anomaly `kind`, ...).
+TABLE_VALUES = {"frames": FRAMES.values, "anomalies": ANOMALIES.values}
+# Operators whose literals must be among an enumerated column's values.
+ENUM_OPS = ("eq", "ne", "in", "not_in")
 # Columns every aggregate leaf adds to the session row under its alias.
 AGG_COLUMNS = {
     "count": pl.Int64,
@@ -67,7 +73,8 @@ class Group:
 
 @dataclass
 class Scope:
-    """What names a condition may use: columns with their dtypes, params, and problems."""
+    """What names a condition may use: columns with their dtypes, params, and problems;
+    `values`: the closed value sets of its columns (the session table's by default)."""
 
     columns: dict[str, pl.DataType]
     params: dict[str, Any]
@@ -75,6 +82,7 @@ class Scope:
     problems: list[Problem]
     aggregates: list[Aggregate]
     key: str = "feature"
+    values: dict[str, tuple[str, ...]] = field(default_factory=lambda: SESSIONS.values)
 
     def fail(self, where: Where, message: str) -> None:
         self.problems.append(Problem(where, message))
@@ -136,7 +144,24 @@ def _leaf(node: dict[str, Any], where: Where, scope: Scope) -> Leaf | None:
         return None
     op = ops[0]
     value = _operand(op, node[op], scope.columns[name], (*where, op), scope)
+    if op in ENUM_OPS and name in scope.values:
+        _enumerated(name, value, (*where, op), scope)
     return Leaf(name, op, value)
+
+
+def _enumerated(name: str, value: Any, where: Where, scope: Scope) -> None:
+    """Each text literal (or a param's default) compared with a closed-set column must be
+    one of its values: `close_first_by: sever` would silently never match."""
+    allowed = scope.values[name]
+    items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+    for i, item in items:
+        at, said = ((*where, i) if i is not None else where), ""
+        if isinstance(item, tuple) and item[0] == "param":
+            said, item = f"param {item[1]!r}: ", scope.params.get(item[1])
+        if isinstance(item, str) and item not in allowed:
+            close = difflib.get_close_matches(item, allowed, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"one of: {', '.join(allowed)}"
+            scope.fail(at, f"{said}unknown value {item!r} for {name} ({hint})")
 
 
 def _suggest(name: str, scope: Scope) -> str:
@@ -148,7 +173,8 @@ def _aggregate(table: str, body: Any, where: Where, scope: Scope) -> Aggregate |
     if not isinstance(body, dict) or set(body) - {"where", "count", "as"}:
         scope.fail(where, f"`{table}` takes `where`, `count` and `as`")
         return None
-    inner = Scope(scope.tables[table], scope.params, {}, scope.problems, [], "field")
+    values = TABLE_VALUES.get(table, {})
+    inner = Scope(scope.tables[table], scope.params, {}, scope.problems, [], "field", values)
     cond = parse(body["where"], (*where, "where"), inner) if "where" in body else None
     count_spec = body.get("count", {"ge": 1})
     alias = body.get("as", f"_{table}{len(scope.aggregates) + 1}")  # generated: not checked
@@ -158,7 +184,7 @@ def _aggregate(table: str, body: Any, where: Where, scope: Scope) -> Aggregate |
     if any(f"{alias}_{c}" in scope.columns for c in AGG_COLUMNS):
         scope.fail((*where, "as"), f"alias {alias!r} clashes with an existing feature")
         return None
-    counter = Scope({"count": pl.Int64}, scope.params, {}, scope.problems, [], "field")
+    counter = Scope({"count": pl.Int64}, scope.params, {}, scope.problems, [], "field", {})
     count = (
         _leaf({"field": "count", **count_spec}, (*where, "count"), counter)
         if isinstance(count_spec, dict)

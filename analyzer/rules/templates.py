@@ -7,7 +7,8 @@ values from a capture or a log are hostile, so every interpolated value is Markd
 by default (`_finalize`): a Server header cannot open a link or an image. The `code`
 filter quotes a value as an inline code span nothing inside can close, `in_fence` passes
 one into a fenced code block (where escapes would show), and the wsdoctor filters that
-produce their own text (secs, frame, clock, whose_log) mark it as already safe.
+produce their own text (secs, frame, clock, whose_log, close_name, close_meaning) mark it
+as already safe.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta
 
+from analyzer.protocol import close_code_name
 from analyzer.rules import sandbox
 
 
@@ -86,6 +88,23 @@ def whose_log(side: Any) -> str:
     return MarkdownText(f"The {side}'s log" if side in ("client", "server", "proxy") else "The log")
 
 
+def _close_code(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def close_name(value: Any) -> Any:
+    """`1011 (internal error)`: a close code with what it means (the one close-code table,
+    analyzer/protocol.py); anything but a code is left as it is."""
+    code = _close_code(value)
+    return value if code is None else MarkdownText(f"{code} ({close_code_name(code)})")
+
+
+def close_meaning(value: Any) -> Any:
+    """`internal error`: only what a close code means (the code is already in the text)."""
+    code = _close_code(value)
+    return value if code is None else MarkdownText(close_code_name(code))
+
+
 def _nearest(value: Any, choices: Any) -> Any:
     """The listed value (or map key) closest to `value`: which known default matched."""
     keys = list(choices)
@@ -113,6 +132,7 @@ ENV = sandbox.BoundedSandbox(
 )
 ENV.filters.update(secs=_secs, frame=_frame, clock=_clock, whose_log=whose_log)
 ENV.filters.update(code=_code, in_fence=_in_fence)
+ENV.filters.update(close_name=close_name, close_meaning=close_meaning)
 ENV.globals.update(nearest=_nearest)
 
 

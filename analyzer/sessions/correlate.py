@@ -36,10 +36,9 @@ from dataclasses import dataclass
 import polars as pl
 
 from analyzer.features.common import seconds
-from analyzer.schema import REFUSALS
+from analyzer.vocab import OPENERS, REFUSALS, anchored
 
 TOLERANCE_S = 2.0
-OPENERS = ["request_id", "connection_open"]
 _NS = 1_000_000_000
 # A line that reports a refused request with its status: a failed upgrade, or an error the
 # proxy answered with 4xx/5xx (Envoy's DPE 400 names nothing else).
@@ -180,13 +179,13 @@ def anchor_offsets(events: pl.DataFrame, sessions: pl.DataFrame) -> dict[str, fl
     twin = (
         pl.when(pl.col("stamped_at") == "request_start")
         .then(pl.col("request_time"))
-        .when(pl.col("kind") == "close_received")
+        .when(pl.col("kind").is_in(anchored("peer_close")))
         .then(pl.when(server).then(pl.col(own)).otherwise(pl.col(peer)))
-        .when(pl.col("kind") == "close_sent")
+        .when(pl.col("kind").is_in(anchored("own_close")))
         .then(pl.when(server).then(pl.col(peer)).otherwise(pl.col(own)))
-        .when(pl.col("kind").is_in(["connection_open", *REFUSALS]))
+        .when(pl.col("kind").is_in(anchored("response")))
         .then(pl.col("response_time"))
-        .when(pl.col("kind").is_in(["proxy_timeout", "reset"]))
+        .when(pl.col("kind").is_in(anchored("tcp_end")))
         .then(pl.col("tcp_end_time"))
     )
     diffs = (

@@ -11,8 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from analyzer.features.closing import close_summary
-from analyzer.features.logs import CONNECTION_KINDS
-from analyzer.schema import REFUSALS
+from analyzer.vocab import CONNECTION_KINDS, REFUSALS
 
 
 def log_only_sessions(events: pl.DataFrame) -> pl.DataFrame:
