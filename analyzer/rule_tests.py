@@ -20,7 +20,8 @@ from analyzer.inputs import classify
 from analyzer.rules.condition import AGG_COLUMNS
 from analyzer.rules.engine import evaluate
 from analyzer.rules.model import Case, Rule
-from analyzer.schema import ANOMALIES, COUNT_COLUMNS, FRAMES, SESSIONS
+from analyzer.schema import ANOMALIES, FRAMES
+from analyzer.session_schema import COUNT_COLUMNS, SESSIONS
 from analyzer.sessions.dataset import Dataset
 from analyzer.yamlsource import YamlProblem, read
 

@@ -16,7 +16,8 @@ import pytest
 
 from analyzer.inputs import Inputs, classify
 from analyzer.pipeline import load
-from analyzer.schema import SESSION_GROUPS, SESSION_LOG_EVENTS, SESSIONS
+from analyzer.schema import SESSION_LOG_EVENTS
+from analyzer.session_schema import SESSION_GROUPS, SESSIONS
 from analyzer.sessions.correlate import match
 
 from conftest import SAMPLES, run_cli

@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from analyzer import pipeline, schema
+from analyzer import pipeline, session_schema
 from analyzer.cli import analyze
 from analyzer.errors import InputError, PackError
 from analyzer.ingest import kinds
@@ -60,7 +60,7 @@ def test_rule_sources_and_the_source_column_are_the_registry_s(tmp_path: Path) -
     assert SOURCES == NAMES
     assert tuple(k.name for k in kinds.KINDS if k.wire) == DEFAULT_SOURCES
     # The schema sits below ingest and cannot read the registry: it lists them again.
-    listed = schema.SESSIONS.doc("source").split(":", 1)[1]
+    listed = session_schema.SESSIONS.doc("source").split(":", 1)[1]
     assert tuple(v.strip() for v in listed.split("|")) == NAMES
     assert {s for r in load_rules([]) for s in r.sources} <= set(NAMES)
     rule = (REPO / "rules" / "missing-close" / "close-then-reset.yaml").read_text()

@@ -16,14 +16,8 @@ from analyzer.ingest.logpacks import load_pack, load_packs
 from analyzer.protocol import CLOSE_CODE_NAMES
 from analyzer.rules.condition import Scope, parse
 from analyzer.rules.templates import RENDERER
-from analyzer.schema import (
-    ANOMALIES,
-    FRAMES,
-    LOG_EVENTS,
-    SESSION_LOG_EVENTS,
-    SESSIONS,
-    TCP_EVENTS,
-)
+from analyzer.schema import ANOMALIES, FRAMES, LOG_EVENTS, SESSION_LOG_EVENTS, TCP_EVENTS
+from analyzer.session_schema import SESSIONS
 
 from conftest import REPO, SAMPLES, loaded, run_cli, sample
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-from analyzer.schema import SESSION_GROUPS, SESSIONS
+from analyzer.session_schema import SESSION_GROUPS, SESSIONS
 
 ISO = "%Y-%m-%dT%H:%M:%S%.6fZ"
 FRAME_FIELDS = [

@@ -23,7 +23,8 @@ from typing import Any
 
 import polars as pl
 
-from analyzer.schema import ANOMALIES, FRAMES, SESSIONS
+from analyzer.schema import ANOMALIES, FRAMES
+from analyzer.session_schema import SESSIONS
 from analyzer.yamlsource import Where
 
 COMPARE = ("eq", "ne", "lt", "le", "gt", "ge")

@@ -28,7 +28,8 @@ from analyzer.rules.condition import (
     compile_condition,
     parse,
 )
-from analyzer.schema import ANOMALIES, CATEGORIES, FRAMES, SESSIONS
+from analyzer.schema import ANOMALIES, CATEGORIES, FRAMES
+from analyzer.session_schema import SESSIONS
 from analyzer.yamlsource import Source, Where
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")

@@ -17,7 +17,8 @@ from analyzer.ingest.capture import CaptureData
 from analyzer.ingest.frames import explode_frames
 from analyzer.ingest.handshakes import handshake_rows
 from analyzer.ingest.tcp_events import tcp_events
-from analyzer.schema import COUNT_COLUMNS, FRAMES
+from analyzer.schema import FRAMES
+from analyzer.session_schema import COUNT_COLUMNS
 from analyzer.sessions import streams
 from analyzer.sessions.dataset import Dataset
 from analyzer.sessions.finish import finish_sessions

@@ -7,7 +7,8 @@ from typing import Any
 
 import polars as pl
 
-from analyzer.schema import ANOMALIES, FRAMES, SESSION_LOG_EVENTS, SESSIONS, TCP_EVENTS
+from analyzer.schema import ANOMALIES, FRAMES, SESSION_LOG_EVENTS, TCP_EVENTS
+from analyzer.session_schema import SESSIONS
 
 
 @dataclass

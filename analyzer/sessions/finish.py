@@ -8,7 +8,7 @@ from analyzer.features.common import seconds
 from analyzer.features.endpoint import deepgram_flag
 from analyzer.features.liveness import quiet_features
 from analyzer.features.tcp import session_tcp_features
-from analyzer.schema import COUNT_COLUMNS, SESSION_GROUPS, SESSIONS
+from analyzer.session_schema import COUNT_COLUMNS, SESSION_GROUPS, SESSIONS
 
 # Frame counters a HAR or a log-only session can state; TCP counters stay null there.
 FRAME_COUNTS = [c for c in COUNT_COLUMNS if c in SESSION_GROUPS["traffic"]]

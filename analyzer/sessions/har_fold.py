@@ -25,7 +25,7 @@ from __future__ import annotations
 import polars as pl
 
 from analyzer.features.common import seconds
-from analyzer.schema import SESSION_GROUPS, SESSIONS
+from analyzer.session_schema import SESSION_GROUPS, SESSIONS
 from analyzer.sessions.dataset import Dataset
 
 TOLERANCE_S = 2.0

@@ -10,7 +10,8 @@ import polars as pl
 
 from analyzer.features.logs import log_features
 from analyzer.ingest.logs import LogData
-from analyzer.schema import SESSION_GROUPS, SESSION_LOG_EVENTS, SESSIONS
+from analyzer.schema import SESSION_LOG_EVENTS
+from analyzer.session_schema import SESSION_GROUPS, SESSIONS
 from analyzer.sessions.correlate import correlate
 from analyzer.sessions.dataset import Dataset
 from analyzer.sessions.finish import finish_sessions
