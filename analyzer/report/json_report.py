@@ -1,32 +1,53 @@
-"""The contract's JSON report (`wsdoctor.report/1`): what ticket tooling and CI gates parse."""
+"""The contract's JSON report (`wsdoctor.report/1`): what ticket tooling and CI gates parse.
+
+Its records are typed by `json_types` (TypedDicts, keys in the order written) and
+published as a JSON Schema in `report.schema.json`.
+"""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, cast
 
 from analyzer import __version__
 from analyzer.pipeline import Analysis
+from analyzer.report.json_types import (
+    CaptureFacts,
+    CaptureFile,
+    Finding,
+    HarFile,
+    Input,
+    LogFile,
+    Report,
+    RuleUsed,
+    Severity,
+)
 from analyzer.report.records import session_records
 
-SCHEMA = "wsdoctor.report/1"
+SCHEMA: Final = "wsdoctor.report/1"
 SUMMED = ("packets", "truncated_packets", "lost_segments", "retransmissions", "tcp_connections")
 SUMMED += ("sessions", "encrypted_sessions", "recovered_sessions")
 
 
-def capture_facts(captures: list[dict[str, Any]]) -> dict[str, Any]:
+def capture_facts(captures: list[dict[str, Any]]) -> CaptureFacts:
     """Quality facts over all capture inputs, with each file's own facts kept under `files`."""
     starts = [c["start"] for c in captures if c.get("start")]
     ends = [c["end"] for c in captures if c.get("end")]
-    return {
+    facts = {
         **{k: sum(c.get(k) or 0 for c in captures) for k in SUMMED},
         "start": _iso(min(starts)) if starts else None,
         "end": _iso(max(ends)) if ends else None,
         "snaplen": min((c["snaplen"] for c in captures if c.get("snaplen")), default=None),
         "damaged": any(c.get("damaged") for c in captures),
-        "files": [{k: _iso(v) for k, v in c.items()} for c in captures],
+        "files": [cast(CaptureFile, _times(c)) for c in captures],
     }
+    return cast(CaptureFacts, facts)
+
+
+def _times(facts: dict[str, Any]) -> dict[str, Any]:
+    """A pipeline fact record with its datetimes as ISO text, keys as the pipeline wrote them."""
+    return {k: _iso(v) for k, v in facts.items()}
 
 
 def _iso(value: Any) -> Any:
@@ -35,19 +56,25 @@ def _iso(value: Any) -> Any:
     return value
 
 
-def report(result: Analysis) -> dict[str, Any]:
+def report(result: Analysis) -> Report:
+    """The pipeline's records pass through as they are (a field the pipeline adds reaches
+    the report, and tests/test_json_schema.py asks for it to be documented); the TypedDicts
+    say what they hold."""
     return {
         "schema": SCHEMA,
         "tool": {"name": "wsdoctor", "version": __version__},
         "redacted": result.redacted,
-        "inputs": result.inputs,
+        "inputs": cast(list[Input], result.inputs),
         "capture": capture_facts(result.data.captures),
-        "logs": [{k: _iso(v) for k, v in log.items()} for log in result.data.logs],
-        "hars": result.data.hars,
+        "logs": [cast(LogFile, _times(log)) for log in result.data.logs],
+        "hars": cast(list[HarFile], result.data.hars),
         "sessions": session_records(result.data.sessions),
-        "findings": result.findings,
+        "findings": cast(list[Finding], result.findings),
         "warnings": result.data.warnings,
-        "rules": [{"id": r.id, "severity": r.severity, "params": r.params} for r in result.rules],
+        "rules": [
+            RuleUsed(id=r.id, severity=cast(Severity, r.severity), params=r.params)
+            for r in result.rules
+        ],
     }
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import cast
 
 import polars as pl
 
+from analyzer.report.json_types import Session
 from analyzer.session_schema import SESSION_GROUPS, SESSIONS
 
 ISO = "%Y-%m-%dT%H:%M:%S%.6fZ"
@@ -34,14 +35,16 @@ def iso_times(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(pl.col(pl.Datetime).dt.convert_time_zone("UTC").dt.strftime(ISO))
 
 
-def session_records(sessions: pl.DataFrame) -> list[dict[str, Any]]:
+def session_records(sessions: pl.DataFrame) -> list[Session]:
+    """Rows nested as SESSION_GROUPS says: the `Session` TypedDict, whose keys
+    tests/test_json_schema.py holds equal to analyzer/session_schema.py's columns."""
     grouped = {c for cols in SESSION_GROUPS.values() for c in cols}
     top = [c for c in SESSIONS.columns if c not in grouped]
     out = []
     for row in iso_times(sessions).iter_rows(named=True):
         record = {c: row[c] for c in top}
         record.update({g: {c: row[c] for c in cols} for g, cols in SESSION_GROUPS.items()})
-        out.append(record)
+        out.append(cast(Session, record))
     return out
 
 
