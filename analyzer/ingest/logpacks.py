@@ -124,28 +124,45 @@ def _field(where: Where) -> str:
     return text.replace(".[", "[") or "(file)"
 
 
+_PACK_FIELDS = {
+    "pack",
+    "title",
+    "description",
+    "timestamps",
+    "stamped_at",
+    "side",
+    "side_hints",
+    "params",
+    "patterns",
+    "examples",
+    "references",
+}
+
+
 def _parse_pack(src: Source, problems: _Problems) -> LogPack | None:
     data = src.data
     if not isinstance(data, dict):
         problems.add((), "a pack must be a mapping")
         return None
-    for key in set(data) - {
-        "pack",
-        "title",
-        "description",
-        "timestamps",
-        "stamped_at",
-        "side",
-        "side_hints",
-        "params",
-        "patterns",
-        "examples",
-        "references",
-    }:
+    for key in set(data) - _PACK_FIELDS:
         problems.add((key,), "unknown field")
     name = data.get("pack")
     if not isinstance(name, str) or not _ID.match(name):
         problems.add(("pack",), "required: lower-case name such as `nginx`")
+    stamps, stamped_at = _timestamps(data, problems)
+    hints = _side_hints(data.get("side_hints") or {}, problems)
+    params = _params(data.get("params") or {}, problems)
+    patterns = _patterns(data, problems)
+    if not patterns and not params.get("message_field"):
+        problems.add(("patterns",), "a pack needs at least one pattern")
+    examples = tuple(_examples(data.get("examples") or [], ("examples",), problems))
+    return LogPack(
+        str(name), src.path, stamps, tuple(patterns), hints, params, examples, stamped_at
+    )
+
+
+def _timestamps(data: dict[str, Any], problems: _Problems) -> tuple[tuple[str, ...], str]:
+    """(the formats the pack's lines are stamped in, what the stamp marks)."""
     stamps = data.get("timestamps") or []
     for i, s in enumerate(stamps if isinstance(stamps, list) else [stamps]):
         if not (isinstance(s, str) and s in FORMATS):
@@ -153,8 +170,10 @@ def _parse_pack(src: Source, problems: _Problems) -> LogPack | None:
     stamped_at = data.get("stamped_at", "event")
     if not (isinstance(stamped_at, str) and stamped_at in STAMPED_AT):
         problems.add(("stamped_at",), f"must be one of {', '.join(STAMPED_AT)}")
-    hints = _side_hints(data.get("side_hints") or {}, problems)
-    params = _params(data.get("params") or {}, problems)
+    return tuple(stamps if isinstance(stamps, list) else []), str(stamped_at)
+
+
+def _patterns(data: dict[str, Any], problems: _Problems) -> list[LogPattern]:
     raw = data.get("patterns") or []
     if not isinstance(raw, list):
         problems.add(("patterns",), "must be a list")
@@ -166,19 +185,7 @@ def _parse_pack(src: Source, problems: _Problems) -> LogPack | None:
         p for i, item in enumerate(raw) if (p := _parse_pattern(item, i, problems, str(side)))
     ]
     _duplicate_ids(patterns, problems)
-    if not patterns and not params.get("message_field"):
-        problems.add(("patterns",), "a pack needs at least one pattern")
-    examples = tuple(_examples(data.get("examples") or [], ("examples",), problems))
-    return LogPack(
-        str(name),
-        src.path,
-        tuple(stamps if isinstance(stamps, list) else []),
-        tuple(patterns),
-        hints,
-        params,
-        examples,
-        str(stamped_at),
-    )
+    return patterns
 
 
 def _params(raw: Any, problems: _Problems) -> dict[str, tuple[str, ...]]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextvars
 import os
-import re
 from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,7 +26,8 @@ import polars as pl
 from analyzer import redact
 from analyzer.errors import InputError
 from analyzer.ingest import logtime
-from analyzer.ingest.logpacks import PARAMS, LogPack, LogPattern, load_packs
+from analyzer.ingest.log_jsonl import jsonl_view
+from analyzer.ingest.logpacks import LogPack, LogPattern, load_packs
 from analyzer.schema import LOG_EVENTS
 
 # Blocks small enough that WORKERS of them keep every core busy on a 100 MB file, large
@@ -35,7 +35,6 @@ from analyzer.schema import LOG_EVENTS
 CHUNK_BYTES = 16 * 1024 * 1024
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 MAX_LINE = 64 * 1024
-_DOTTED = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$")
 TEXT_MAX = 500
 _FIELDS = {
     "code": "close_code",
@@ -218,7 +217,7 @@ def _split_lines(block: bytes) -> pl.DataFrame:
 
 def match_lines(lines: pl.DataFrame, packs: list[LogPack], tz: str = "UTC") -> pl.DataFrame:
     """Events (LOG_EVENTS columns but `input`) for `lines` (columns line, raw)."""
-    lines, has_json = _jsonl_view(lines, packs)
+    lines, has_json = jsonl_view(lines, packs)
     if not has_json:  # a field-mapping pack's own patterns read only JSON lines
         packs = [p for p in packs if not p.is_jsonl]
     literals = sorted({lit for pack in packs for p in pack.patterns for lit in p.literals})
@@ -287,58 +286,6 @@ def _own_strings(df: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
     the file, not with the events. `concat_str` writes new strings.
     """
     return df.with_columns(pl.concat_str([pl.col(c), pl.lit("")]).alias(c) for c in columns)
-
-
-def _jsonl_view(lines: pl.DataFrame, packs: list[LogPack]) -> tuple[pl.DataFrame, bool]:
-    """Add `match`: the text patterns see. JSON lines become `time level message`.
-    Also says whether any line is JSON (with a field-mapping pack loaded).
-
-    Each of the three is the first of the pack's candidate keys present in the line
-    (pino's `msg`, python-json-logger's `message`). JSON paths run only on the lines that
-    start with `{`: a block without any costs one `starts_with` scan, so plain-text logs
-    are no slower. With several field-mapping packs, the last one loaded wins.
-    """
-    jsonl = [p for p in packs if p.is_jsonl]
-    is_json = lines["raw"].str.starts_with("{") if jsonl else None
-    if is_json is None or not is_json.any():
-        return lines.with_columns(match=pl.col("raw")), False
-    rows = None if is_json.all() else is_json.arg_true()
-    json_lines = lines if rows is None else lines[rows]
-    fields = json_lines.select(_json_fields(json_lines["raw"], jsonl[-1].params))
-    # a line that only starts with `{` (Node's object dumps) keeps its own text
-    found = pl.any_horizontal(pl.all().is_not_null())
-    joined = pl.concat_str(pl.all().fill_null(""), separator=" ")
-    text = fields.select(pl.when(found).then(joined)).to_series()
-    text = text.zip_with(text.is_not_null(), json_lines["raw"]).alias("match")
-    if rows is None:
-        return lines.with_columns(text), True
-    return lines.with_columns(lines["raw"].clone().scatter(rows, text).alias("match")), True
-
-
-def _json_fields(raw: pl.Series, params: dict[str, tuple[str, ...]]) -> list[pl.Expr]:
-    """Per param, the first candidate key present in each line (null if none).
-
-    Every JSON path parses the whole line, so candidates whose quoted name is nowhere in
-    the block are dropped first (a substring scan): a pino or python-json-logger log costs
-    one parse per param, not one per candidate.
-    """
-    parts = []
-    for name in PARAMS:
-        keys = [k for k in params.get(name, ()) if _in_block(raw, k)]
-        if params.get(name):
-            paths = [pl.col("raw").str.json_path_match(_json_path(k)) for k in keys]
-            parts.append((pl.coalesce(paths) if paths else pl.lit(None, pl.String)).alias(name))
-    return parts
-
-
-def _in_block(raw: pl.Series, key: str) -> bool:
-    top = key.split(".", 1)[0] if _DOTTED.match(key) else key
-    return bool(raw.str.contains(f'"{top}"', literal=True).any())
-
-
-def _json_path(key: str) -> str:
-    """`$.a.b` for dotted identifiers (a nested field), else `$['@timestamp']`."""
-    return f"$.{key}" if _DOTTED.match(key) else f"$['{key}']"
 
 
 def _apply(cands: pl.DataFrame, pack: LogPack, pattern: LogPattern) -> pl.DataFrame | None:
