@@ -75,6 +75,7 @@ def test_wheel_carries_every_rule_pack_template_and_sample(wheel: Path) -> None:
     assert rules and all(f"analyzer/builtin_rules/{p}" in names for p in rules)
     templates = (REPO / "analyzer" / "report" / "templates").iterdir()
     assert all(f"analyzer/report/templates/{p.name}" in names for p in templates)
+    assert "analyzer/report/report.schema.json" in names  # the published JSON shape
     samples = [p for p in SAMPLES.rglob("*") if p.is_file() and p.suffix in (".pcap", ".log")]
     assert samples
     for path in samples:
