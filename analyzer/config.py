@@ -15,7 +15,6 @@ current directory, or the file `--config` names:
 from __future__ import annotations
 
 import dataclasses
-import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 
 from analyzer import yamlsource
 from analyzer.errors import InputError
+from analyzer.rules.metadata import not_finite, same_kind
 from analyzer.rules.model import SEVERITIES, Rule
 from analyzer.schema import CATEGORIES
 from analyzer.yamlsource import Source, YamlProblem, read
@@ -211,26 +211,10 @@ def _tuned(rule: Rule, settings: Settings) -> Rule:
                 f"rule {rule.id} has no param {name!r} (it has {', '.join(params) or 'none'})",
                 source=settings.origin.get("params", "--param"),
             )
-        if not _same_kind(params[name], value) or _not_finite(value):
+        if not same_kind(params[name], value) or not_finite(value):
             raise InputError(
                 f"{rule.id}.{name} must be like its default {params[name]!r}, got {value!r}",
                 source=settings.origin.get("params", "--param"),
             )
         params[name] = value
     return dataclasses.replace(rule, severity=severity, params=params)
-
-
-def _not_finite(value: Any) -> bool:
-    """inf and nan (`.inf`, `1.0e+400`): no window or threshold is meant by them."""
-    items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
-    items = items if isinstance(value, list | dict) else [value]
-    return any(isinstance(v, float) and not math.isfinite(v) for v in items)
-
-
-def _same_kind(default: Any, value: Any) -> bool:
-    number = (int, float)
-    if isinstance(default, bool) or isinstance(value, bool):
-        return isinstance(default, bool) and isinstance(value, bool)
-    if isinstance(default, number):
-        return isinstance(value, number)
-    return isinstance(value, type(default))

@@ -6,7 +6,8 @@ evaluate a hand-written session row, for situations no sample shows.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +21,7 @@ from analyzer.inputs import classify
 from analyzer.rules.condition import AGG_COLUMNS
 from analyzer.rules.engine import evaluate
 from analyzer.rules.model import Case, Rule
+from analyzer.rules.precedence import deferred
 from analyzer.schema import ANOMALIES, FRAMES
 from analyzer.session_schema import COUNT_COLUMNS, SESSIONS
 from analyzer.sessions.dataset import Dataset
@@ -96,7 +98,18 @@ def _suffix(name: str) -> str:
     return next(s for s in AGG_COLUMNS if name.endswith(f"_{s}"))
 
 
-def run_case(rule: Rule, case: Case, samples: Path, loader: Loader = _cached_load) -> Outcome:
+def run_case(
+    rule: Rule,
+    case: Case,
+    samples: Path,
+    loader: Loader = _cached_load,
+    pack: Iterable[Rule] = (),
+) -> Outcome:
+    """One case, with the case's params over the rule's. The rules of `pack` the rule
+    defers to (and those they defer to) run beside it, as in an analysis: the rule must
+    hit (or not) where the whole pack would let it."""
+    if case.params:
+        rule = dataclasses.replace(rule, params={**rule.params, **case.params})
     if case.sample is not None:
         data = loader(*sample_inputs(samples, case))
         sessions, tables = data.sessions, {"frames": data.frames, "anomalies": data.anomalies}
@@ -105,12 +118,15 @@ def run_case(rule: Rule, case: Case, samples: Path, loader: Loader = _cached_loa
         sessions = feature_row(case.features or {})
         tables = {"frames": FRAMES.empty(), "anomalies": ANOMALIES.empty()}
         want = {"t1"} if case.hit else set()
-    got = {f["session"] for f in evaluate([rule], sessions, tables)}
+    found = evaluate([rule, *deferred(rule, pack)], sessions, tables)
+    got = {f["session"] for f in found if f["rule"] == rule.id}
     label = f"sample {case.sample}" if case.sample else "feature row"
     if got == want:
         return Outcome(rule, case, True, f"{label}: ok")
     return Outcome(rule, case, False, f"{label}: expected hits {sorted(want)}, got {sorted(got)}")
 
 
-def run_all(rules: list[Rule], samples: Path) -> list[Outcome]:
-    return [run_case(rule, case, samples) for rule in rules for case in rule.tests]
+def run_all(rules: list[Rule], samples: Path, pack: Iterable[Rule] | None = None) -> list[Outcome]:
+    """Every case of `rules`; `pack`: the rules they may defer to (default: `rules`)."""
+    every = list(rules if pack is None else pack)
+    return [run_case(rule, case, samples, pack=every) for rule in rules for case in rule.tests]

@@ -8,7 +8,8 @@ from typing import Any
 import polars as pl
 import pytest
 
-from analyzer.rules.condition import Scope, compile_condition, parse
+from analyzer.rules.compiler import compile_condition
+from analyzer.rules.condition import Scope, parse
 
 COLUMNS = {"code": pl.Int64, "reason": pl.String, "gap": pl.Float64, "window": pl.Float64}
 TABLE = pl.DataFrame(
@@ -66,7 +67,7 @@ def test_near_takes_the_keys_of_a_param_map() -> None:
 
 
 def test_frames_aggregate_counts_matching_rows() -> None:
-    from analyzer.rules.condition import aggregate_columns
+    from analyzer.rules.compiler import aggregate_columns
 
     frames = pl.DataFrame(
         {

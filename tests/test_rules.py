@@ -19,7 +19,7 @@ CASES = [(rule, case) for rule in RULES for case in rule.tests]
 
 @pytest.mark.parametrize(("rule", "case"), CASES, ids=[f"{r.id}:{c.line}" for r, c in CASES])
 def test_rule_case(rule, case) -> None:
-    outcome = run_case(rule, case, SAMPLES, loaded)
+    outcome = run_case(rule, case, SAMPLES, loaded, RULES)
     assert outcome.passed, f"{outcome.where}: {outcome.detail}"
 
 

@@ -30,20 +30,26 @@ def finding_cards(
     """Full findings grouped by severity (within a byte budget), then one-liners.
 
     A fix identical to one already shown becomes a link to it; the fix of a rule already
-    shown for another session starts collapsed; past MAX_FULL_PER_RULE a rule's findings
-    are listed one line each, so a rare rule is never crowded out by a frequent one."""
+    shown for another session starts collapsed, and its rationale links to the first card
+    that shows it; past MAX_FULL_PER_RULE a rule's findings are listed one line each, so a
+    rare rule is never crowded out by a frequent one."""
     full: dict[str, list[dict[str, Any]]] = {s: [] for s in reversed(SEVERITIES)}
     brief: list[dict[str, Any]] = []
     fixes: dict[str, str] = {}  # fix text -> anchor of the finding that shows it
     per_rule: dict[str, int] = {}
+    whys: dict[str, str] = {}  # rule -> anchor of the finding that shows its rationale
     spent = 0
     for i, f in enumerate(found):
         view = _finding(i, f, rows.get(f["session"]), shown, fixes)
-        cost = view.pop("cost")
+        first = f["rule"] not in per_rule  # its rationale is shown once, with its first card
+        why_cost = view.pop("why_cost")
+        cost = view.pop("cost") + (why_cost if first else 0)
         room = sum(map(len, full.values())) < MAX_FULL_FINDINGS and spent + cost <= FINDINGS_BUDGET
         if room and per_rule.get(f["rule"], 0) < MAX_FULL_PER_RULE:
             spent += cost
-            view["fix_open"] = f["rule"] not in per_rule
+            view["fix_open"] = first
+            view["same_why_as"] = None if first else whys[f["rule"]]
+            whys.setdefault(f["rule"], view["anchor"])
             per_rule[f["rule"]] = per_rule.get(f["rule"], 0) + 1
             if view["same_fix_as"] is None:
                 fixes.setdefault(f.get("fix") or "", view["anchor"])
@@ -64,6 +70,8 @@ def _finding(
     same = fixes.get(f.get("fix") or "")
     fix_html = Markup("") if same else markup.render(f.get("fix"))
     evidence = [_evidence(e, row) for e in f.get("evidence", [])[:MAX_EVIDENCE]]
+    why = markup.render(f.get("rationale"))  # the rule's own Markdown, made inert as the fix
+    doubts = [markup.inline(t) for t in f.get("false_positives", [])]
     return {
         "anchor": f"finding-{i + 1}",
         **{k: f.get(k) for k in ("rule", "category", "severity", "confidence", "title")},
@@ -76,6 +84,11 @@ def _finding(
         "fix": fix_html,
         "same_fix_as": same,
         "references": [{"url": u, "safe": markup.safe_url(u)} for u in f.get("references", [])],
+        "why": why,
+        "false_positives": doubts,
+        "tags": list(f.get("tags", [])),
+        "same_why_as": None,
+        "why_cost": len(why) + sum(map(len, doubts)),
         "cost": len(fix_html)
         + len(f.get("summary", ""))
         + sum(len(e["text"]) + 80 for e in evidence)

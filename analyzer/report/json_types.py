@@ -366,6 +366,9 @@ class Finding(TypedDict):
     fix: str  # Markdown
     references: list[str]
     fingerprint: str
+    rationale: str  # Markdown: why the evidence means what the title says
+    false_positives: list[str]  # known ways the rule can be wrong (Markdown, each)
+    tags: list[str]  # the rule's free labels
 
 
 class RuleUsed(TypedDict):

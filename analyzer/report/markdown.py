@@ -35,6 +35,8 @@ FENCE = re.compile(r"^\s*(`{3,}|~{3,})(?:[ \t]*([\w+#.-]+))?[ \t]*$")
 # A backslash escape (kept as is), or what a tracker would take as raw HTML or a table.
 RAW = re.compile(r"(\\.)|([<>|])", re.S)
 PROXIES = re.compile(r"nginx|haproxy|envoy|squid|traefik|istio|cloudflare|awselb", re.I)
+# Where a sentence of rule prose ends: after . ! ? and before a capital, a digit or code.
+SENTENCE_END = re.compile(r"(?<=[.!?])\s(?=[A-Z0-9`(])")
 
 
 def escape(text: Any) -> str:
@@ -110,15 +112,35 @@ def _top_findings(findings: list[dict[str, Any]], room: int) -> list[str]:
     for f in findings:
         by_rule.setdefault(f["rule"], []).append(f)
     lines = ["**Top findings**", ""]
+    whys = []  # (index of a block's summary line, why line)
     for group in list(by_rule.values())[:MAX_TOP_FINDINGS]:
         block = _finding(group, room - len(lines) - 1)
         if not block:
             break
+        whys.append((len(lines) + 2, _why(group[0].get("rationale") or "")))
         lines += [*block, ""]
     if len(by_rule) > MAX_TOP_FINDINGS:
         more = sum(len(g) for g in list(by_rule.values())[MAX_TOP_FINDINGS:])
         lines += [f"… and {more} more finding(s); the HTML report has every fix.", ""]
-    return lines if len(lines) <= room else lines[: max(0, room)]
+    if len(lines) > room:
+        return lines[: max(0, room)]
+    # In the lines left over, each block's "why" under its summary, first blocks first.
+    spare = (room - len(lines)) // 2
+    chosen = [(at, why) for at, why in whys if why][:spare]
+    for at, why in reversed(chosen):
+        lines[at + 1 : at + 1] = ["", why]
+    return lines
+
+
+def _why(rationale: str) -> str:
+    """The first sentence of the rule's rationale (its first paragraph, cut), as one line:
+    why the evidence means what the title says."""
+    para = " ".join(rationale.strip().split("\n\n", 1)[0].split())
+    spans = markup.code_spans(para)
+    ends = (m.start() for m in SENTENCE_END.finditer(para))
+    end = next((e for e in ends if not any(a < e < z for a, z in spans)), len(para))
+    sentence = _cut_markdown(para[:end], MAX_PARAGRAPH)
+    return f"_Why we think so:_ {_escape_outside_code(sentence)}" if sentence else ""
 
 
 def _finding(group: list[dict[str, Any]], room: int) -> list[str]:

@@ -1,4 +1,5 @@
-"""The `when` language: a condition tree that is data, parsed once and compiled to polars.
+"""The `when` language: a condition tree that is data, parsed once here and compiled to
+polars by analyzer/rules/compiler.py.
 
 A closed set of node kinds and operators, so a rule pack can be checked completely
 before it runs and nothing in it is ever evaluated as code:
@@ -286,6 +287,8 @@ def _near(raw: Any, dtype: pl.DataType, where: Where, scope: Scope) -> Any:
 
 
 def _value(raw: Any, where: Where, scope: Scope) -> Any:
+    """A literal as is, or the tree of a {param|feature|add|sub|mul|coalesce|seconds}
+    mapping: ("param", P), ("column", F) or (kind, [values])."""
     if not isinstance(raw, dict):
         return raw
     if len(raw) != 1:
@@ -296,117 +299,54 @@ def _value(raw: Any, where: Where, scope: Scope) -> Any:
         )
         return None
     ((kind, arg),) = raw.items()
-    if kind in ("param", "feature", "field") and not isinstance(arg, str):
+    if kind in ("param", "feature", "field"):
+        return _named(kind, arg, where, scope)
+    if kind == "seconds":
+        return _seconds(arg, where, scope)
+    if kind in (*ARITH, "coalesce"):
+        return _combined(kind, arg, where, scope)
+    scope.fail(where, f"unknown value kind {kind!r}")
+    return None
+
+
+def _named(kind: str, arg: Any, where: Where, scope: Scope) -> tuple[str, str] | None:
+    """`{param: P}`, or `{feature: F}` / `{field: F}` (a column of the same table)."""
+    if not isinstance(arg, str):
         scope.fail(where, f"`{kind}:` takes a name")
         return None
     if kind == "param":
         if arg not in scope.params:
             scope.fail(where, f"unknown param {arg!r} (declare it under `params`)")
         return ("param", arg)
-    if kind in ("feature", "field"):
-        if arg not in scope.columns:
-            scope.fail(where, f"unknown {kind} {arg!r}{_suggest(str(arg), scope)}")
-        return ("column", arg)
-    if kind == "seconds":
-        if not isinstance(arg, list) or len(arg) != 2:
-            scope.fail(where, "`seconds` takes [from, to]: two times")
-            return None
-        parts = [_value(v, (*where, kind, i), scope) for i, v in enumerate(arg)]
-        for i, part in enumerate(parts):
-            dtype = scope.columns.get(part[1]) if isinstance(part, tuple) else None
-            if not (
-                isinstance(part, tuple)
-                and part[0] == "column"
-                and dtype is not None
-                and dtype.is_temporal()
-            ):
-                scope.fail((*where, kind, i), "`seconds` needs time features")
-        return (kind, parts)
-    if kind in (*ARITH, "coalesce"):
-        if not isinstance(arg, list) or len(arg) < 2:
-            scope.fail(where, f"`{kind}` takes a list of at least two values")
-            return None
-        if not all(_value_like(v) for v in arg):
-            scope.fail(where, f"`{kind}` takes numbers, texts or {{param|feature}} values")
-            return None
-        return (kind, [_value(v, (*where, kind, i), scope) for i, v in enumerate(arg)])
-    scope.fail(where, f"unknown value kind {kind!r}")
-    return None
+    if arg not in scope.columns:
+        scope.fail(where, f"unknown {kind} {arg!r}{_suggest(arg, scope)}")
+    return ("column", arg)
+
+
+def _seconds(arg: Any, where: Where, scope: Scope) -> tuple[str, list[Any]] | None:
+    """`{seconds: [FROM, TO]}`: two time columns."""
+    if not isinstance(arg, list) or len(arg) != 2:
+        scope.fail(where, "`seconds` takes [from, to]: two times")
+        return None
+    parts = [_value(v, (*where, "seconds", i), scope) for i, v in enumerate(arg)]
+    for i, part in enumerate(parts):
+        column = part[1] if isinstance(part, tuple) and part[0] == "column" else None
+        dtype = scope.columns.get(column) if column is not None else None
+        if dtype is None or not dtype.is_temporal():
+            scope.fail((*where, "seconds", i), "`seconds` needs time features")
+    return ("seconds", parts)
+
+
+def _combined(kind: str, arg: Any, where: Where, scope: Scope) -> tuple[str, list[Any]] | None:
+    """`{add|sub|mul|coalesce: [V, V, ...]}`."""
+    if not isinstance(arg, list) or len(arg) < 2:
+        scope.fail(where, f"`{kind}` takes a list of at least two values")
+        return None
+    if not all(_value_like(v) for v in arg):
+        scope.fail(where, f"`{kind}` takes numbers, texts or {{param|feature}} values")
+        return None
+    return (kind, [_value(v, (*where, kind, i), scope) for i, v in enumerate(arg)])
 
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-# --- compilation -------------------------------------------------------------------------
-
-
-def compile_condition(node: Any, params: dict[str, Any]) -> pl.Expr:
-    """A boolean expression; null (unknown) counts as false at each leaf."""
-    if isinstance(node, Group):
-        parts = [compile_condition(i, params) for i in node.items]
-        if node.kind == "not":
-            return ~parts[0]
-        return pl.all_horizontal(parts) if node.kind == "all" else pl.any_horizontal(parts)
-    if isinstance(node, Aggregate):
-        count = pl.col(f"{node.alias}_count").fill_null(0)
-        return _compare(count, node.count, params).fill_null(False)
-    return _compare(pl.col(node.column), node, params).fill_null(False)
-
-
-def _compare(col: pl.Expr, leaf: Leaf, params: dict[str, Any]) -> pl.Expr:
-    op, v = leaf.op, leaf.value
-    if op in COMPARE:
-        return getattr(col, op)(_expr(v, params))
-    if op == "between":
-        return col.is_between(_expr(v[0], params), _expr(v[1], params))
-    if op == "in":
-        return col.is_in(v)
-    if op == "not_in":
-        return ~col.is_in(v)
-    if op == "is_null":
-        return col.is_null() if v else col.is_not_null()
-    if op == "matches":
-        return col.str.contains(f"(?i){v}")
-    if op == "not_matches":
-        return ~col.str.contains(f"(?i){v}").fill_null(False)
-    # near: within max(abs, rel * value) of any listed value
-    hits = [(col - c).abs() <= max(v["abs"], v["rel"] * c) for c in _resolve(v["values"], params)]
-    return pl.any_horizontal(hits)
-
-
-def _resolve(values: Any, params: dict[str, Any]) -> list[float]:
-    resolved = params[values[1]] if isinstance(values, tuple) else values
-    return [float(v) for v in resolved]  # a map's keys, or a list
-
-
-def _expr(v: Any, params: dict[str, Any]) -> pl.Expr:
-    if not isinstance(v, tuple):
-        return pl.lit(v)
-    kind, arg = v
-    if kind == "param":
-        return pl.lit(params[arg])
-    if kind == "column":
-        return pl.col(arg)
-    parts = [_expr(a, params) for a in arg]
-    if kind == "seconds":  # to - from, as float seconds
-        return (parts[1] - parts[0]).dt.total_microseconds() / 1e6
-    if kind == "coalesce":
-        return pl.coalesce(parts)
-    out = parts[0]
-    for p in parts[1:]:
-        out = out + p if kind == "add" else out - p if kind == "sub" else out * p
-    return out
-
-
-def aggregate_columns(agg: Aggregate, table: pl.DataFrame, params: dict[str, Any]) -> pl.DataFrame:
-    """Per-session count / first / last of the rows an aggregate leaf selects."""
-    rows = table if agg.where is None else table.filter(compile_condition(agg.where, params))
-    a = agg.alias
-    return rows.group_by("session").agg(
-        pl.len().alias(f"{a}_count"),
-        pl.col("frame").min().alias(f"{a}_first_frame"),
-        pl.col("time").min().alias(f"{a}_first_time"),
-        pl.col("frame").max().alias(f"{a}_last_frame"),
-        pl.col("time").max().alias(f"{a}_last_time"),
-    )

@@ -1,8 +1,9 @@
 """Rules x sessions -> findings: every condition in one vectorised pass, then text.
 
 All `when` trees compile into one `select` over the session table, so the cost of a
-pack grows with its size, not with sessions x rules in Python. Templates are rendered
-only for the (session, rule) pairs that matched.
+pack grows with its size, not with sessions x rules in Python; then each rule's
+`defers_to` removes the sessions a rule it defers to fired on (precedence.py). Templates
+are rendered only for the (session, rule) pairs that fired.
 """
 
 from __future__ import annotations
@@ -14,36 +15,62 @@ from typing import Any
 
 import polars as pl
 
-from analyzer.rules.condition import AGG_COLUMNS, aggregate_columns, compile_condition
+from analyzer.rules import precedence
+from analyzer.rules.compiler import aggregate_columns, compile_condition, params_used
+from analyzer.rules.condition import AGG_COLUMNS, Aggregate
 from analyzer.rules.model import Rule
 from analyzer.rules.sandbox import RenderError
 from analyzer.rules.templates import RENDERER, Renderer, markdown_escape, whose_log
 
 
+def own_columns(rule: Rule) -> dict[str, str]:
+    """The columns of a rule's aggregate aliases (`keepalive_count`, ...) -> where the
+    session table holds them for this rule: an alias belongs to its rule, so two rules
+    may use one name for different selections, or the same selection with other params."""
+    return {
+        f"{agg.alias}_{c}": f"{rule.id}/{agg.alias}_{c}"
+        for agg in rule.aggregates
+        for c in AGG_COLUMNS
+    }
+
+
 def with_aggregates(
     rules: Iterable[Rule], sessions: pl.DataFrame, tables: dict[str, pl.DataFrame]
 ) -> pl.DataFrame:
-    """Join each aggregate leaf's per-session columns; columns a test row set are kept."""
-    out = sessions
+    """Every rule's aggregate columns joined under the rule's id (`own_columns`). A
+    selection several rules make alike is computed once. A column the session table
+    already has under the plain name (a test's hand-written row) is taken as given."""
+    # what a selection is (table, where, the params it reads) -> (it, its params, columns)
+    wanted: dict[str, tuple[Aggregate, dict[str, Any], list[tuple[str, str]]]] = {}
+    given = []
     for rule in rules:
         for agg in rule.aggregates:
-            if all(f"{agg.alias}_{c}" in out.columns for c in AGG_COLUMNS):
-                continue  # another rule (or the test row) already provided them
-            cols = aggregate_columns(agg, tables[agg.table], rule.params)
-            missing = [c for c in cols.columns if c != "session" and c not in out.columns]
-            if missing:
-                joined = cols.select("session", *missing).rename({"session": "id"})
-                out = out.join(joined, on="id", how="left")
+            used = {p: rule.params[p] for p in sorted(params_used(agg.where))}
+            key = repr((agg.table, agg.where, used))
+            for c in AGG_COLUMNS:
+                plain, own = f"{agg.alias}_{c}", f"{rule.id}/{agg.alias}_{c}"
+                if plain in sessions.columns:
+                    given.append(pl.col(plain).alias(own))
+                else:
+                    wanted.setdefault(key, (agg, rule.params, []))[2].append((c, own))
+    out = sessions.with_columns(given) if given else sessions
+    for agg, params, names in wanted.values():
+        cols = aggregate_columns(agg, tables[agg.table], params)
+        renamed = (pl.col(f"{agg.alias}_{c}").alias(own) for c, own in names)
+        out = out.join(cols.select(pl.col("session").alias("id"), *renamed), on="id", how="left")
     return out
 
 
 def match(rules: list[Rule], sessions: pl.DataFrame) -> pl.DataFrame:
-    """One boolean column per rule id, one row per session (column `id` first)."""
+    """One boolean column per rule id, one row per session (column `id` first): whether
+    the rule fires there, its `defers_to` applied (analyzer/rules/precedence.py)."""
     exprs = [
-        (compile_condition(r.when, r.params) & pl.col("source").is_in(r.sources)).alias(r.id)
+        (
+            compile_condition(r.when, r.params, own_columns(r)) & pl.col("source").is_in(r.sources)
+        ).alias(r.id)
         for r in rules
     ]
-    return sessions.select(pl.col("id"), *exprs)
+    return precedence.apply(sessions.select(pl.col("id"), *exprs), rules)
 
 
 def evaluate(
@@ -82,20 +109,20 @@ LOG_CITATION = ("log_source", "log_first_time", "log_source_side", "log_source_t
 
 
 def _names(rule: Rule, renderer: Renderer) -> set[str]:
-    """Every session column the rule's text can read: template names, evidence pointers."""
+    """Every session column the rule's text can read: template names, evidence pointers
+    (its aggregate aliases under the names the table holds them by)."""
     texts = [rule.summary, rule.fix, *(e.text for e in rule.evidence)]
     names = {n for t in texts for n in renderer.names(t)}
-    return (
-        names
-        | {p for e in rule.evidence for p in (e.frame, e.time, e.log) if p}
-        | set(LOG_CITATION)
-    )
+    names |= {p for e in rule.evidence for p in (e.frame, e.time, e.log) if p}
+    own = own_columns(rule)
+    return {own.get(n, n) for n in names} | set(LOG_CITATION)
 
 
 def finding(
     rule: Rule, row: dict[str, Any], renderer: Renderer, failed: dict[tuple[str, str], str]
 ) -> dict[str, Any]:
-    values = {**row, **rule.params}
+    own = {plain: row[name] for plain, name in own_columns(rule).items() if name in row}
+    values = {**row, **own, **rule.params}
     text = functools.partial(_render, rule, values, renderer, failed)
     return {
         "rule": rule.id,
@@ -108,6 +135,9 @@ def finding(
         "evidence": _evidence(rule, values, text),
         "fix": text("fix", rule.fix),
         "references": list(rule.references),
+        "rationale": rule.rationale.strip(),
+        "false_positives": list(rule.false_positives),
+        "tags": list(rule.tags),
     }
 
 

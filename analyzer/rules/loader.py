@@ -7,12 +7,15 @@ author fixes a pack in one round instead of one error per run.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from analyzer import resources
 from analyzer.errors import InputError, PackError
+from analyzer.rules import precedence
 from analyzer.rules.condition import Problem
-from analyzer.rules.model import Rule, parse_rule
+from analyzer.rules.model import Rule
+from analyzer.rules.parse import parse_rule
 from analyzer.yamlsource import read_or_problems
 
 # Log pattern packs live beside the rules, in a pack's `logs/` folder, but are not rules.
@@ -33,28 +36,34 @@ def log_pack_dirs(paths: list[Path]) -> list[Path]:
     return [p / LOGS for p in paths if (p / LOGS).is_dir()]
 
 
-def load_rules(paths: list[Path], builtin: bool = True) -> list[Rule]:
-    """All rules of the packs, or PackError listing every problem found."""
+def load_rules(paths: list[Path], builtin: bool = True, known: Iterable[Rule] = ()) -> list[Rule]:
+    """All rules of the packs, or PackError listing every problem found. `known`: rules
+    loaded besides these that their `defers_to` may name (the built-in pack, when
+    `rules validate` checks another pack alone)."""
     packs = [resources.rules_dir()] if builtin else []
     files = [f for p in packs + paths for f in rule_files(p)]
-    rules, problems = [], []
+    rules, problems, unread = [], [], set()
     for file in files:
-        rule, found = _load_one(file)
+        rule, found, rule_id = _load_one(file)
         problems += found
         if rule is not None:
             rules.append(rule)
-    problems += _duplicate_ids(rules) + _alias_conflicts(rules)
+        elif isinstance(rule_id, str):
+            unread.add(rule_id)  # its own problems are listed; naming it is not one more
+    problems += _duplicate_ids(rules) + precedence.problems(rules, known, unread)
     if problems:
         raise PackError(f"{len(problems)} problem(s) in the rule pack(s)", problems=tuple(problems))
     return rules
 
 
-def _load_one(file: Path) -> tuple[Rule | None, list[str]]:
+def _load_one(file: Path) -> tuple[Rule | None, list[str], object]:
+    """The rule, or its problems and the `id` its file gives (if any)."""
     source, unreadable = read_or_problems(file)
     if source is None:
-        return None, unreadable
+        return None, unreadable, None
     rule, problems = parse_rule(source)
-    return rule, [_format(file, source.line(p.where), p) for p in problems]
+    rule_id = source.data.get("id") if isinstance(source.data, dict) else None
+    return rule, [_format(file, source.line(p.where), p) for p in problems], rule_id
 
 
 def _format(file: Path, line: int, problem: Problem) -> str:
@@ -74,20 +83,4 @@ def _duplicate_ids(rules: list[Rule]) -> list[str]:
                 f"(first defined in {first.path}:{first.line})"
             )
         seen.setdefault(rule.id, rule)
-    return out
-
-
-def _alias_conflicts(rules: list[Rule]) -> list[str]:
-    """An aggregate alias names one selection: two rules may share it only verbatim."""
-    first: dict[str, tuple[Rule, object]] = {}
-    out = []
-    for rule in rules:
-        for agg in rule.aggregates:
-            shape = (agg.table, agg.where)
-            seen = first.setdefault(agg.alias, (rule, shape))
-            if seen[1] != shape:
-                out.append(
-                    f"{rule.path}:{rule.line}: when: aggregate alias {agg.alias!r} selects "
-                    f"different rows than in {seen[0].path}:{seen[0].line}; rename one"
-                )
     return out
