@@ -34,16 +34,16 @@ mkdir -p "$findings"
 rm -f "$findings/campaign-stats.json"
 
 ids=()
-for k in $(echo "$kinds" | tr ',' ' '); do ids+=("tests/test_fuzz.py::test_fuzz[$k]"); done
+for k in $(echo "$kinds" | tr ',' ' '); do ids+=("tests/hostile/test_fuzz.py::test_fuzz[$k]"); done
 
 echo "fuzz: $minutes minute(s) over $kinds; findings in $findings" >&2
 set +e
 packs=0
 if [[ ",$kinds," == *",rules,"* ]]; then
   # In process, outside the time budget: field-by-field mutants of every rule, log pack
-  # and a config file through the loaders (tests/test_fuzz_packs.py).
+  # and a config file through the loaders (tests/hostile/test_fuzz_packs.py).
   WSDOCTOR_FUZZ_PROFILE=campaign .venv/bin/python -m pytest -q -p no:cacheprovider \
-    --no-header -rN --tb=short tests/test_fuzz_packs.py
+    --no-header -rN --tb=short tests/hostile/test_fuzz_packs.py
   packs=$?
   echo "fuzz packs: ${WSDOCTOR_FUZZ_PACK_EXAMPLES:-3000} in-process mutants of rule packs," \
     "log packs and config: $([ $packs = 0 ] && echo ok || echo FAILED)" >&2

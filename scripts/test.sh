@@ -3,7 +3,7 @@
 # report tests, a real headless Chromium: Debian's `chromium`, installed here when missing
 # rather than in setup.sh, because only the tests need a browser, not the demo). The suite
 # also builds the sdist and wheel, installs the wheel into a clean venv and runs it from
-# another folder (tests/test_wheel.py), as a user who installs with pip or pipx would.
+# another folder (tests/project/test_wheel.py), as a user who installs with pip or pipx would.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -22,6 +22,6 @@ install_chromium() {
 }
 install_chromium
 
-.venv/bin/ruff check analyzer tests benchmarks sample_captures tools
-.venv/bin/ruff format --check analyzer tests benchmarks sample_captures tools
+.venv/bin/ruff check analyzer tests benchmarks sample_captures tools scripts
+.venv/bin/ruff format --check analyzer tests benchmarks sample_captures tools scripts
 .venv/bin/python -m pytest -q "$@"

@@ -58,7 +58,7 @@ def _iso(value: Any) -> Any:
 
 def report(result: Analysis) -> Report:
     """The pipeline's records pass through as they are (a field the pipeline adds reaches
-    the report, and tests/test_json_schema.py asks for it to be documented); the TypedDicts
+    the report, and tests/report/test_json_schema.py asks for it to be documented); the TypedDicts
     say what they hold."""
     return {
         "schema": SCHEMA,

@@ -2,7 +2,7 @@
 
 Each record declares its keys in the order the report writes them; `json_report` returns
 these types, and `report.schema.json` beside this file publishes the same shape as a JSON
-Schema (draft 2020-12). tests/test_json_schema.py keeps them in step: the schema's
+Schema (draft 2020-12). tests/report/test_json_schema.py keeps them in step: the schema's
 properties and types against these declarations, the vocabularies (Literal types)
 against analyzer/schema.py, analyzer/session_schema.py and analyzer/rules/model.py, and
 every sample's report against the schema, closed: a key the report writes must be

@@ -37,7 +37,7 @@ def iso_times(df: pl.DataFrame) -> pl.DataFrame:
 
 def session_records(sessions: pl.DataFrame) -> list[Session]:
     """Rows nested as SESSION_GROUPS says: the `Session` TypedDict, whose keys
-    tests/test_json_schema.py holds equal to analyzer/session_schema.py's columns."""
+    tests/report/test_json_schema.py holds equal to analyzer/session_schema.py's columns."""
     grouped = {c for cols in SESSION_GROUPS.values() for c in cols}
     top = [c for c in SESSIONS.columns if c not in grouped]
     out = []

@@ -10,5 +10,5 @@ wsdoctor's promises on each mutant.
   `fuzz-findings/`.
 - `campaign`: the long-running driver behind `scripts/fuzz.sh --minutes N`.
 
-`tests/test_fuzz.py` runs a small deterministic budget of the same properties in CI.
+`tests/hostile/test_fuzz.py` runs a small deterministic budget of the same properties in CI.
 """

@@ -1,14 +1,15 @@
 """Write a scenario folder's expected.yaml from plain tshark, never from the wsdoctor engine.
 
-``tests/test_sample_facts.py`` checks the engine against these files, so they must come
+``tests/sessions/test_sample_facts.py`` checks the engine against these files, so they must come
 from somewhere else: ``tshark_rows.py`` runs plain ``tshark -T fields`` queries and
 ``session_facts.py`` turns them into facts named like the SESSIONS columns. The scenario
 adds what tshark cannot know: exactly the findings each session must produce, as contract
-category -> highest severity (``tests/test_sample_findings.py`` checks them against the rules).
+category -> highest severity (``tests/rules/test_sample_findings.py`` checks them against
+the rules).
 
 The recorder calls :func:`write_expected` after every recording or derivation
 (``python -m tools.recorder facts`` rewrites the files from the captures already committed;
-``tests/test_recorder_facts.py`` checks that doing so changes nothing). A TLS
+``tests/project/test_recorder_facts.py`` checks that doing so changes nothing). A TLS
 scenario is read three ways: with ``keys.log``, from the secrets-embedded pcapng (both must
 agree fact for fact) and without keys (``without_keys``).
 
@@ -49,11 +50,11 @@ HEADER = """\
 # captures: files (with their key log, if any) that must each yield `sessions`.
 # sessions: one per TCP connection with a WebSocket upgrade attempt, WebSocket frames or
 #   undecrypted TLS, in start order. `facts` are SESSIONS columns (analyzer/schema.py) that
-#   tests/test_sample_facts.py compares with the engine; a two-item list is an inclusive
+#   tests/sessions/test_sample_facts.py compares with the engine; a two-item list is an inclusive
 #   [min, max] (a measured time +- {slack} s); null means "none seen". `findings`: exactly
 #   the contract categories the session's findings fall in, each with the highest severity
 #   among them ({{}}: no finding at all), declared by the scenario and checked by
-#   tests/test_sample_findings.py.
+#   tests/rules/test_sample_findings.py.
 # without_keys: the same TLS capture read without its keys, and what that must yield.
 """
 

@@ -24,7 +24,7 @@ How to add a scenario
    category that must fire, with the highest severity among that session's findings in it,
    ``expect=(Findings({"idle-timeout": "high"}),)``; a category left out must not fire at
    all, and ``HEALTHY`` (``Findings()``) means no finding whatsoever. The number of entries is
-   checked against the sessions tshark finds; ``tests/test_sample_findings.py`` runs the
+   checked against the sessions tshark finds; ``tests/rules/test_sample_findings.py`` runs the
    built-in rule pack and requires exactly this, category by category and severity by severity.
 5. ``bash tools/recorder/record.sh NAME`` records, checks ``require`` and writes
    ``expected.yaml`` from plain tshark (``expected.py``); then write the folder's README.md

@@ -70,7 +70,7 @@ def envoy(name: str, log: str = "proxy") -> Process:
 # longer than that for the close, and the recorder longer than the client (the scenario's
 # client_timeout, past CLIENT_TIMEOUT's 120 s).
 # Where Envoy answers every request itself the emulator is never contacted: its log would
-# hold only its start and stop lines and no event (tests/test_log_packs.py requires events
+# hold only its start and stop lines and no event (tests/ingest/test_log_packs.py requires events
 # from every corpus server.log), so it is not kept; the capture shows nothing reached it.
 UNREACHED_SERVER = ("--log", "/dev/null")
 ENVOY_IDLE_WAIT = "wait-close:400"

@@ -35,7 +35,7 @@ import pytest
 
 import independent_ws as iw
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ZEEK_DIR = REPO.parent / "shared" / "zeek-traces"
 TRACES = sorted(p.name for p in ZEEK_DIR.glob("*.pcap*")) if ZEEK_DIR.is_dir() else []
 

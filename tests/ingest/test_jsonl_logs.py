@@ -15,7 +15,7 @@ from analyzer.ingest.logs import match_lines, read_log
 
 from conftest import run_cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REAL = ROOT / "sample_captures" / "real-logs"
 PINO = REAL / "pino" / "client.log"
 PJL = REAL / "python-json-logger" / "client.log"

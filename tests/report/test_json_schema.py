@@ -15,7 +15,7 @@ well: every object closed and every declared key required, so a key the report w
 documented in the schema, and a key the schema documents is written.
 
 After a change to analyzer/session_schema.py's columns, rewrite the schema's session part:
-    .venv/bin/python tests/test_json_schema.py --write
+    .venv/bin/python tests/report/test_json_schema.py --write
 """
 
 from __future__ import annotations
@@ -274,12 +274,12 @@ def test_vocabularies_are_the_declared_ones() -> None:
 
 def test_session_part_follows_analyzer_schema() -> None:
     """Columns, their order, types and text as analyzer/session_schema.py declares them; after a
-    change there: `.venv/bin/python tests/test_json_schema.py --write`."""
+    change there: `.venv/bin/python tests/report/test_json_schema.py --write`."""
     defs = published()["$defs"]
     for name, expected in session_defs().items():
         assert defs[name] == expected, (
             f"$defs/{name} differs from analyzer/session_schema.py: "
-            "run tests/test_json_schema.py --write"
+            "run tests/report/test_json_schema.py --write"
         )
 
 

@@ -129,7 +129,7 @@ def test_usage_error_is_one_line() -> None:
 
 def test_snaplen_cut_capture_warns_that_absence_proves_nothing(tmp_path: Path) -> None:
     """`tcpdump -s 100` keeps headers and drops the frames: a classic useless capture."""
-    source = Path(__file__).resolve().parents[1] / "sample_captures" / "idle-1011" / "capture.pcap"
+    source = Path(__file__).resolve().parents[2] / "sample_captures" / "idle-1011" / "capture.pcap"
     cut = tmp_path / "snap100.pcap"
     subprocess.run(["editcap", "-s", "100", str(source), str(cut)], check=True)
     proc = run_cli("sessions", cut, "--format", "json")

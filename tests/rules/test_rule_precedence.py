@@ -3,7 +3,7 @@ with params, and the rule's rationale / false positives / tags on its findings.
 
 Small packs are written to tmp_path and evaluated on hand-written session rows, so each
 semantic is checked alone; the built-in pack's behaviour on the samples is pinned by
-tests/test_sample_findings.py and the rules' own test cases.
+tests/rules/test_sample_findings.py and the rules' own test cases.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from analyzer.schema import LOG_EVENTS
 
 from conftest import cli_json, run_cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "sample_captures"
 PACKS = load_packs()
 BY_NAME = {p.name: p for p in PACKS}

@@ -130,7 +130,7 @@ def test_no_redact_reaches_the_worker_threads(tmp_path: Path) -> None:
 
 
 def test_many_blocks_on_threads_equal_one_block(tmp_path: Path) -> None:
-    corpus = Path(__file__).resolve().parents[1] / "sample_captures"
+    corpus = Path(__file__).resolve().parents[2] / "sample_captures"
     body = b"".join(p.read_bytes() for p in sorted(corpus.glob("*/client.log")))
     path = tmp_path / "all.log"
     path.write_bytes(body * 3)
