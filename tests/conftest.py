@@ -51,12 +51,18 @@ def zeek_traces() -> list[Path]:
 
 
 @functools.cache
-def loaded(path: Path, keylog: Path | None = None) -> Dataset:
-    """One engine pass per (input, key log) for the whole test run, shared by modules; the
-    input's kind (capture, log, HAR) is sniffed as `analyze` does."""
+def loaded_together(*paths: Path, keylog: Path | None = None) -> Dataset:
+    """One engine pass per set of inputs read together (a capture with its logs and HAR
+    files, say) for the whole test run, shared by modules; each input's kind (capture, log,
+    HAR) is sniffed as `analyze` does. Callers only read the Dataset."""
     from analyzer.inputs import classify
 
-    return load(classify([path]), keylog)
+    return load(classify(list(paths)), keylog)
+
+
+def loaded(path: Path, keylog: Path | None = None) -> Dataset:
+    """One input (with its key log): `loaded_together` of one path."""
+    return loaded_together(path, keylog=keylog)
 
 
 @functools.cache

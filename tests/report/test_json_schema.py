@@ -33,14 +33,12 @@ import jsonschema
 import polars as pl
 import pytest
 
-from analyzer.inputs import classify
-from analyzer.pipeline import load
 from analyzer.report import json_report, json_types
 from analyzer.rules.model import CONFIDENCES, ID, SEVERITIES, SOURCES
 from analyzer.schema import CATEGORIES, HEADER
 from analyzer.session_schema import SESSION_GROUPS, SESSIONS
 
-from conftest import REPO, SAMPLES, ZEEK, analysis_of, cli_json, loaded, sample
+from conftest import REPO, SAMPLES, ZEEK, analysis_of, cli_json, loaded, loaded_together, sample
 
 SCHEMA_PATH = REPO / "analyzer" / "report" / "report.schema.json"
 EXTERNAL = ZEEK.parent / "external-captures"
@@ -228,14 +226,14 @@ def test_sample_capture_report_validates(name: str) -> None:
 
 @pytest.mark.parametrize("folder", SIDES)
 def test_sample_logs_and_hars_report_validates(folder: str) -> None:
-    check(rendered(load(classify(_side(SAMPLES / folder)))))
+    check(rendered(loaded_together(*_side(SAMPLES / folder))))
 
 
 @pytest.mark.parametrize("folder", ["browser-har-capture", "envoy-idle-1011"])
 def test_capture_with_logs_and_har_report_validates(folder: str) -> None:
     """HAR folding and log correlation fill the sessions' `har` and `log` groups."""
     capture = SAMPLES / folder / "capture.pcap"
-    check(rendered(load(classify([capture, *_side(SAMPLES / folder)]))))
+    check(rendered(loaded_together(capture, *_side(SAMPLES / folder))))
 
 
 SHARED_PICKS = [ZEEK / n for n in ZEEK_PICKS] + [EXTERNAL / n for n in EXTERNAL_PICKS]

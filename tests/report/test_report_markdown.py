@@ -13,7 +13,7 @@ import pytest
 
 from analyzer.report import markdown, markup
 
-from conftest import SAMPLES, analysis_of, sample
+from conftest import SAMPLES, analysis_of, loaded_together, sample
 
 EVIL = "<script>alert(1)</script> | `tick` *x* [a](https://evil.example)"
 
@@ -111,14 +111,12 @@ def test_many_sessions_still_fit() -> None:
 
 
 def test_attach_next_time_does_not_ask_for_what_is_attached() -> None:
-    from analyzer.inputs import classify
-    from analyzer.pipeline import load
     from analyzer.report import markdown
 
     folder = SAMPLES / "envoy-stream-idle"
-    alone = markdown.render(analysis_of(load(classify([folder / "capture.pcap"]))))
+    alone = markdown.render(analysis_of(loaded_together(folder / "capture.pcap")))
     assert "Envoy's access log" in alone and "client application's log" in alone
     assert "proxy ↔ server leg" not in alone  # the capture holds both legs
     logs = [folder / "client.log", folder / "envoy-access.log"]
-    both = markdown.render(analysis_of(load(classify([folder / "capture.pcap", *logs]))))
+    both = markdown.render(analysis_of(loaded_together(folder / "capture.pcap", *logs)))
     assert "Attach next time" not in both

@@ -19,7 +19,7 @@ from analyzer.pipeline import load
 from analyzer.rules.engine import evaluate
 from analyzer.rules.model import SEVERITIES
 
-from conftest import SAMPLES, builtin_rules, loaded
+from conftest import SAMPLES, builtin_rules, loaded, loaded_together
 
 SAME_AS_CAPTURE = {
     "idle-1011": {"idle-timeout": "high"},
@@ -133,7 +133,7 @@ def test_capture_and_log_make_one_session_per_connection(name: str) -> None:
     keys = folder / "keys.log"
     keylog = keys if keys.exists() else None
     alone = loaded(capture, keylog)
-    both = load(classify([capture, folder / "client.log"]), keylog)
+    both = loaded_together(capture, folder / "client.log", keylog=keylog)
     assert both.sessions.height == alone.sessions.height
     assert set(both.sessions["source"]) == {"capture"}
     [facts] = both.logs
@@ -175,7 +175,7 @@ def test_client_and_proxy_logs_tell_one_connection(name: str) -> None:
     """The client's log (1006) and the proxy's (timeout, client port named) merge into one
     log session whose diagnosis equals the capture's for that leg."""
     folder = SAMPLES / name
-    data = load(classify([folder / "client.log", folder / "haproxy.log"]))
+    data = loaded_together(folder / "client.log", folder / "haproxy.log")
     assert data.sessions.height == 1
     capture = _categories(
         [f for f in _diagnose(loaded(folder / "capture.pcap")) if f["session"] == "s1"]

@@ -22,10 +22,8 @@ import pytest
 import yaml
 
 from analyzer.ingest.logs import read_log
-from analyzer.inputs import classify
-from analyzer.pipeline import load
 
-from conftest import SAMPLES, analysis_of, loaded
+from conftest import SAMPLES, analysis_of, loaded, loaded_together
 
 ENVOY = "127.0.0.31:8080"  # the (outer) Envoy the client dials: the lines' authority
 UA = "Python/3.11 websockets/17.4"
@@ -268,7 +266,7 @@ def test_capture_and_all_logs_make_one_session_per_connection(folder_name: str) 
     logs = sorted({line.log for line in lines})
     capture = folder / "capture.pcap"
     alone = loaded(capture)
-    both = load(classify([capture, folder / "client.log", *(folder / log for log in logs)]))
+    both = loaded_together(capture, folder / "client.log", *(folder / log for log in logs))
     assert both.sessions.height == alone.sessions.height >= 2
     assert set(both.sessions["source"]) == {"capture"}
     ids = both.sessions.sort("start")["id"].to_list()
@@ -297,7 +295,7 @@ def test_capture_and_all_logs_make_one_session_per_connection(folder_name: str) 
 
 def test_dpe_line_joins_the_refused_connection() -> None:
     folder = SAMPLES / "envoy-bad-request"
-    both = load(classify([folder / "capture.pcap", folder / "envoy-access.log"]))
+    both = loaded_together(folder / "capture.pcap", folder / "envoy-access.log")
     refused = both.sessions.sort("start")["id"][2]
     assert _envoy_events(both, folder)[0][0] == refused
 
@@ -308,7 +306,7 @@ def test_refused_request_line_joins_the_client_leg(name: str) -> None:
     authority the client dialled (Envoy's address) and joins that leg."""
     folder = SAMPLES / name
     capture = folder / "capture.pcap"
-    both = load(classify([capture, folder / "envoy-access.log"]))
+    both = loaded_together(capture, folder / "envoy-access.log")
     assert both.sessions.height == loaded(capture).sessions.height == 1
     [session] = both.sessions.to_dicts()
     assert (session["source"], session["kind"], session["status"]) == (
@@ -326,7 +324,7 @@ def test_refused_request_line_joins_the_client_leg(name: str) -> None:
 def test_refused_client_log_joins_the_client_leg(name: str) -> None:
     folder = SAMPLES / name
     capture = folder / "capture.pcap"
-    both = load(classify([capture, folder / "client.log", folder / "envoy-access.log"]))
+    both = loaded_together(capture, folder / "client.log", folder / "envoy-access.log")
     assert both.sessions.height == 1
 
 
@@ -337,7 +335,7 @@ def test_envoy_clock_offset_pairs_the_line_with_the_request(folder_name: str) ->
     clock 301.9 s off. Both machines' clocks are one here: the offset must be ~0."""
     folder = SAMPLES / folder_name
     logs = sorted(folder.glob("envoy-*access.log"))
-    data = load(classify([folder / "capture.pcap", *logs]))
+    data = loaded_together(folder / "capture.pcap", *logs)
     offsets = {Path(f["path"]).name: f["offset_s"] for f in data.logs}
     assert set(offsets) == {p.name for p in logs}
     assert all(o is not None and abs(o) < 0.05 for o in offsets.values()), offsets

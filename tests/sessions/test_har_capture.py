@@ -15,11 +15,9 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from analyzer.inputs import classify
-from analyzer.pipeline import load
 from analyzer.sessions.har_fold import TOLERANCE_S, match_hars
 
-from conftest import SAMPLES, analysis_of
+from conftest import SAMPLES, analysis_of, loaded_together
 
 FOLDER = SAMPLES / "browser-har-capture"
 HAR, PCAP, LOG = FOLDER / "session.har", FOLDER / "capture.pcap", FOLDER / "server.log"
@@ -41,7 +39,7 @@ def _tshark(field: str, display: str) -> list[str]:
 
 
 def test_har_and_capture_of_one_connection_are_one_session() -> None:
-    data = load(classify([PCAP, HAR, LOG]))
+    data = loaded_together(PCAP, HAR, LOG)
     (row,) = data.sessions.iter_rows(named=True)
     assert row["source"] == "capture"
     assert (row["har_input"], row["har_match"]) == (str(HAR), "ws_key")
@@ -59,7 +57,7 @@ def test_har_and_capture_of_one_connection_are_one_session() -> None:
 
 
 def test_folded_session_is_diagnosed_once() -> None:
-    findings = analysis_of(load(classify([PCAP, HAR]))).findings
+    findings = analysis_of(loaded_together(PCAP, HAR)).findings
     idle = [f for f in findings if f["category"] == "idle-timeout"]
     assert len(idle) == 1 and idle[0]["severity"] == "high"
     assert {f["session"] for f in findings} == {"s1"}
@@ -67,7 +65,7 @@ def test_folded_session_is_diagnosed_once() -> None:
 
 def test_har_of_another_run_is_not_folded() -> None:
     other = SAMPLES / "browser-har" / "session.har"
-    data = load(classify([PCAP, other]))
+    data = loaded_together(PCAP, other)
     assert sorted(data.sessions["source"].to_list()) == ["capture", "har"]
     assert data.sessions["har_input"].null_count() == 2
     assert data.hars[0]["matched"] == 0 and data.hars[0]["offset_s"] is None
@@ -76,7 +74,7 @@ def test_har_of_another_run_is_not_folded() -> None:
 def test_report_shows_the_har_file_and_offset() -> None:
     from analyzer.report import html
 
-    page = html.render(analysis_of(load(classify([PCAP, HAR, LOG]))))
+    page = html.render(analysis_of(loaded_together(PCAP, HAR, LOG)))
     assert "HAR files" in page and "Also in HAR" in page
     assert "matched by ws_key" in page
     # A log cited as evidence: its name in the narrow column, the full path in the title.
@@ -86,7 +84,7 @@ def test_report_shows_the_har_file_and_offset() -> None:
 
 
 def test_a_server_log_is_cited_as_the_server_s() -> None:
-    findings = analysis_of(load(classify([PCAP, LOG]))).findings
+    findings = analysis_of(loaded_together(PCAP, LOG)).findings
     (idle,) = [f for f in findings if f["rule"] == "idle-before-1011"]
     cited = [e for e in idle["evidence"] if e.get("log")]
     assert cited and cited[0]["text"].startswith("The server's log (")
