@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +53,10 @@ def load_capture(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> CaptureData:
     info = sniff_capture(path)
-    counting = tshark_run.start_packet_count(binary, path)
+    counting = tshark_run.start_census(binary, path)
     argv = tshark_argv.fields_command(path, keylog, binary)
     raw, run = tshark_run.read_packets(argv, on_progress)
-    total = tshark_run.finish_packet_count(counting)
+    census = tshark_run.finish_census(counting)
     messages = [ln for ln in run.stderr_lines if ln and not ln.startswith(NOISE)]
     damage = _damage(messages)
     if run.returncode != 0 and raw.height == 0 and not damage:
@@ -67,7 +68,7 @@ def load_capture(
     packets, timeless = _timed(normalise(raw, index))
     packets, recovered = _recover_streams(packets, path, index, keylog, binary)
     packets = _binary_payloads(packets, path, keylog, binary, recovered)
-    read = total if total is not None else _packets_seen(packets)
+    read = census.packets if census.packets is not None else _packets_seen(packets)
     warnings = [f"{path}: {d} (kept the {read} packets read before it)" for d in damage]
     if timeless:
         warnings.append(
@@ -75,6 +76,8 @@ def load_capture(
             "(a corrupt timestamp; every time in the capture is suspect)"
         )
     facts = _facts(info, packets, bool(damage)) | {"packets": read}
+    if not timeless:  # a corrupt timestamp anywhere would be capinfos' first or last
+        facts |= _census_times(census, facts)
     if facts["truncated_packets"]:
         warnings.append(_snaplen_warning(path, packets, facts))
     return CaptureData(info, packets, facts, warnings)
@@ -85,6 +88,20 @@ def _timed(packets: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     orders and measures by time, and a wrapped date would invent silences."""
     kept = packets.filter(pl.col("ts").is_not_null())
     return kept, packets.height - kept.height
+
+
+def _census_times(census: tshark_run.Census, facts: dict[str, Any]) -> dict[str, Any]:
+    """Capture start/end from every packet (capinfos), not only those the engine kept: a
+    capture that opens with a DNS query or ends with pure ACKs spans them too."""
+    out = {}
+    for key, ns, pick in (("start", census.first_ns, min), ("end", census.last_ns, max)):
+        if ns is not None:
+            seen = _EPOCH + timedelta(microseconds=ns // 1000)
+            out[key] = seen if facts[key] is None else pick(seen, facts[key])
+    return out
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _packets_seen(packets: pl.DataFrame) -> int:

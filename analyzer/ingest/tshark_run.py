@@ -2,8 +2,9 @@
 
 tshark prints one line per packet (tshark_argv.py); the text is parsed into polars in
 CHUNK_BYTES blocks while tshark is still running, so parsing overlaps dissection.
-Per-packet Python objects never exist. `capinfos -c` counts the file's packets in
-parallel, since the display filter keeps tshark's own output to the packets that matter.
+Per-packet Python objects never exist. `capinfos` counts the file's packets and reads its
+first and last packet time in parallel, since the display filter keeps tshark's own output
+to the packets that matter.
 """
 
 from __future__ import annotations
@@ -36,17 +37,28 @@ class RunResult:
     stderr_lines: list[str] = field(default_factory=list)
 
 
-def start_packet_count(tshark: Tshark, capture: Path | str) -> subprocess.Popen[str] | None:
-    """Start `capinfos -c` beside the dissection: the exact packet total costs no wall time.
+@dataclass(frozen=True)
+class Census:
+    """What capinfos read from every record header: the packet total and the earliest and
+    latest packet time (epoch nanoseconds; None when it could not tell)."""
+
+    packets: int | None
+    first_ns: int | None = None
+    last_ns: int | None = None
+
+
+def start_census(tshark: Tshark, capture: Path | str) -> subprocess.Popen[str] | None:
+    """Start `capinfos -c -a -e` beside the dissection: it costs no wall time.
 
     The display filter keeps tshark's output to packets that matter, so the rows cannot
-    say how many packets the file holds; capinfos reads only record headers.
+    say how many packets the file holds, nor when its first and last packet (a pure ACK, a
+    DNS query) were; capinfos reads only record headers.
     """
     binary = shutil.which("capinfos", path=os.path.dirname(tshark.path)) or shutil.which("capinfos")
     if binary is None:
         return None
     return subprocess.Popen(
-        [binary, "-c", "-M", "-T", "-r", str(capture)],
+        [binary, "-c", "-a", "-e", "-S", "-M", "-T", "-r", str(capture)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
@@ -54,21 +66,29 @@ def start_packet_count(tshark: Tshark, capture: Path | str) -> subprocess.Popen[
     )
 
 
-def finish_packet_count(proc: subprocess.Popen[str] | None) -> int | None:
-    """The total from `start_packet_count`, or None when capinfos could not tell.
+def finish_census(proc: subprocess.Popen[str] | None) -> Census:
+    """The census from `start_census`; all None when capinfos could not tell.
 
     On a damaged file capinfos prints no table, only "An error occurred after reading N
-    packets": N is then the number of packets that could be read.
+    packets": N is then the number of packets that could be read, and no times.
     """
     if proc is None:
-        return None
+        return Census(None)
     out, err = proc.communicate()
-    try:
-        return int(out.strip().rsplit("\t", 1)[-1])
-    except ValueError:
-        pass
+    fields = out.strip().split("\t")
+    if len(fields) >= 4 and fields[-3].isdigit():
+        return Census(int(fields[-3]), _epoch_ns(fields[-2]), _epoch_ns(fields[-1]))
     read = re.search(r"after reading (\d+) packets?", err)
-    return int(read.group(1)) if read else None
+    return Census(int(read.group(1)) if read else None)
+
+
+def _epoch_ns(text: str) -> int | None:
+    """`1795292749.599439` (or nanosecond digits) -> epoch ns; None for `n/a`."""
+    whole, _, frac = text.strip().partition(".")
+    if not whole.lstrip("-").isdigit() or not (frac == "" or frac.isdigit()):
+        return None
+    ns = int(frac[:9].ljust(9, "0")) if frac else 0
+    return int(whole) * 1_000_000_000 + (-ns if whole.startswith("-") else ns)
 
 
 def read_packets(
