@@ -86,6 +86,8 @@ def _session_table(
         pl.col("input").replace_strict(names, return_dtype=pl.String),
         pl.col("stream").alias("tcp_stream"),
         pl.lit("capture").alias("source"),
+        # No TCP event at all (a mid-stream capture without FIN/RST): still open at its end.
+        pl.col("tcp_end").fill_null("open"),
     )
     return finish_sessions(table, counts=COUNT_COLUMNS)
 

@@ -1,0 +1,34 @@
+"""Every capture session ends in the contract's TCP domain: `fin`, `rst` or `open`.
+
+Also when the capture holds no SYN, FIN or RST of the connection at all (a capture taken
+mid-stream, a trimmed flow): with neither end recorded, the connection was still open when
+recording stopped, and nobody "ended" it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, SAMPLES, ZEEK, loaded
+
+EXTERNAL = REPO.parent / "shared" / "external-captures"
+CAPTURES = sorted(
+    [*SAMPLES.glob("*/capture.pcap*"), *ZEEK.glob("*.pcap*"), *EXTERNAL.glob("*.pcap*")]
+)
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_capture_session_has_a_tcp_end_from_the_domain(path: Path) -> None:
+    rows = loaded(path).sessions.select("id", "tcp_end", "tcp_ended_by").to_dicts()
+    for row in rows:
+        assert row["tcp_end"] in ("fin", "rst", "open"), row
+        assert (row["tcp_ended_by"] is None) == (row["tcp_end"] == "open"), row
+
+
+def test_a_connection_with_no_tcp_event_is_open() -> None:
+    """nDPI's mid-stream capture holds only payload packets of its one connection."""
+    path = EXTERNAL / "ndpi-websocket-midstream.pcap"
+    [row] = loaded(path).sessions.select("tcp_end", "tcp_ended_by", "syn_seen").to_dicts()
+    assert row["tcp_end"] == "open" and row["tcp_ended_by"] is None
