@@ -142,7 +142,9 @@ def session_tcp_features(sessions: pl.DataFrame) -> pl.DataFrame:
             for n, _ in SIDES
         ],
         last_payload.alias("last_payload_time"),
-        seconds(pl.col("tcp_end_time") - last_payload).alias("idle_before_end_s"),
+        # Payload after the first FIN/RST (the peer of a half-close still sending) means no
+        # quiet before the teardown at all: 0, never a negative silence.
+        seconds(pl.col("tcp_end_time") - last_payload).clip(0).alias("idle_before_end_s"),
         seconds(pl.coalesce("tcp_end_time", "end") - pl.coalesce(opened, "start")).alias(
             "session_age_s"
         ),

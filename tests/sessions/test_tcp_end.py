@@ -32,3 +32,13 @@ def test_a_connection_with_no_tcp_event_is_open() -> None:
     path = EXTERNAL / "ndpi-websocket-midstream.pcap"
     [row] = loaded(path).sessions.select("tcp_end", "tcp_ended_by", "syn_seen").to_dicts()
     assert row["tcp_end"] == "open" and row["tcp_ended_by"] is None
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_no_silence_is_negative(path: Path) -> None:
+    """Payload after the first FIN/RST (a half-closed connection's peer still sending, as in
+    Suricata's ping trace and wstunnel's) leaves no silence before the teardown: 0 s."""
+    sessions = loaded(path).sessions
+    silences = [c for c in sessions.columns if c.endswith("_s") and "offset" not in c]
+    for row in sessions.select("id", *silences).to_dicts():
+        assert all(v is None or v >= 0 for k, v in row.items() if k != "id"), row
