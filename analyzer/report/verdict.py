@@ -40,6 +40,7 @@ class SessionVerdict:
     severity: str | None
     finding: dict[str, Any] | None
     blind: bool = False  # TLS without keys: judged from TCP timing only
+    sni: str | None = None  # the server name a blind session's TLS hello named
 
     @property
     def failed(self) -> bool:
@@ -97,7 +98,9 @@ def session_verdict(row: dict[str, Any], findings: list[dict[str, Any]]) -> Sess
         if top is not None:
             text += f" — {label(top['category'])} noted ({top['severity']})"
         blind = row["kind"] == "encrypted"
-        return SessionVerdict(row["id"], endpoints, text + ".", top and top["severity"], top, blind)
+        return SessionVerdict(
+            row["id"], endpoints, text + ".", top and top["severity"], top, blind, row["sni"]
+        )
     if row["source"] == "log":  # no wire facts: the finding's own title says what the log shows
         text = top["title"][:1].lower() + top["title"][1:]
         return SessionVerdict(
@@ -115,7 +118,9 @@ def session_verdict(row: dict[str, Any], findings: list[dict[str, Any]]) -> Sess
     if top.get("confidence", "high") != "high":
         tail += f" ({top['confidence']} confidence)"
     blind = row["kind"] == "encrypted"
-    return SessionVerdict(row["id"], endpoints, f"{text} — {tail}.", top["severity"], top, blind)
+    return SessionVerdict(
+        row["id"], endpoints, f"{text} — {tail}.", top["severity"], top, blind, row["sni"]
+    )
 
 
 def label(category: str) -> str:
@@ -278,25 +283,39 @@ REASONS = {
 
 
 def headline(sessions: list[SessionVerdict], capture: list[dict[str, Any]]) -> str:
-    n = len(sessions)
-    failed = [s for s in sessions if s.failed]
+    """What failed among the sessions that can be seen; TLS connections without keys are
+    counted apart (possibly wss, possibly not WebSocket at all): never "failed"."""
+    seen = [s for s in sessions if not s.blind]
+    n = len(seen)
+    failed = [s for s in seen if s.failed]
     noun = "session" if n == 1 else "sessions"
-    if n == 0:
-        text = "No WebSocket session was found in the input."
-    elif failed:
+    if failed:
         text = f"{len(failed)} of {n} {noun} failed: {'; '.join(_groups(failed))}."
-    elif blind := sum(s.blind for s in sessions):
-        text = f"No finding at medium or above, but {blind} of {n} {noun} "
-        text += f"{'is' if blind == 1 else 'are'} TLS without keys, judged from TCP timing only."
-    else:
+    elif n:
         text = f"{'The' if n == 1 else f'All {n}'} {noun} look{'s' if n == 1 else ''} healthy"
         text += ": no finding at medium or above."
+    elif not sessions:
+        text = "No WebSocket session was found in the input."
+    else:
+        text = "No WebSocket session can be seen without the TLS keys."
+    if blind := [s for s in sessions if s.blind]:
+        text += " " + _blind(blind)
     serious = [f for f in capture if RANK[f["severity"]] >= FAILED_AT]
     if serious:
         text += f" Capture-level: {serious[0]['title']}" + (
             f" (+{len(serious) - 1} more)." if len(serious) > 1 else "."
         )
     return text
+
+
+def _blind(blind: list[SessionVerdict]) -> str:
+    names = sorted({s.sni for s in blind if s.sni})
+    sni = f"; SNI {', '.join(names[:3])}{', ...' if len(names) > 3 else ''}" if names else ""
+    k = len(blind)
+    return (
+        f"{k} TLS connection{'s' if k > 1 else ''} (possibly wss{sni}) could not be "
+        "decrypted: judged from TCP timing only (pass --keylog)."
+    )
 
 
 def _groups(failed: list[SessionVerdict]) -> list[str]:
