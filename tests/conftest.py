@@ -19,6 +19,20 @@ REPO = Path(__file__).resolve().parents[1]
 # test_sample_facts.py can prove a regeneration still matches its expected.yaml files.
 SAMPLES = Path(os.environ.get("WSDOCTOR_SAMPLES") or REPO / "sample_captures")
 ZEEK = REPO.parent / "shared" / "zeek-traces"
+# Public WebSocket captures from other projects' test suites (sources in its README).
+EXTERNAL = REPO.parent / "shared" / "external-captures"
+# Every capture the suite holds to a property: the samples' first captures, the Zeek
+# traces and the external captures.
+EVERY_CAPTURE = sorted(
+    [*SAMPLES.glob("*/capture.pcap*"), *ZEEK.glob("*.pcap*"), *EXTERNAL.glob("*.pcap*")]
+)
+
+
+def capture_id(path: Path) -> str:
+    """A parametrized capture's test id: its folder and name (`idle-1011/capture.pcap`)."""
+    return f"{path.parent.name}/{path.name}"
+
+
 # Reproducers of defects found with hostile input; regression tests read them in place.
 CRASHERS = REPO.parent / "shared" / "crashers"
 

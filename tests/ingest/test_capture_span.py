@@ -15,12 +15,7 @@ from pathlib import Path
 import pytest
 
 import independent_ws as iw
-from conftest import REPO, SAMPLES, ZEEK, loaded
-
-EXTERNAL = REPO.parent / "shared" / "external-captures"
-CAPTURES = sorted(
-    [*SAMPLES.glob("*/capture.pcap*"), *ZEEK.glob("*.pcap*"), *EXTERNAL.glob("*.pcap*")]
-)
+from conftest import EVERY_CAPTURE, capture_id, loaded
 
 
 def _span(path: Path) -> tuple[datetime, datetime]:
@@ -30,7 +25,7 @@ def _span(path: Path) -> tuple[datetime, datetime]:
     return first, last
 
 
-@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("path", EVERY_CAPTURE, ids=capture_id)
 def test_capture_start_and_end_span_every_packet(path: Path) -> None:
     [facts] = loaded(path).captures
     assert (facts["start"], facts["end"]) == _span(path)

@@ -38,10 +38,19 @@ from analyzer.rules.model import CONFIDENCES, ID, SEVERITIES, SOURCES
 from analyzer.schema import CATEGORIES, HEADER
 from analyzer.session_schema import SESSION_GROUPS, SESSIONS
 
-from conftest import REPO, SAMPLES, ZEEK, analysis_of, cli_json, loaded, loaded_together, sample
+from conftest import (
+    EXTERNAL,
+    REPO,
+    SAMPLES,
+    ZEEK,
+    analysis_of,
+    cli_json,
+    loaded,
+    loaded_together,
+    sample,
+)
 
 SCHEMA_PATH = REPO / "analyzer" / "report" / "report.schema.json"
-EXTERNAL = ZEEK.parent / "external-captures"
 ZEEK_PICKS = ["broker-websocket.pcap", "oversized-close-frame.pcapng", "wrong-accept-header.pcap"]
 EXTERNAL_PICKS = ["arkime-websocket.pcap", "ndpi-websocket-midstream.pcap"]
 # Files in sample folders that are not inputs: the key log goes with its capture, the

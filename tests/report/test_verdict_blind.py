@@ -12,9 +12,9 @@ import polars as pl
 from analyzer.report import verdict
 from analyzer.report.verdict import SessionVerdict
 
-from conftest import REPO, analysis_of, loaded, sample
+from conftest import EXTERNAL, analysis_of, loaded, sample
 
-NDPI = REPO.parent / "shared" / "external-captures" / "ndpi-1kxun.pcap"
+NDPI = EXTERNAL / "ndpi-1kxun.pcap"
 
 
 def test_a_capture_whose_only_session_is_encrypted_says_so() -> None:

@@ -13,12 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SAMPLES, ZEEK, analysis_of, loaded
+from conftest import EVERY_CAPTURE, analysis_of, capture_id, loaded
 
-EXTERNAL = REPO.parent / "shared" / "external-captures"
-CAPTURES = sorted(
-    [*SAMPLES.glob("*/capture.pcap*"), *ZEEK.glob("*.pcap*"), *EXTERNAL.glob("*.pcap*")]
-)
 PLACEHOLDER = re.compile(r"\bn/a\b|\bNone\b|\bNONE\b|\bnull\b")
 CODE = re.compile(r"`[^`]*`")
 
@@ -28,7 +24,7 @@ def _wording(finding: dict) -> list[str]:
     return [CODE.sub("", t) for t in texts]
 
 
-@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("path", EVERY_CAPTURE, ids=capture_id)
 def test_no_placeholder_in_what_a_finding_says(path: Path) -> None:
     for finding in analysis_of(loaded(path)).findings:
         for text in _wording(finding):

@@ -11,15 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SAMPLES, ZEEK, loaded
-
-EXTERNAL = REPO.parent / "shared" / "external-captures"
-CAPTURES = sorted(
-    [*SAMPLES.glob("*/capture.pcap*"), *ZEEK.glob("*.pcap*"), *EXTERNAL.glob("*.pcap*")]
-)
+from conftest import EVERY_CAPTURE, EXTERNAL, capture_id, loaded
 
 
-@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("path", EVERY_CAPTURE, ids=capture_id)
 def test_every_capture_session_has_a_tcp_end_from_the_domain(path: Path) -> None:
     rows = loaded(path).sessions.select("id", "tcp_end", "tcp_ended_by").to_dicts()
     for row in rows:
@@ -34,7 +29,7 @@ def test_a_connection_with_no_tcp_event_is_open() -> None:
     assert row["tcp_end"] == "open" and row["tcp_ended_by"] is None
 
 
-@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("path", EVERY_CAPTURE, ids=capture_id)
 def test_no_silence_is_negative(path: Path) -> None:
     """Payload after the first FIN/RST (a half-closed connection's peer still sending, as in
     Suricata's ping trace and wstunnel's) leaves no silence before the teardown: 0 s."""
