@@ -28,7 +28,7 @@ from analyzer.sessions.dataset import Dataset
 FORMATS = click.Choice(["table", "json"])
 
 
-def _progress() -> pipeline.Progress | None:
+def _progress() -> kinds.Progress | None:
     """A single self-overwriting status line, only when a person is watching stderr."""
     if not sys.stderr.isatty():
         return None

@@ -22,8 +22,6 @@ from analyzer.rules.model import Rule
 from analyzer.sessions.build import build
 from analyzer.sessions.dataset import Dataset
 
-Progress = kinds.Progress
-
 
 @dataclass
 class Analysis:
@@ -39,7 +37,7 @@ def run(
     settings: config.Settings,
     keylog: Path | None = None,
     tshark_path: str | None = None,
-    progress: Progress | None = None,
+    progress: kinds.Progress | None = None,
 ) -> Analysis:
     rules = select_rules(settings)
     packs = log_pack_dirs(settings.rule_paths)
@@ -56,7 +54,7 @@ def load(
     paths: list[Path] | Inputs,
     keylog: Path | None = None,
     tshark_path: str | None = None,
-    progress: Progress | None = None,
+    progress: kinds.Progress | None = None,
     log_packs: list[Path] | None = None,
 ) -> Dataset:
     """Read every input into tables, kind by kind (analyzer/ingest/kinds.py), then build
