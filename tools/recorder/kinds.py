@@ -96,7 +96,7 @@ GENERATED = (
 WEBSOCKET_HEURISTIC = ("-o", "tcp.try_heuristic_first:TRUE", "--enable-heuristic", "websocket_tcp")
 
 CaptureTool = Literal["tcpdump", "dumpcap-any"]
-ClientKind = Literal["python", "python-proxy", "node"]
+ClientKind = Literal["python", "python-proxy", "node", "websocket-client"]
 # The scripted clients; both take client.py's command line and print "open HOST:PORT" once
 # connected (the recorder times kills and hooks from that line).
 CLIENT_COMMANDS: dict[str, tuple[str, ...]] = {
@@ -104,6 +104,8 @@ CLIENT_COMMANDS: dict[str, tuple[str, ...]] = {
     "node": ("node", str(RECORDER_DIR / "node" / "client.mjs")),
     # client.py pins proxy=None; through a CONNECT proxy, the wrapper that sets --proxy.
     "python-proxy": module_argv("proxies.proxy_client"),
+    # Python websocket-client 1.9 in its own venv (wsclient.py): audio and close steps only.
+    "websocket-client": module_argv("wsclient"),
 }
 
 

@@ -140,3 +140,23 @@ SCENARIOS: list[AnyScenario] = [
         expect=(Findings({"missing-close": "high"}),),
     ),
 ]
+
+# Issue 13's scenarios, on 127.0.0.60-79 (another recording group uses 127.0.0.40-59).
+# The Python websocket-client library (not websockets) closes 1000 after 4 s of audio into a
+# server that stopped reading 3 s in: the server's kernel ACKs the close, nobody answers it,
+# and the library's close timeout (3 s, its ``close()`` default) ends TCP with a FIN.
+SCENARIOS.append(
+    Scenario(
+        "close-unanswered",
+        ("audio:4", "close:1000"),
+        client="websocket-client",
+        server_addr="127.0.0.61",
+        client_addr="127.0.0.60",
+        server_args=("--stall-after", "3"),
+        require=(
+            "websocket.payload.close.status_code == 1000 and ip.src == 127.0.0.60",
+            "tcp.flags.fin == 1 and ip.src == 127.0.0.60",
+        ),
+        expect=(Findings({"missing-close": "medium"}),),
+    )
+)
