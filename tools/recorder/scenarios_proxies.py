@@ -22,6 +22,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from .hop_helpers import FORWARD_PROXY, HOP_ADDR, HOP_CLIENT, HOP_SERVER, hop
 from .kinds import (
     CLIENT_COMMANDS,
     CLIENT_TIMEOUT,
@@ -374,5 +375,34 @@ SCENARIOS: list[AnyScenario] = [
         capture_hosts=(PROXY_ADDR,),
         require=("websocket.opcode == 2", "ip.src == 127.0.0.21 and tcp.flags.reset == 1"),
         expect=(NO_CLOSE_FRAME, NO_CLOSE_FRAME),
+    ),
+]
+
+# Hops the corpus did not use before (proxies/hops.py), on their own addresses
+# (hop_helpers.py): client 127.0.0.40, hop 127.0.0.41, emulator 127.0.0.42.
+HOP_URL = f"ws://{HOP_ADDR}:8080/v1/listen?{{query}}"
+DIRECT_URL = f"ws://{HOP_SERVER}:8080/v1/listen?{{query}}"
+ON_HOP_ADDRESSES = {"client_addr": HOP_CLIENT, "server_addr": HOP_SERVER}
+
+SCENARIOS += [
+    # A healthy plain ws:// session inside an HTTP CONNECT tunnel through tinyproxy 1.11
+    # (Proxy-agent: tinyproxy/1.11.1): audio, a KeepAlive, CloseStream, close 1000 both
+    # ways. Sessions: the client leg (CONNECT 200, then the WebSocket inside), the server leg.
+    Scenario(
+        "tinyproxy-connect-ws",
+        ("audio:2", "keepalive:3:1", "closestream"),
+        client="python-proxy",
+        client_args=("--proxy", FORWARD_PROXY),
+        url=DIRECT_URL,
+        processes=(hop("tinyproxy"),),
+        capture_hosts=(HOP_ADDR,),
+        require=(
+            'http.request.method == "CONNECT"',
+            "http.response.code == 200",
+            "http.response.code == 101",
+            f"ip.src == {HOP_SERVER} and websocket.payload.close.status_code == 1000",
+        ),
+        expect=(HEALTHY, HEALTHY),
+        **ON_HOP_ADDRESSES,
     ),
 ]
