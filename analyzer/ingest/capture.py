@@ -17,7 +17,13 @@ import polars as pl
 from analyzer.errors import InputError
 from analyzer.ingest import tshark, tshark_argv, tshark_run
 from analyzer.ingest.frames import small_binary_packets
-from analyzer.ingest.packets import attach_payloads, normalise, payload_rows
+from analyzer.ingest.packets import (
+    attach_payloads,
+    normalise,
+    payload_rows,
+    stream_spans,
+    worth_a_row,
+)
 from analyzer.ingest.sniff import CaptureFile, sniff_capture
 
 # tshark's own words for a file it could only partly read -> what we tell the user.
@@ -42,6 +48,8 @@ class CaptureData:
     file: CaptureFile
     packets: pl.DataFrame
     facts: dict[str, Any]
+    # (input, stream) -> first/last frame and time over every packet, pure ACKs included.
+    spans: pl.DataFrame
     warnings: list[str] = field(default_factory=list)
 
 
@@ -65,8 +73,9 @@ def load_capture(
     if run.returncode != 0 and not damage:
         detail = messages[-1] if messages else f"exited with {run.returncode}"
         damage = [f"tshark stopped early ({detail})"]
-    packets, timeless = _timed(normalise(raw, index))
-    packets, recovered = _recover_streams(packets, path, index, keylog, binary)
+    every, timeless = _timed(normalise(raw, index))
+    spans = stream_spans(every)
+    packets, recovered = _recover_streams(worth_a_row(every), path, index, keylog, binary)
     packets = _binary_payloads(packets, path, keylog, binary, recovered)
     read = census.packets if census.packets is not None else _packets_seen(packets)
     warnings = [f"{path}: {d} (kept the {read} packets read before it)" for d in damage]
@@ -80,7 +89,7 @@ def load_capture(
         facts |= _census_times(census, facts)
     if facts["truncated_packets"]:
         warnings.append(_snaplen_warning(path, packets, facts))
-    return CaptureData(info, packets, facts, warnings)
+    return CaptureData(info, packets, facts, spans, warnings)
 
 
 def _timed(packets: pl.DataFrame) -> tuple[pl.DataFrame, int]:
@@ -137,7 +146,8 @@ def _recover_streams(
     argv = tshark_argv.fields_command(path, keylog, binary, recover=candidates)
     again, _ = tshark_run.read_packets(argv)
     kept = packets.filter(~pl.col("stream").is_in(list(candidates)))
-    return pl.concat([kept, normalise(again, index)]).sort("frame_no"), candidates
+    again = worth_a_row(_timed(normalise(again, index))[0])
+    return pl.concat([kept, again]).sort("frame_no"), candidates
 
 
 def _binary_payloads(
@@ -179,7 +189,7 @@ def _undecoded_without_syn(packets: pl.DataFrame) -> dict[int, list[int]]:
         pl.col("http_method").is_not_null()
         | pl.col("http_status").is_not_null()
         | pl.col("ws_opcode").is_not_null()
-        | pl.col("tls_content_type").is_not_null()
+        | pl.col("tls")
         | pl.col("syn")
     )
     streams = (

@@ -54,6 +54,9 @@ def handshake_rows(packets: pl.DataFrame) -> pl.DataFrame:
     )
     responses = packets.filter(pl.col("http_status").is_not_null()).select(
         "input",
+        "stream",
+        "src",
+        "dst",
         pl.col("http_request_in").alias("frame_no"),
         pl.col("frame_no").alias("response_frame"),
         pl.col("ts").alias("response_time"),
@@ -62,12 +65,34 @@ def handshake_rows(packets: pl.DataFrame) -> pl.DataFrame:
         "http_resp_headers",
         "http_body",
     )
-    joined = requests.join(responses, on=["input", "frame_no"], how="left")
+    answers = responses.drop("stream", "src", "dst")
+    joined = requests.join(answers, on=["input", "frame_no"], how="left")
     by_stream: dict[tuple[int, int], list[dict[str, Any]]] = {}
     for row in joined.sort("input", "frame_no").iter_rows(named=True):
         by_stream.setdefault((row["input"], row["stream"]), []).append(row)
     rows = [r for reqs in by_stream.values() if (r := _stream_handshake(reqs))]
+    rows += _lone_upgrades(responses, {(r["input"], r["stream"]) for r in rows})
     return pl.DataFrame(rows, schema=HANDSHAKES.polars) if rows else HANDSHAKES.empty()
+
+
+def _lone_upgrades(responses: pl.DataFrame, known: set[tuple[int, int]]) -> list[dict[str, Any]]:
+    """A 101 on a connection where no upgrade request was seen (a capture of the server's
+    packets only, or one that starts between request and response) is still a WebSocket
+    session: what its response says is known, the request is not. The receiver of the 101
+    is the client."""
+    lone = (
+        responses.filter(pl.col("http_status") == 101)
+        .sort("input", "response_frame")
+        .unique(["input", "stream"], keep="first", maintain_order=True)
+    )
+    rows = []
+    for r in lone.iter_rows(named=True):
+        if (r["input"], r["stream"]) in known:
+            continue
+        row = dict.fromkeys(HANDSHAKES.polars, None) | _response_fields(r, None)
+        rows.append(row | {"input": r["input"], "stream": r["stream"], "client": r["dst"],
+                           "server": r["src"], "upgrade_attempts": 0})  # fmt: skip
+    return rows
 
 
 def _stream_handshake(requests: list[dict[str, Any]]) -> dict[str, Any] | None:

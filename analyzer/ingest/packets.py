@@ -92,6 +92,7 @@ def normalise(raw: pl.DataFrame, input_index: int) -> pl.DataFrame:
         _first("http_request_in").cast(pl.Int64, strict=False).alias("http_request_in"),
         pl.col("http_body"),
         _first("tls_sni").alias("tls_sni"),
+        pl.col("tls_seen").is_not_null().alias("tls"),
         pl.col("tls_alert"),
         # The first certificate of a Certificate message is the sender's own (the leaf).
         _first("tls_cert").alias("tls_cert"),
@@ -100,6 +101,37 @@ def normalise(raw: pl.DataFrame, input_index: int) -> pl.DataFrame:
         pl.col("ws_close_reason"),
         # Filled by the targeted payload pass (`attach_payloads`) for the packets it read.
         pl.lit(None, pl.List(pl.String)).alias("ws_binary"),
+    )
+
+
+def worth_a_row(packets: pl.DataFrame) -> pl.DataFrame:
+    """The packets later stages read: payload, a TCP state change or a TCP analysis flag
+    a rule reads. Pure ACKs only bound their stream's span (`stream_spans`)."""
+    return packets.filter(
+        (pl.col("tcp_len") > 0)
+        | pl.col("syn")
+        | pl.col("fin")
+        | pl.col("rst")
+        | pl.col("lost_segment")
+        | pl.col("ack_lost_segment")
+        | pl.col("zero_window")
+        | pl.col("keep_alive")
+    )
+
+
+def stream_spans(packets: pl.DataFrame) -> pl.DataFrame:
+    """(input, stream) -> first/last frame number and earliest/latest time over every
+    packet of the TCP connection, pure ACKs included: a session ending with its final ACK
+    or a keep-alive ACK ends there, as `tshark -Y tcp.stream==N` shows."""
+    return (
+        packets.filter(pl.col("stream").is_not_null())
+        .group_by("input", "stream")
+        .agg(
+            pl.col("ts").min().alias("start"),
+            pl.col("ts").max().alias("end"),
+            pl.col("frame_no").min().alias("first_frame"),
+            pl.col("frame_no").max().alias("last_frame"),
+        )
     )
 
 

@@ -66,6 +66,10 @@ FIELDS: dict[str, str] = {
     "tls_content_type": "tls.record.content_type",
     "tls_alert": "tls.alert_message.desc",
     "tls_cert": "tls.handshake.certificate",
+    # The protocol itself ("tls" when dissected): a lone segment of a record that never
+    # completes, or continuation data of a connection joined mid-stream, has no record
+    # header field, yet is TLS all the same.
+    "tls_seen": "tls",
     "ws_fin": "websocket.fin",
     "ws_rsv": "websocket.rsv",
     "ws_opcode": "websocket.opcode",
@@ -91,13 +95,11 @@ SMALL_BINARY_FILTER = (
 )
 MAX_FILTER_CHARS = 100_000
 
-# Packets worth a row: anything carrying payload or a TCP state change. Pure ACKs are
-# the bulk of a capture and say nothing a rule needs.
-DISPLAY_FILTER = (
-    "tcp.len > 0 || tcp.flags.syn == 1 || tcp.flags.fin == 1 || tcp.flags.reset == 1"
-    " || tcp.analysis.lost_segment || tcp.analysis.ack_lost_segment"
-    " || tcp.analysis.zero_window || tcp.analysis.keep_alive"
-)
+# Every TCP packet gets a row: a connection's first and last packet (a final ACK, a
+# keep-alive ACK) bound its session, so pure ACKs are read too (measured on a 73 MB,
+# 105,500-packet capture, 40% pure ACKs: +53% output bytes). They are counted into each
+# stream's span and then dropped (packets.worth_a_row), so no later stage sees them.
+DISPLAY_FILTER = "tcp"
 
 
 def fields_command(

@@ -31,7 +31,7 @@ def capture_sessions(captures: list[CaptureData], keylog: Path | None) -> Datase
     base = streams.session_streams(packets, raw_frames, handshakes).join(
         streams.stream_roles(packets, raw_frames, handshakes), on=streams.KEY, how="left"
     )
-    numbered = streams.number_sessions(base, packets)
+    numbered = streams.number_sessions(base, pl.concat([c.spans for c in captures]))
     frames = _frames(streams.tag(raw_frames, numbered))
     tagged_packets = streams.tag(packets, numbered)
     events = tcp_events(tagged_packets)

@@ -108,7 +108,7 @@ def session_streams(
         .with_columns(pl.lit(True).alias("has_frames"))
     )
     tls = (
-        packets.filter(pl.col("tls_content_type").is_not_null())
+        packets.filter(pl.col("tls"))
         .group_by(KEY)
         .agg(pl.col("tls_sni").drop_nulls().first().alias("sni"))
         .with_columns(pl.lit(True).alias("tls"))
@@ -152,16 +152,11 @@ def _session_kind() -> pl.Expr:
     )
 
 
-def number_sessions(base: pl.DataFrame, packets: pl.DataFrame) -> pl.DataFrame:
-    """Attach start/end and ids s1.. ordered by start time (then input, stream)."""
-    span = packets.group_by(KEY).agg(
-        pl.col("ts").min().alias("start"),
-        pl.col("ts").max().alias("end"),
-        pl.col("frame_no").min().alias("first_frame"),
-        pl.col("frame_no").max().alias("last_frame"),
-    )
+def number_sessions(base: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
+    """Attach start/end (`ingest.packets.stream_spans`: every packet of the connection)
+    and ids s1.. ordered by start time (then input, stream)."""
     return (
-        base.join(span, on=KEY, how="left")
+        base.join(spans, on=KEY, how="left")
         .sort("start", *KEY)
         .with_columns(pl.format("s{}", pl.int_range(1, pl.len() + 1)).alias("id"))
     )

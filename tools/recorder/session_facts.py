@@ -152,15 +152,15 @@ def kind(conn: Conn) -> str:
 
 
 def identity_facts(conn: Conn, session_kind: str) -> Facts:
-    counted = [p for p in conn.packets if p.counts]
     facts: Facts = {
         "kind": session_kind,
         "client": conn.client,
         "server": conn.server,
         "client_evidence": conn.evidence,
         "syn_seen": any(p.syn and not p.ack for p in conn.packets),
-        "first_frame": counted[0].number if counted else None,
-        "last_frame": counted[-1].number if counted else None,
+        # Every packet of the connection, pure ACKs included (`tshark -Y tcp.stream==N`).
+        "first_frame": min(p.number for p in conn.packets),
+        "last_frame": max(p.number for p in conn.packets),
         "tls": conn.tls,
     }
     if conn.tls:
