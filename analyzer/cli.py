@@ -20,7 +20,7 @@ from analyzer import __version__, config, findings, pipeline, redact
 from analyzer.cli_rules import config_option, rule_paths, rules, settings_from
 from analyzer.errors import InputError, PackError
 from analyzer.ingest import kinds
-from analyzer.inputs import Inputs, captures_only, classify
+from analyzer.inputs import Inputs, classify
 from analyzer.report import outputs, records, tables
 from analyzer.rules.model import SEVERITIES
 from analyzer.sessions.dataset import Dataset
@@ -53,7 +53,7 @@ def _load(inputs: tuple[str, ...], keylog: str | None, tshark: str | None) -> Da
     key = Path(keylog) if keylog else None
     if key is not None:
         _check_keylog(key)
-    data = pipeline.load(captures_only(classify(inputs)), key, tshark, progress)
+    data = pipeline.load(classify(inputs), key, tshark, progress)
     if progress:
         sys.stderr.write("\r\033[K")
     for warning in data.warnings:
@@ -126,7 +126,7 @@ def cli() -> None:
 def sessions(
     inputs: tuple[str, ...], fmt: str, output: str | None, keylog: str | None, tshark: str | None
 ) -> None:
-    """One line per WebSocket session in the captures."""
+    """One line per WebSocket session in the captures, HAR files and logs."""
     _protect(output or "-", inputs, keylog)
     data = _load(inputs, keylog, tshark)
     text = (

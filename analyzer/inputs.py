@@ -21,7 +21,9 @@ Paths = Iterable[str | Path]
 
 class Inputs:
     """The files of one run by kind name, every kind of the registry in its order, each
-    list in command-line order; `log_tz` is the zone of log times written without one."""
+    list in command-line order; `log_tz` is the zone of log times written without one;
+    `sniffed` the files whose kind was guessed from content rather than said (a reader may
+    refuse one that does not hold up: a README is text, not a log)."""
 
     def __init__(self, files: Mapping[str, Paths] | None = None, log_tz: str = "UTC") -> None:
         given = dict(files or {})
@@ -29,6 +31,7 @@ class Inputs:
             raise ValueError(f"unknown input kind(s): {', '.join(sorted(unknown))}")
         self.files = {k.name: [Path(p) for p in given.get(k.name, ())] for k in kinds.KINDS}
         self.log_tz = log_tz
+        self.sniffed: set[Path] = set()
 
     def __getitem__(self, kind: str) -> list[Path]:
         return self.files[kind]
@@ -73,6 +76,7 @@ def classify(
         if path.resolve() in taken:
             continue  # named twice (INPUT and --log/--har): read once, as forced
         out[input_kind(path).name].append(path)
+        out.sniffed.add(path)
     if not out:
         raise InputError(f"no input: give {kinds.listing()} file")
     return out
@@ -88,16 +92,3 @@ def _once(paths: Paths) -> list[Path]:
             seen.add(real)
             out.append(path)
     return out
-
-
-def captures_only(inputs: Inputs) -> Inputs:
-    """For commands that list packet-level sessions (`sessions`, `frames`): a file of a
-    kind without frames (a log) there is a mistake, say so."""
-    for kind in kinds.KINDS:
-        if not kind.wire and inputs[kind.name]:
-            raise InputError(
-                "this is a text file, not a packet capture (expected pcap, pcapng or HAR; "
-                "`wsdoctor analyze` reads logs)",
-                source=str(inputs[kind.name][0]),
-            )
-    return inputs

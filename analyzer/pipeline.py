@@ -62,7 +62,9 @@ def load(
 
     `log_packs`: folders or files of log pattern packs read besides the built-in ones."""
     inputs = paths if isinstance(paths, Inputs) else Inputs({"capture": paths})
-    how = kinds.Reading(keylog, tshark_path, progress, log_packs, inputs.log_tz)
+    how = kinds.Reading(
+        keylog, tshark_path, progress, log_packs, inputs.log_tz, frozenset(inputs.sniffed)
+    )
     tables: dict[str, list[Any]] = {}
     first = 0  # a file's input index: its position over every kind
     for kind in kinds.KINDS:

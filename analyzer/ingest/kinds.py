@@ -39,6 +39,7 @@ class Reading:
     progress: Progress | None = None
     log_packs: list[Path] | None = None  # log packs besides the built-in ones (--rules)
     log_tz: str = "UTC"  # zone of log times written without one (--log-tz)
+    sniffed: frozenset[Path] = frozenset()  # files whose kind was guessed, not forced
 
 
 # (files of the kind, in command-line order; the run's options; the input index of the
@@ -75,7 +76,7 @@ def _hars(paths: list[Path], how: Reading, first: int) -> list[Any]:
 
 def _logs(paths: list[Path], how: Reading, first: int) -> list[Any]:
     packs = load_packs(how.log_packs)  # once, for every log
-    return [(p, read_log(p, packs, tz=how.log_tz)) for p in paths]
+    return [(p, read_log(p, packs, tz=how.log_tz, sniffed=p in how.sniffed)) for p in paths]
 
 
 KINDS: tuple[InputKind, ...] = (

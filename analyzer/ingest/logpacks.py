@@ -57,6 +57,9 @@ class LogPattern:
     groups: tuple[str, ...]
     examples: tuple[Example, ...] = ()
     counter_examples: tuple[str, ...] = ()
+    # The names a tool prints instead of a close code (nhooyr's `StatusInternalError`):
+    # what the `code` group captured -> the code. Digits need no entry.
+    code_names: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -237,6 +240,7 @@ def _parse_pattern(
         "regex",
         "examples",
         "counter_examples",
+        "code_names",
         "note",
     }:
         problems.add((*where, key), "unknown field")
@@ -257,11 +261,26 @@ def _parse_pattern(
     if not examples:
         problems.add((*where, "examples"), "at least one real line that must match")
     literals = _literals(item.get("literal"), examples, where, problems)
+    names = _code_names(item.get("code_names") or {}, groups, (*where, "code_names"), problems)
     if len(problems) > before:
         return None
-    return LogPattern(
-        pid, kind, side, literals, regex, groups, tuple(examples), tuple(str(c) for c in counters)
+    counter = tuple(str(c) for c in counters)
+    return LogPattern(pid, kind, side, literals, regex, groups, tuple(examples), counter, names)
+
+
+def _code_names(raw: Any, groups: tuple[str, ...], where: Where, problems: _Problems) -> dict:
+    """`code_names`: a printed name -> a close code (1000-4999), for a regex with `code`."""
+    if not raw:
+        return {}
+    if "code" not in groups:
+        problems.add(where, "needs a `code` group in the regex to read the names from")
+    ok = isinstance(raw, dict) and all(
+        isinstance(k, str) and isinstance(v, int) and 1000 <= v <= 4999 for k, v in raw.items()
     )
+    if not ok:
+        problems.add(where, "must map each name the tool prints to a close code (1000-4999)")
+        return {}
+    return dict(raw)
 
 
 def _unknown_kind(kind: Any) -> str:

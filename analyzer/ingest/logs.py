@@ -92,9 +92,15 @@ class _Reader:
 
 
 def read_log(
-    path: Path, packs: list[LogPack] | None = None, tz: str = "UTC", chunk_bytes: int = CHUNK_BYTES
+    path: Path,
+    packs: list[LogPack] | None = None,
+    tz: str = "UTC",
+    chunk_bytes: int = CHUNK_BYTES,
+    sniffed: bool = False,
 ) -> LogData:
-    """Events of one log; InputError only for an unreadable file or a bad `tz`."""
+    """Events of one log; InputError for an unreadable file, a bad `tz`, or a `sniffed`
+    file (taken as a log because it is text, not because `--log` said so) that does not
+    look like a log (`not_a_log`)."""
     logtime.require_tz(tz)
     packs = load_packs() if packs is None else packs
     data = LogData(LOG_EVENTS.empty())
@@ -115,7 +121,34 @@ def read_log(
                 frames.append(events)
     except OSError as exc:
         raise InputError(f"cannot read log: {exc.strerror}", source=str(path)) from None
-    return _finish(data, path, frames, counts, bad, reader.cut)
+    data = _finish(data, path, frames, counts, bad, reader.cut)
+    if sniffed and (why := not_a_log(data)):
+        raise InputError(f"{why}; give it with --log to read it anyway", source=str(path))
+    return data
+
+
+def not_a_log(data: LogData) -> str | None:
+    """Why a text file is not taken for a log, or None when it is one.
+
+    A log wsdoctor reads has at least one line a log pack matches that carries a
+    timestamp: a WebSocket event it can place in time. One is enough because real logs
+    are mostly other lines (an SDK's object dumps and stack traces: the JS SDK's log has
+    1 timed event in 178 lines), while prose has none: a README or a config file quotes
+    a log string without its timestamp, `/etc/hostname` matches nothing. A log whose
+    tool prints no time at all (the Python SDK v3's verbose log) is read with `--log`.
+    """
+    timed = data.events.filter(pl.col("time").is_not_null()).height
+    if timed:
+        return None
+    if not data.lines_matched:
+        return (
+            f"a text file, but not a log wsdoctor reads: none of its {data.lines_total} "
+            "line(s) matched a log pack"
+        )
+    return (
+        f"a text file, but not a log wsdoctor reads: {data.lines_matched} of its "
+        f"{data.lines_total} line(s) matched a log pack, none with a timestamp"
+    )
 
 
 def _chunks(
@@ -306,13 +339,21 @@ def _apply(cands: pl.DataFrame, pack: LogPack, pattern: LogPattern) -> pl.DataFr
         )
     if sub.is_empty():
         return None
-    fields = [pl.col("_g").struct.field(g).alias(g) for g in pattern.groups]
+    fields = [_group(g, pattern) for g in pattern.groups]
     return sub.select(pl.col("line"), pl.col("raw"), pl.col("match"), *fields).with_columns(
         kind=pl.lit(pattern.kind),
         pattern=pl.lit(f"{pack.name}/{pattern.id}"),
         side=_side(pack, pattern),
         stamped_at=pl.lit(pack.stamped_at),
     )
+
+
+def _group(name: str, pattern: LogPattern) -> pl.Expr:
+    """One captured group; a close code printed as a name becomes its number."""
+    value = pl.col("_g").struct.field(name)
+    if name == "code" and pattern.code_names:
+        value = value.replace({k: str(v) for k, v in pattern.code_names.items()})
+    return value.alias(name)
 
 
 def _side(pack: LogPack, pattern: LogPattern) -> pl.Expr:

@@ -69,23 +69,46 @@ def host(addr: pl.Expr) -> pl.Expr:
 def segment(events: pl.DataFrame) -> pl.DataFrame:
     """Add `segment` (unique over all files): the connection each event belongs to."""
     ev = events.sort("input", "line")
-    prev = pl.col("kind").shift(1).over("input")
-    prev_open = prev.is_in(OPENERS).fill_null(False)
-    # A refused upgrade ends the attempt its request lines began (websockets logs the
-    # response, closes, then raises); only back-to-back refusals are separate attempts, and
-    # only when the second has a time of its own: an untimed one is the head of the stack
-    # trace printed under the app's line about the same failure (OkHttp, Node, .NET).
-    retry = (
-        (pl.col("kind") == "handshake_failed")
-        & (prev == "handshake_failed").fill_null(False)
-        & pl.col("time").is_not_null()
-    )
-    opens = (pl.col("kind").is_in(OPENERS) & ~prev_open) | retry
+    prev_open = pl.col("kind").shift(1).over("input").is_in(OPENERS).fill_null(False)
+    opens = (pl.col("kind").is_in(OPENERS) & ~prev_open) | _after_an_attempt()
     named = pl.col("remote").is_not_null() | pl.col("request_id").is_not_null()
     proxy = pl.col("side") == "proxy"
     first = pl.int_range(pl.len()).over("input") == 0
     start = first | pl.when(proxy).then(named).otherwise(opens)
     return ev.with_columns(segment=start.cast(pl.Int64).cum_sum())
+
+
+# A close frame someone sent or received: the upgrade had succeeded (1005, 1006 and 1015
+# are never on the wire: a library's report that there was no close frame).
+_WIRE_CLOSE = pl.col("kind").is_in(["close_received", "close_sent"]) & ~pl.col("close_code").is_in(
+    [1005, 1006, 1015]
+).fill_null(False)
+
+
+def _after_an_attempt() -> pl.Expr:
+    """Events that begin a new connection although no line opened one.
+
+    A refused upgrade ends the attempt its request lines began (websockets logs the
+    response, closes, then raises), so what follows it without an opener in between is
+    another connection when it cannot be part of a refused one: a close frame (an upgrade
+    that succeeded: Go's clients log no open line), or another refusal. A refusal after a
+    close frame is likewise a new attempt. Only refusals with a time of their own count:
+    an untimed one is the head of the stack trace printed under the app's line about the
+    same failure (OkHttp, Node, .NET).
+    """
+    refusal = pl.col("kind").is_in(REFUSALS)
+    marker = (
+        pl.when(refusal)
+        .then(pl.lit("refused"))
+        .when(_WIRE_CLOSE)
+        .then(pl.lit("closed"))
+        .when(pl.col("kind").is_in(OPENERS))
+        .then(pl.lit("opened"))
+    )
+    last = marker.shift(1).forward_fill().over("input")  # the attempt's state so far
+    after_refusal = (last == "refused").fill_null(False)
+    ended = last.is_in(["refused", "closed"]).fill_null(False)
+    return (_WIRE_CLOSE & after_refusal) | (refusal & pl.col("time").is_not_null() & ended)
 
 
 def segments(events: pl.DataFrame, offsets: dict[str, float | None]) -> pl.DataFrame:

@@ -206,8 +206,9 @@ def test_plain_text_lines_do_not_reach_the_json_patterns() -> None:
             ],
         }
     )
-    hit = match_lines(mixed, PACKS)
-    assert hit["line"].to_list() == [2] and hit["close_code"].to_list() == [1011]
+    hit = match_lines(mixed, PACKS)  # the plain line is node-ws's own, not jsonl's
+    assert hit["pattern"].to_list() == ["node-ws/app-close", "jsonl/app-close"]
+    assert hit["close_code"].to_list() == [1011, 1011]
 
 
 # --- the CLI, log alone ----------------------------------------------------------------------

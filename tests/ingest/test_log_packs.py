@@ -392,7 +392,7 @@ def test_real_logs_key_fields() -> None:
     refused = go.filter(kind="handshake_failed", pattern="go/dial-refused")
     assert refused.height == 2 and refused["remote"].str.starts_with("127.0.0.21:").all()
     closes = go.filter(kind="close_received")
-    assert closes["close_code"].to_list() == [1011, None]  # coder prints the code's name
+    assert closes["close_code"].to_list() == [1011, 1011]  # coder prints the code's name
     assert closes["close_reason"].str.contains("dpgr.am/net0001").all()
     net0001 = "Deepgram did not receive audio data or a text message within the timeout window."
 
@@ -464,8 +464,8 @@ def test_a_rules_folder_brings_its_own_log_packs(tmp_path: Path) -> None:
         '{"when": "2026-11-22T01:00:00Z", "text": "connecting"}\n'
         '{"when": "2026-11-22T01:00:05Z", "text": "socket gone"}\n'
     )
-    without = cli_json("analyze", log)
-    assert without["sessions"] == [] and without["findings"] == []
+    without = run_cli("analyze", log, "--format", "json", "-o", "-")  # no pack reads it
+    assert without.returncode == 2 and "not a log wsdoctor reads" in without.stderr
     report = cli_json("analyze", log, "--rules", tmp_path / "mine")
     (session,) = report["sessions"]
     assert session["start"] == "2026-11-22T01:00:05.000000Z"

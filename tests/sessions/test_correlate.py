@@ -182,12 +182,14 @@ def test_cli_capture_log_and_har_together() -> None:
     assert [i["kind"] for i in report["inputs"]] == ["pcap", "har", "log"]
 
 
-def test_sessions_command_reads_har_but_refuses_logs() -> None:
+def test_sessions_command_reads_har_and_logs() -> None:
+    """contract.md: INPUT of every command is a capture, a HAR or a log."""
     proc = run_cli("sessions", HAR, "--format", "json")
     assert proc.returncode == 0, proc.stderr
     assert [s["source"] for s in json.loads(proc.stdout)] == ["har"]
-    refused = run_cli("sessions", IDLE / "client.log")
-    assert refused.returncode == 2 and "text file" in refused.stderr
+    log = run_cli("sessions", IDLE / "client.log", "--format", "json")
+    assert log.returncode == 0, log.stderr
+    assert [s["source"] for s in json.loads(log.stdout)] == ["log"]
 
 
 # --- the path key on small tables (correlate.match is a pure function) ---------------------
@@ -293,3 +295,25 @@ def test_a_file_named_twice_is_read_once() -> None:
     named = [IDLE / "capture.pcap", log, IDLE / ".." / "idle-1011" / "client.log"]
     inputs = classify(named, {"log": [log]})
     assert inputs["capture"] == [IDLE / "capture.pcap"] and inputs["log"] == [log]
+
+
+@pytest.mark.parametrize(
+    ("tool", "kinds"),
+    [
+        # gorilla 401, refused, idle (NET-0001); nhooyr the same: Go's clients log no open
+        ("go", ["rejected", "rejected", "websocket"] * 2),
+        ("node-ws", ["rejected", "rejected", "websocket"]),
+        ("pino", ["rejected", "rejected", "websocket", "websocket"]),  # + abrupt
+        ("python-json-logger", ["rejected", "rejected", "websocket", "websocket"]),
+    ],
+)
+def test_a_refused_upgrade_and_a_later_close_are_two_sessions(tool: str, kinds: list) -> None:
+    """Each recorded case of sample_captures/real-logs is one log-only session: a refusal
+    ends its attempt, so the NET-0001 close a later line reports is another session's,
+    and only the sessions that were open have a close code."""
+    data = _load((), (SAMPLES / "real-logs" / tool / "client.log",))
+    rows = data.sessions.sort("start", "id").to_dicts()
+    assert [r["kind"] for r in rows] == kinds
+    assert all(r["close_server_code"] is None for r in rows if r["kind"] == "rejected")
+    net0001 = [r for r in rows if r["close_server_code"] == 1011]
+    assert net0001 and all(r["kind"] == "websocket" for r in net0001)
