@@ -101,3 +101,16 @@ def analysis_of(data: Dataset):
 
     rules = builtin_rules()
     return Analysis(data, rules, diagnose(rules, data), describe_inputs(data))
+
+
+def diagnosis(findings: list[dict], session: str) -> dict[str, str]:
+    """A session's findings as category -> highest severity: the shape the diagnoses of
+    the Zeek and external captures are written down in."""
+    from analyzer.rules.model import SEVERITIES
+
+    out: dict[str, str] = {}
+    for f in findings:
+        if f["session"] == session:
+            best = out.get(f["category"], "info")
+            out[f["category"]] = max(best, f["severity"], key=SEVERITIES.index)
+    return out

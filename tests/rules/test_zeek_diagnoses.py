@@ -10,15 +10,12 @@ Zeek's reference traces would not be trusted on a customer's.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from analyzer.rules.engine import evaluate
 from analyzer.rules.loader import load_rules
-from analyzer.rules.model import SEVERITIES
 
-from conftest import ZEEK, loaded
+from conftest import ZEEK, diagnosis, loaded
 
 DIAGNOSES: dict[str, tuple[dict[str, str], ...]] = {
     # The client sends close 1000 (frame 18); the server's FIN follows 0.25 ms later with
@@ -58,15 +55,6 @@ DIAGNOSES: dict[str, tuple[dict[str, str], ...]] = {
 }
 
 
-def _by_category(findings: list[dict[str, Any]], session: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for f in findings:
-        if f["session"] == session:
-            best = out.get(f["category"], "info")
-            out[f["category"]] = max(best, f["severity"], key=SEVERITIES.index)
-    return out
-
-
 def test_every_trace_has_a_diagnosis() -> None:
     assert {p.name for p in ZEEK.glob("*.pcap*")} == set(DIAGNOSES)
 
@@ -79,6 +67,6 @@ def test_zeek_trace_diagnosis(trace: str) -> None:
     )
     ids = data.sessions.sort("start")["id"].to_list()
     assert len(ids) == len(DIAGNOSES[trace])
-    got = tuple(_by_category(findings, s) for s in ids)
+    got = tuple(diagnosis(findings, s) for s in ids)
     fired = [(f["session"], f["rule"], f["severity"], f["summary"]) for f in findings]
     assert got == DIAGNOSES[trace], fired
