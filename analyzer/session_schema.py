@@ -221,6 +221,38 @@ _TCP = {
     ),
     **{f"{k}_count": (I, f"tcp.analysis.{k} events") for k in TCP_ANALYSIS},
     "truncated_packets": (I, "packets of this connection cut short by the snapshot length"),
+    # Both legs of a proxied connection in one capture (analyzer/features/legs.py).
+    "hop_leg": _enum(
+        S,
+        {
+            "downstream": "the client's leg: its server is the hop",
+            "upstream": "the hop's own leg to the origin: its client is the hop",
+        },
+        "which leg of a proxied connection this session is, when the capture holds the "
+        "other one too: {values}",
+    ),
+    "other_leg_peer": (S, "the other leg's far end (the origin, or the client), ip:port"),
+    "other_leg_tcp_end": (S, "how the other leg's TCP ended (fin, rst, open)"),
+    "other_leg_end_time": (TS, "the other leg's first FIN/RST"),
+    "other_leg_end_frame": (I, "capture frame of that FIN/RST"),
+    "other_leg_ended_by_hop": (B, "the hop sent the other leg's first FIN/RST"),
+    "hop_end_spread_s": (
+        F,
+        "seconds between this leg's and the other leg's first FIN/RST (both ended by the "
+        "hop within moments: the hop's own decision)",
+    ),
+    "other_leg_last_payload_time": (TS, "last TCP payload on the other leg, either way"),
+    "other_leg_hop_close_code": (
+        I,
+        "close code the hop sent first on the other leg (null when an endpoint closed first)",
+    ),
+    "other_leg_hop_close_frame": (I, "capture frame of that close frame"),
+    "other_leg_hop_close_time": (TS, "time of that close frame"),
+    "other_leg_peer_closed_first": (
+        B,
+        "the other leg's far end (the origin, or the client) sent that leg's first close "
+        "frame: a close on this leg is then relayed, not the hop's own",
+    ),
     "tcp_end": _enum(
         S, ("fin", "rst", "open"), "{values}: the first FIN or RST, or neither captured"
     ),

@@ -291,6 +291,18 @@ class Tcp(TypedDict):
     zero_window_count: int | None
     keep_alive_count: int | None
     truncated_packets: int | None
+    hop_leg: Literal["downstream", "upstream"] | None
+    other_leg_peer: str | None
+    other_leg_tcp_end: str | None
+    other_leg_end_time: Time | None
+    other_leg_end_frame: int | None
+    other_leg_ended_by_hop: bool | None
+    hop_end_spread_s: float | None
+    other_leg_last_payload_time: Time | None
+    other_leg_hop_close_code: int | None
+    other_leg_hop_close_frame: int | None
+    other_leg_hop_close_time: Time | None
+    other_leg_peer_closed_first: bool | None
 
 
 class SessionLog(TypedDict):

@@ -11,6 +11,7 @@ from analyzer.features import anomalies
 from analyzer.features.closing import closing_features
 from analyzer.features.endpoint import certificate_features
 from analyzer.features.framing import framing_features
+from analyzer.features.legs import leg_features
 from analyzer.features.liveness import liveness_features
 from analyzer.features.tcp import baseline_features, tcp_event_features
 from analyzer.ingest.capture import CaptureData
@@ -18,7 +19,7 @@ from analyzer.ingest.frames import explode_frames
 from analyzer.ingest.handshakes import handshake_rows
 from analyzer.ingest.tcp_events import tcp_events
 from analyzer.schema import FRAMES
-from analyzer.session_schema import COUNT_COLUMNS
+from analyzer.session_schema import COUNT_COLUMNS, SESSIONS
 from analyzer.sessions import streams
 from analyzer.sessions.dataset import Dataset
 from analyzer.sessions.finish import finish_sessions
@@ -89,7 +90,13 @@ def _session_table(
         # No TCP event at all (a mid-stream capture without FIN/RST): still open at its end.
         pl.col("tcp_end").fill_null("open"),
     )
-    return finish_sessions(table, counts=COUNT_COLUMNS)
+    return with_legs(finish_sessions(table, counts=COUNT_COLUMNS))
+
+
+def with_legs(table: pl.DataFrame) -> pl.DataFrame:
+    """The other leg's facts on both legs of a proxied connection (features/legs.py)."""
+    legs = leg_features(table)
+    return SESSIONS.conform(table.drop(legs.columns[1:]).join(legs, on="id", how="left"))
 
 
 def _session_facts(table: pl.DataFrame, index: int) -> dict[str, Any]:

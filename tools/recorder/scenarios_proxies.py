@@ -22,7 +22,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .hop_helpers import FORWARD_PROXY, HOP_ADDR, HOP_CLIENT, HOP_SERVER, hop
+from .hop_helpers import FORWARD_PROXY, HOP_ADDR, HOP_CLIENT, HOP_SERVER, hop, stop_hop
 from .kinds import (
     CLIENT_COMMANDS,
     CLIENT_TIMEOUT,
@@ -403,6 +403,48 @@ SCENARIOS += [
             f"ip.src == {HOP_SERVER} and websocket.payload.close.status_code == 1000",
         ),
         expect=(HEALTHY, HEALTHY),
+        **ON_HOP_ADDRESSES,
+    ),
+    # Apache httpd 2.4 (mod_proxy_http, upgrade=websocket) whose backend timeout is 17 s,
+    # a value in no vendor's list of defaults; emulator timers off, client silent after 2 s
+    # (pings off). After 17 s of two-way silence Apache closes both legs within a
+    # millisecond, no close frame: only the hop's address on both FINs shows who did it.
+    Scenario(
+        "apache-idle-17s",
+        ("audio:2", "wait-close:40"),
+        server_args=NO_SERVER_TIMERS,
+        client_args=NO_PINGS,
+        url=HOP_URL,
+        processes=(hop("apache", idle=17),),
+        capture_hosts=(HOP_ADDR,),
+        require=(f"ip.src == {HOP_ADDR} and tcp.flags.fin == 1", "websocket.opcode == 2"),
+        expect=(TORN_DOWN_BY_PROXY, TORN_DOWN_BY_PROXY),
+        **ON_HOP_ADDRESSES,
+    ),
+    # mitmproxy 11 as the explicit proxy: it intercepts TLS with its own CA (the client
+    # trusts mitmproxy-ca.pem, as a managed desktop trusts its proxy's root) and writes both
+    # legs' TLS secrets to keys.log. The client streams 2 s and goes quiet; 5 s after the
+    # upgrade the proxy is stopped (SIGINT, its graceful shutdown) with the session open.
+    Scenario(
+        "mitmproxy-intercept-stop",
+        ("audio:2", "wait-close:30"),
+        tls=True,
+        server_args=NO_SERVER_TIMERS,
+        client="python-proxy",
+        client_args=(
+            "--proxy",
+            FORWARD_PROXY,
+            "--cafile",
+            "{folder}/mitmproxy-ca.pem",
+            *NO_PINGS,
+        ),
+        url=f"wss://{HOP_SERVER}:8443/v1/listen?{{query}}",
+        processes=(hop("mitmproxy"),),
+        hooks=(Hook("stop-mitmproxy", 5.0, stop_hop),),
+        capture_hosts=(HOP_ADDR,),
+        require=('http.request.method == "CONNECT"', "tls.handshake.type == 11"),
+        expect=(TORN_DOWN_BY_PROXY, TORN_DOWN_BY_PROXY),
+        expect_without_keys=(TORN_DOWN_BY_PROXY, TORN_DOWN_BY_PROXY),
         **ON_HOP_ADDRESSES,
     ),
 ]

@@ -173,7 +173,9 @@ class RunningHop:
         env = environment(self.hop, self.workdir, self.folder)
         if check:
             self.journal.command(self.shown(check))
-            subprocess.run(check, check=True, capture_output=True, env=env)
+            done = subprocess.run(check, capture_output=True, text=True, env=env)
+            if done.returncode != 0:
+                raise RuntimeError(f"{self.hop.name}: config check failed: {done.stderr.strip()}")
         self.journal.command(self.shown(run))
         log = (self.folder / self.hop.logs[0]).open("ab")
         with log:  # mitmproxy's flow dump and tinyproxy/caddy chatter go to stderr
