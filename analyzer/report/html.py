@@ -119,16 +119,18 @@ def _state(judged: verdict.Verdict) -> str:
 
 
 def _verdict(judged: verdict.Verdict) -> dict[str, Any]:
-    failed = [s for s in judged.sessions if s.failed][:MAX_VERDICT_LINES]
-    healthy = [s for s in judged.sessions if not s.failed]
+    failed = judged.failed[:MAX_VERDICT_LINES]
+    healthy = [s for s in judged.seen if not s.failed]
     room = max(0, MAX_VERDICT_LINES - len(failed))
     return {
         "headline": judged.headline,
         "state": _state(judged),
         "failed": failed,
         "healthy": healthy[:room],
-        "omitted": len(judged.sessions) - len(failed) - min(room, len(healthy)),
+        "omitted": len(judged.seen) - len(failed) - min(room, len(healthy)),
         "open": VERDICT_OPEN,
+        # TLS connections without keys: their own section, never among the sessions above.
+        "tls": judged.tls,
     }
 
 

@@ -28,6 +28,7 @@ MAX_CODE_LINES = 8  # lines of a fix's code block
 MAX_PARAGRAPH = 320  # characters of a fix's first paragraph
 MAX_ATTACH = 4
 MAX_WARNINGS = 3  # capture-quality warnings quoted (each cut to 200 characters)
+MAX_TLS_LINES = 3  # server names of TLS connections without keys, one line each
 SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 # One optional language word between the fence and the end; no two adjacent `\s*` around
 # an optional group, which backtracks quadratically on a long run of spaces.
@@ -92,16 +93,35 @@ def _sessions(judged: verdict.Verdict) -> list[str]:
     if len(lines) > MAX_SESSION_LINES:
         rest = len(lines) - MAX_SESSION_LINES + 1
         lines = [*lines[: MAX_SESSION_LINES - 1], f"- … and {rest} more failed sessions"]
-    healthy = [s.session for s in judged.sessions if not s.failed]
+    healthy = [s.session for s in judged.seen if not s.failed]
     if not failed and len(healthy) <= 3:  # nothing failed: say how each one ended
         lines = [
             f"- **{escape(s.session)}** {escape(s.sentence[len(s.session) + 1 :])}"
-            for s in judged.sessions
+            for s in judged.seen
         ]
     elif healthy:
         named = ", ".join(healthy[:8]) + (f" +{len(healthy) - 8} more" if len(healthy) > 8 else "")
         lines.append(f"- healthy: {escape(named)}")
+    lines += _tls(judged)
     return [*lines, ""] if lines else []
+
+
+def _tls(judged: verdict.Verdict) -> list[str]:
+    """TLS connections without keys, apart from the sessions: one line per server name."""
+    groups = judged.tls
+    if not groups:
+        return []
+    k = sum(len(g.sessions) for g in groups)
+    lines = [f"- **TLS connections (possibly wss)**: {k} not decrypted (pass `--keylog`)"]
+    for g in groups[:MAX_TLS_LINES]:
+        ids = ", ".join(g.sessions[:6]) + (
+            f" +{len(g.sessions) - 6} more" if len(g.sessions) > 6 else ""
+        )
+        name = f"SNI {g.sni}" if g.sni else "no SNI"
+        lines.append(f"  - {escape(name)}: {len(g.sessions)} ({escape(ids)})")
+    if len(groups) > MAX_TLS_LINES:
+        lines.append(f"  - … and {len(groups) - MAX_TLS_LINES} more server names")
+    return lines
 
 
 def _top_findings(findings: list[dict[str, Any]], room: int) -> list[str]:

@@ -59,7 +59,40 @@ class Verdict:
 
     @property
     def failed(self) -> list[SessionVerdict]:
-        return [s for s in self.sessions if s.failed]
+        """Failed sessions among those that can be seen (never a TLS connection without
+        keys: it may not even be WebSocket)."""
+        return [s for s in self.seen if s.failed]
+
+    @property
+    def seen(self) -> list[SessionVerdict]:
+        return [s for s in self.sessions if not s.blind]
+
+    @property
+    def tls(self) -> list[TlsGroup]:
+        """The TLS connections without keys, reported apart: one group per SNI."""
+        groups: dict[str | None, list[SessionVerdict]] = {}
+        for s in self.sessions:
+            if s.blind:
+                groups.setdefault(s.sni, []).append(s)
+        return [
+            TlsGroup(sni, [m.session for m in members], _servers(members))
+            for sni, members in sorted(groups.items(), key=lambda g: (-len(g[1]), g[0] or "~"))
+        ]
+
+
+@dataclass(frozen=True)
+class TlsGroup:
+    """TLS connections that named one server (SNI; None when the hello named none or was
+    not captured)."""
+
+    sni: str | None
+    sessions: list[str]
+    servers: list[str]
+
+
+def _servers(members: list[SessionVerdict]) -> list[str]:
+    """The server endpoints (after the arrow of `client → server`), first seen first."""
+    return list(dict.fromkeys(m.endpoints.rpartition(" → ")[2] for m in members))
 
 
 def build(result: Analysis) -> Verdict:

@@ -7,6 +7,8 @@ which server names they asked for, and a capture with nothing else says so.
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
 from analyzer.report import verdict
@@ -47,3 +49,37 @@ def test_a_blind_session_with_a_serious_finding_is_not_a_failure() -> None:
     head = verdict.headline([one("s1", True), one("s2", False)], [])
     assert head.startswith("1 of 1 session failed: the thing broke (s2).")
     assert "1 TLS connection (possibly wss; SNI h)" in head
+
+
+def test_the_reports_list_tls_connections_apart_with_their_sni_and_counts() -> None:
+    """HTML and Markdown: a section "TLS connections (possibly wss)" with each server name
+    and how many connections named it; no such connection among the session lines."""
+    from analyzer.report import html, markdown
+
+    result = analysis_of(loaded(NDPI))
+    blind = result.data.sessions.filter(pl.col("kind") == "encrypted")
+    by_sni = blind.group_by("sni").len()
+    page = html.render(result)
+    section = page[
+        page.index('<section id="tls">') : page.index("</section>", page.index('id="tls"'))
+    ]
+    assert f'TLS connections (possibly wss) <span class="count">{blind.height}</span>' in section
+    for sni, n in by_sni.iter_rows():
+        assert (
+            f'<td>{sni or "— (none sent or not captured)"}</td><td class="num">{n}</td>' in section
+        )
+    verdict_part = page[: page.index('<section id="tls">')]
+    assert not any(re.search(f'href="#(session|row)-{s}"', verdict_part) for s in blind["id"])
+    md = markdown.render(result)
+    assert f"- **TLS connections (possibly wss)**: {blind.height} not decrypted" in md
+    for sni, n in by_sni.iter_rows():
+        assert f"{'SNI ' + sni if sni else 'no SNI'}: {n} (" in md
+    assert not any(f"- **{s}**" in md for s in blind["id"])
+
+
+def test_a_blind_session_with_a_serious_finding_is_not_listed_as_failed() -> None:
+    finding = {"rule": "r", "title": "The thing broke", "category": "x"}
+    blind = SessionVerdict("s1", "a → b:443", "text.", "high", finding, True, "h")
+    judged = verdict.Verdict("", [blind], [])
+    assert judged.failed == [] and judged.seen == []
+    assert judged.tls == [verdict.TlsGroup("h", ["s1"], ["b:443"])]
