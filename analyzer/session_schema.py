@@ -220,6 +220,32 @@ _TCP = {
         "still talking after a forged reset (WSP09 race)",
     ),
     **{f"{k}_count": (I, f"tcp.analysis.{k} events") for k in TCP_ANALYSIS},
+    # A path that died silently (analyzer/features/dead_path.py).
+    "dead_path_side": _enum(
+        S,
+        SIDES,
+        "{values}: the side whose last segments were all retransmissions after the other "
+        "side's last packet (nobody acknowledged them); null if neither",
+    ),
+    "dead_path_retransmissions": (I, "retransmissions in that unanswered tail"),
+    "dead_path_first_unacked_frame": (
+        I,
+        "capture frame of that side's first segment after the other side's last packet",
+    ),
+    "dead_path_first_unacked_time": (TS, "time of that segment"),
+    "dead_path_first_retrans_frame": (I, "capture frame of the tail's first retransmission"),
+    "dead_path_last_retrans_frame": (I, "capture frame of the tail's last retransmission"),
+    "dead_path_last_retrans_time": (TS, "time of that retransmission"),
+    "dead_path_peer_last_frame": (
+        I,
+        "capture frame of the other side's last packet (its last ACK the capture shows)",
+    ),
+    "dead_path_peer_last_time": (TS, "time of that packet"),
+    "dead_path_unanswered_s": (
+        F,
+        "seconds from the other side's last packet to the last retransmission: how long the "
+        "sender went unanswered",
+    ),
     "truncated_packets": (I, "packets of this connection cut short by the snapshot length"),
     # Both legs of a proxied connection in one capture (analyzer/features/legs.py).
     "hop_leg": _enum(
@@ -272,6 +298,10 @@ _LOG = {
         S, LOG_SIDES, "who wrote that line: {values} (the pack's reading of it)"
     ),
     "log_source_text": (S, "that line's text (credentials redacted, cut to 500 characters)"),
+    "log_source_time": (
+        TS,
+        "that line's own time, on the capture clock (offset applied); null when it has none",
+    ),
     "log_close_code": (
         pl.Int32,
         "close code a log names: a close received, else one sent, else an abnormal close",

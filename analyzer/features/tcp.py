@@ -10,6 +10,7 @@ from __future__ import annotations
 import polars as pl
 
 from analyzer.features.common import SIDES, seconds, side
+from analyzer.features.dead_path import dead_path_features
 from analyzer.schema import TCP_ANALYSIS
 
 
@@ -72,6 +73,7 @@ def baseline_features(packets: pl.DataFrame) -> pl.DataFrame:
     )
     out = out.join(_ip_id_before_rst(packets), on="session", how="left")
     out = out.join(_payload_after_rst(packets), on="session", how="left")
+    out = out.join(dead_path_features(packets), on="session", how="left")
     for name, is_client in SIDES:
         out = out.join(_payload_gaps(packets, name, is_client), on="session", how="left")
     return out

@@ -290,6 +290,16 @@ class Tcp(TypedDict):
     out_of_order_count: int | None
     zero_window_count: int | None
     keep_alive_count: int | None
+    dead_path_side: Literal["client", "server"] | None
+    dead_path_retransmissions: int | None
+    dead_path_first_unacked_frame: int | None
+    dead_path_first_unacked_time: Time | None
+    dead_path_first_retrans_frame: int | None
+    dead_path_last_retrans_frame: int | None
+    dead_path_last_retrans_time: Time | None
+    dead_path_peer_last_frame: int | None
+    dead_path_peer_last_time: Time | None
+    dead_path_unanswered_s: float | None
     truncated_packets: int | None
     hop_leg: Literal["downstream", "upstream"] | None
     other_leg_peer: str | None
@@ -310,6 +320,7 @@ class SessionLog(TypedDict):
     log_source: str | None
     log_source_side: Literal["client", "server", "proxy", "unknown"] | None
     log_source_text: str | None
+    log_source_time: Time | None
     log_close_code: int | None
     log_close_reason: str | None
     log_abnormal_close: bool | None

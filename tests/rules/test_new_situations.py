@@ -26,3 +26,16 @@ def test_close_unanswered_names_the_close_frame_the_wait_and_the_close_timeout()
     assert "3.0 s later (FIN, frame #96)" in summary
     assert "close timeout ran out" in summary
     assert "websocket-client (Python)" in summary
+
+
+def test_silent_path_death_gives_the_retransmission_evidence() -> None:
+    """Client's last packet frame 159; server ping 161, retransmitted in 162-169, the last
+    28.37 s after frame 159; no FIN/RST in the capture."""
+    (finding,) = _findings("silent-path-death", "path-went-dead")
+    summary = finding["summary"]
+    assert "the client's last packet is frame #159" in summary
+    assert "from frame #161 on was acknowledged: 8 retransmissions" in summary
+    assert "(frames #162 to #169)" in summary
+    assert "28.4 s after the client's last packet" in summary
+    assert "the server's ping in frame #161 was never answered" in summary
+    assert {159, 161, 162, 169} <= {e.get("frame") for e in finding["evidence"]}

@@ -12,6 +12,7 @@ first, as a helper process whose ready line the recorder waits for).
 
 from __future__ import annotations
 
+from .dead_path import DEAD_PATH, path_dies
 from .kinds import AnyScenario, Findings, Process, Scenario
 
 # The Node client needs its node_modules (never committed): npm ci, before the capture.
@@ -160,3 +161,31 @@ SCENARIOS.append(
         expect=(Findings({"missing-close": "medium"}),),
     )
 )
+
+# The path dies silently 3 s into a stream (dead_path.py: the router of a three-namespace
+# path drops everything, both ways; capture on the server's interface). The server's next
+# ping (every 4 s) is never acknowledged: the kernel retransmits it with exponential backoff
+# and sends nothing new, so the 1011 "keepalive ping timeout" close that websockets queues
+# 20 s later, and its FIN, never reach the wire (server.log has them). Emulator timers off,
+# so only the ping notices; the client is SIGKILLed at 50 s, unseen behind the dead path.
+SCENARIOS.append(
+    Scenario(
+        "silent-path-death",
+        ("audio:60",),
+        server_addr=DEAD_PATH.server_addr,
+        client_addr=DEAD_PATH.client_addr,
+        lossy=DEAD_PATH,
+        hooks=(path_dies(3.0),),
+        kill_after=50.0,
+        settle=2.0,
+        server_args=(
+            "--ping-interval", "4",
+            "--inactivity-timeout", "600", "--response-timeout", "600",
+        ),
+        require=(
+            "tcp.analysis.retransmission and ip.src == 127.0.0.63",
+            "websocket.opcode == 9 and ip.src == 127.0.0.63",
+        ),
+        expect=(Findings({"proxy-interference": "high", "capture-quality": "low"}),),
+    )
+)  # fmt: skip
