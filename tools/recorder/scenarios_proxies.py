@@ -447,4 +447,27 @@ SCENARIOS += [
         expect_without_keys=(TORN_DOWN_BY_PROXY, TORN_DOWN_BY_PROXY),
         **ON_HOP_ADDRESSES,
     ),
+    # Caddy 2.6 (reverse_proxy, no stream_close_delay) stopped 3 s into a 6 s stream (its
+    # graceful stop, SIGINT; a config reload does the same to open streams): Caddy itself
+    # sends close 1001 to the client and, in the same millisecond, one to the server (which
+    # Caddy 2.6.2 leaves unmasked: the emulator answers 1002), then ends both legs.
+    Scenario(
+        "caddy-stop-1001",
+        ("audio:6", "wait-close:5"),
+        url=HOP_URL,
+        processes=(hop("caddy"),),
+        hooks=(Hook("stop-caddy", 3.0, stop_hop),),
+        capture_hosts=(HOP_ADDR,),
+        require=(
+            f"ip.src == {HOP_ADDR} and websocket.payload.close.status_code == 1001",
+            f"ip.dst == {HOP_SERVER} and websocket.payload.close.status_code == 1001",
+        ),
+        expect=(
+            Findings({"proxy-interference": "high"}),
+            Findings(
+                {"proxy-interference": "high", "protocol-error": "high", "missing-close": "low"}
+            ),
+        ),
+        **ON_HOP_ADDRESSES,
+    ),
 ]
