@@ -34,3 +34,25 @@ def test_no_placeholder_in_what_a_finding_says(path: Path) -> None:
 def test_the_check_sees_a_placeholder() -> None:
     finding = {"summary": "OPEN from the n/a side", "evidence": [{"text": "ok `None`"}]}
     assert [bool(PLACEHOLDER.search(t)) for t in _wording(finding)] == [True, False]
+
+
+# A log, a log line, logged: wording that only a run with a log file may use.
+LOG = re.compile(r"\blogs?\b|\blogged\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("path", EVERY_CAPTURE, ids=capture_id)
+def test_nothing_speaks_of_a_log_when_there_is_none(path: Path) -> None:
+    """A capture read alone: no finding's title, summary or evidence, and no verdict
+    sentence, mentions a log (a fix may still advise reading one)."""
+    from analyzer.report import verdict
+
+    result = analysis_of(loaded(path))
+    texts = [t for f in result.findings for t in (f["title"], *_wording(f))]
+    judged = verdict.build(result)
+    texts += [judged.headline, *(s.sentence for s in judged.sessions)]
+    assert not [t for t in texts if LOG.search(CODE.sub("", t))]
+
+
+def test_the_check_sees_a_log() -> None:
+    said = ["the client log shows close 1006", "logged at 10:00", "a catalogue", "`log_x`"]
+    assert [bool(LOG.search(CODE.sub("", t))) for t in said] == [True, True, False, False]
