@@ -50,6 +50,7 @@ def _telling_line() -> pl.Expr:
             pl.format("{}:{}", "input", "line").alias("log_source"),
             pl.col("side").alias("log_source_side"),
             pl.col("text").alias("log_source_text"),
+            pl.col("aligned_time").alias("log_source_time"),
         )
         .sort_by(_rank(PRIORITY), pl.col("line"))
         .first()

@@ -83,6 +83,13 @@ FORMATS: dict[str, TimeFormat] = {
             r"(?:\.(?P<f>\d{1,9}))?(?: (?P<z>[+-]\d{4}))?\]",
             "[21/Nov/2026:21:46:33 +0000]",
         ),
+        # Apache httpd's error log: `[Mon Dec 07 05:25:39.819755 2026]`, local time, no zone.
+        TimeFormat(
+            "apache-error",
+            rf"\[[A-Z][a-z]{{2}} (?P<b>[A-Z][a-z]{{2}}) (?P<d>\d{{2}}) {_HMS}"
+            r"(?:\.(?P<f>\d{1,9}))? (?P<Y>\d{4})\]",
+            "[Mon Dec 07 05:25:39.819755 2026]",
+        ),
         # squid native access.log: `<epoch>.<ms>` first on the line; pino and other JSON
         # loggers: epoch milliseconds (13 digits), the last three digits read as `ms`.
         TimeFormat(

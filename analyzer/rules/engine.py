@@ -105,7 +105,7 @@ def evaluate(
 
 # The session's most telling log line, cited by every finding whose rule cites none itself:
 # a finding about a connection a log also describes always points at that line.
-LOG_CITATION = ("log_source", "log_first_time", "log_source_side", "log_source_text")
+LOG_CITATION = ("log_source", "log_source_time", "log_source_side", "log_source_text")
 
 
 def _names(rule: Rule, renderer: Renderer) -> set[str]:
@@ -197,7 +197,7 @@ def _log_citation(values: dict[str, Any]) -> dict[str, Any]:
     text = " ".join(str(values.get("log_source_text") or "").split())
     text = text if len(text) <= 200 else text[:199] + "…"
     return {
-        "time": _iso(values.get("log_first_time")),
+        "time": _iso(values.get("log_source_time")),
         "frame": None,
         "text": f"{whose_log(values.get('log_source_side'))}: {markdown_escape(text)}",
         "log": values["log_source"],

@@ -33,6 +33,7 @@ import jsonschema
 import polars as pl
 import pytest
 
+from analyzer.ingest.logs import not_a_log, read_log
 from analyzer.report import json_report, json_types
 from analyzer.rules.model import CONFIDENCES, ID, SEVERITIES, SOURCES
 from analyzer.schema import CATEGORIES, HEADER
@@ -216,11 +217,13 @@ def _folders() -> list[Path]:
 
 
 def _side(folder: Path) -> list[Path]:
-    """A folder's logs and HAR files: what `analyze` would read beside its capture."""
+    """A folder's logs and HAR files: what `analyze` would read beside its capture (a
+    recorder's notes or a proxy's own stdout are no log it reads: it refuses them)."""
     return [
         p
         for p in sorted(folder.iterdir())
         if p.suffix in (".log", ".har") and p.name not in NOT_INPUTS and p.stat().st_size
+        if p.suffix == ".har" or not_a_log(read_log(p)) is None
     ]
 
 
