@@ -9,11 +9,13 @@ it (proxy-interference.md §3.2, "FIN from P toward C and toward S"); when the h
 close frame to the client and, at the same instant, one of its own to the origin, the
 origin did not close the session (Caddy's 1001 on reload or stop, §2).
 
-Legs are paired within one input: the upstream leg starts while the downstream leg waits
-for its handshake answer (a proxy dials on before it answers), and either starts at the
-host the downstream leg's server is, or carries the same ``Sec-WebSocket-Key`` or
-``dg-request-id`` (a proxy whose upstream connection leaves from another address of the
-same host forwards both). Each leg gets the other leg's facts as ``other_leg_*`` columns.
+Legs are paired within one input: the upstream leg starts at the host the downstream
+leg's server is while that leg waits for its handshake answer (a proxy dials on before it
+answers), or, at any time during the downstream leg, carries the same
+``Sec-WebSocket-Key`` or ``dg-request-id`` (a proxy whose upstream connection leaves from
+another address of the same host forwards both) or goes to the downstream leg's CONNECT
+target (an explicit proxy, TLS without keys included). Each leg gets the other leg's facts
+as ``other_leg_*`` columns.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from analyzer.features.common import seconds
 # The session columns the pairing reads (all set by the capture features before it).
 _READ = [
     "id", "input_index", "client", "server", "start", "end", "response_time", "ws_key",
-    "dg_request_id", "tcp_end", "tcp_ended_by", "tcp_end_time", "tcp_end_frame",
+    "dg_request_id", "method", "path", "tcp_end", "tcp_ended_by", "tcp_end_time", "tcp_end_frame",
     "last_payload_time", "close_first_by", "close_client_code", "close_client_frame",
     "close_client_time", "close_server_code", "close_server_frame", "close_server_time",
 ]  # fmt: skip
@@ -52,10 +54,12 @@ def leg_pairs(table: pl.DataFrame) -> pl.DataFrame:
         pl.col("id").alias("down"),
         pl.col("server").alias("down_server"),
         pl.col("start").alias("down_start"),
+        pl.col("end").alias("down_end"),
         pl.coalesce("response_time", "end").alias("down_answered"),
         pl.col("server_host").alias("host"),
         "ws_key",
         "dg_request_id",
+        pl.when(pl.col("method") == "CONNECT").then(pl.col("path")).alias("target"),
     )
     up = legs.select(
         "input_index",
@@ -65,20 +69,38 @@ def leg_pairs(table: pl.DataFrame) -> pl.DataFrame:
         pl.col("client_host").alias("host"),
         "ws_key",
         "dg_request_id",
+        pl.col("server").alias("target"),
     )
-    keys = ("host", "ws_key", "dg_request_id")
+    # A shared host only pairs a leg opened before the hop answered (a proxy dials on
+    # first); a shared key, request id or CONNECT target names the connection itself, so
+    # the upstream leg may open any time during the downstream one (mitmproxy dials lazily,
+    # after its 200 to the CONNECT).
+    keys = {
+        "host": "down_answered",
+        "ws_key": "down_end",
+        "dg_request_id": "down_end",
+        "target": "down_end",
+    }
     pairs = pl.concat(
         down.drop_nulls(key)
         .join(up.drop_nulls(key).drop(k for k in keys if k != key), on=["input_index", key])
-        .select("down", "up", "down_start", "up_start", "down_answered", "down_server", "up_server")
-        for key in keys
+        .select(
+            "down",
+            "up",
+            "down_start",
+            "up_start",
+            pl.col(until).alias("until"),
+            "down_server",
+            "up_server",
+        )
+        for key, until in keys.items()
     )
     return (
         pairs.filter(
             (pl.col("down") != pl.col("up"))
             & (pl.col("down_server") != pl.col("up_server"))
             & (pl.col("up_start") >= pl.col("down_start"))
-            & (pl.col("up_start") <= pl.col("down_answered"))
+            & (pl.col("up_start") <= pl.col("until"))
         )
         .sort("down", "up_start")
         .unique("down", keep="first", maintain_order=True)

@@ -382,6 +382,7 @@ SCENARIOS: list[AnyScenario] = [
 # (hop_helpers.py): client 127.0.0.40, hop 127.0.0.41, emulator 127.0.0.42.
 HOP_URL = f"ws://{HOP_ADDR}:8080/v1/listen?{{query}}"
 DIRECT_URL = f"ws://{HOP_SERVER}:8080/v1/listen?{{query}}"
+TORN_DOWN_ENCRYPTED = Findings({"proxy-interference": "high", "capture-quality": "low"})
 ON_HOP_ADDRESSES = {"client_addr": HOP_CLIENT, "server_addr": HOP_SERVER}
 
 SCENARIOS += [
@@ -442,9 +443,16 @@ SCENARIOS += [
         processes=(hop("mitmproxy"),),
         hooks=(Hook("stop-mitmproxy", 5.0, stop_hop),),
         capture_hosts=(HOP_ADDR,),
-        require=('http.request.method == "CONNECT"', "tls.handshake.type == 11"),
-        expect=(TORN_DOWN_BY_PROXY, TORN_DOWN_BY_PROXY),
-        expect_without_keys=(TORN_DOWN_BY_PROXY, TORN_DOWN_BY_PROXY),
+        require=(
+            'http.request.method == "CONNECT"',
+            "tls.handshake.type == 1",
+            f"ip.src == {HOP_ADDR} and tcp.flags.fin == 1",
+        ),
+        expect=(
+            TORN_DOWN_BY_PROXY,  # with proxy-tls-interception (low) in the same category
+            Findings({"proxy-interference": "high", "missing-close": "low"}),
+        ),
+        expect_without_keys=(TORN_DOWN_ENCRYPTED, TORN_DOWN_ENCRYPTED),
         **ON_HOP_ADDRESSES,
     ),
     # Caddy 2.6 (reverse_proxy, no stream_close_delay) stopped 3 s into a 6 s stream (its
