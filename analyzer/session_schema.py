@@ -195,6 +195,11 @@ _TCP = {
         "largest gap in seconds between TCP segments with payload from the {side} "
         "(retransmissions excluded; works without TLS keys)",
     ),
+    **_sided(
+        "max_payload_gap_{side}_end",
+        TS,
+        "the {side}'s segment that ended that gap (null with no gap)",
+    ),
     **_sided("last_payload_time_{side}", TS, "last TCP segment with payload from the {side}"),
     "last_payload_time": (
         TS,
@@ -247,6 +252,11 @@ _TCP = {
         "sender went unanswered",
     ),
     "truncated_packets": (I, "packets of this connection cut short by the snapshot length"),
+    "truncated_to_bytes": (
+        I,
+        "the most bytes kept of any of those packets: the snapshot length in effect (tcpdump "
+        "-s), link header included; null when none was cut",
+    ),
     # Both legs of a proxied connection in one capture (analyzer/features/legs.py).
     "hop_leg": _enum(
         S,

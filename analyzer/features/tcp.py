@@ -65,7 +65,12 @@ def baseline_features(packets: pl.DataFrame) -> pl.DataFrame:
         )
         .join(
             packets.group_by("session").agg(
-                (pl.col("cap_len") < pl.col("frame_len")).sum().alias("truncated_packets")
+                (pl.col("cap_len") < pl.col("frame_len")).sum().alias("truncated_packets"),
+                # What tcpdump -s / dumpcap -s kept of each cut packet: the snapshot length.
+                pl.col("cap_len")
+                .filter(pl.col("cap_len") < pl.col("frame_len"))
+                .max()
+                .alias("truncated_to_bytes"),
             ),
             on="session",
             how="left",
@@ -84,8 +89,10 @@ def _payload_gaps(packets: pl.DataFrame, name: str, is_client: bool) -> pl.DataF
     sent = packets.filter(
         side(is_client) & (pl.col("tcp_len") > 0) & ~pl.col("retransmission")
     ).sort("session", "ts")
+    gap = seconds(pl.col("ts").diff())
     return sent.group_by("session").agg(
-        seconds(pl.col("ts").diff()).max().alias(f"max_payload_gap_{name}_s"),
+        gap.max().alias(f"max_payload_gap_{name}_s"),
+        pl.col("ts").get(gap.arg_max()).alias(f"max_payload_gap_{name}_end"),
         pl.col("ts").max().alias(f"last_payload_time_{name}"),
     )
 

@@ -275,6 +275,8 @@ class Tcp(TypedDict):
     ip_id_before_rst_server: int | None
     max_payload_gap_client_s: float | None
     max_payload_gap_server_s: float | None
+    max_payload_gap_client_end: Time | None
+    max_payload_gap_server_end: Time | None
     last_payload_time_client: Time | None
     last_payload_time_server: Time | None
     last_payload_time: Time | None
@@ -301,6 +303,7 @@ class Tcp(TypedDict):
     dead_path_peer_last_time: Time | None
     dead_path_unanswered_s: float | None
     truncated_packets: int | None
+    truncated_to_bytes: int | None
     hop_leg: Literal["downstream", "upstream"] | None
     other_leg_peer: str | None
     other_leg_tcp_end: str | None

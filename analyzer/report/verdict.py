@@ -228,6 +228,8 @@ def _tcp_only(row: dict[str, Any]) -> str:
         return prefix + "the connection was still open when the capture ended"
     how = "a reset" if row["tcp_end"] == "rst" else "a FIN"
     tail = "" if prefix else " and no close frame"
+    if row["truncated_packets"] and not prefix:  # a close may hide in a cut packet
+        tail = " (close frames unreadable: packets cut by the snapshot length)"
     return f"{prefix}the {row['tcp_ended_by']} side ended TCP with {how}{tail}"
 
 
@@ -251,6 +253,8 @@ def reason(row: dict[str, Any], finding: dict[str, Any]) -> str:
 
 def _idle(row: dict[str, Any]) -> str:
     quiet = row["client_quiet_before_server_close_s"] or row["client_quiet_before_end_s"]
+    if row["truncated_packets"] and row["close_server_frame"] is None:  # frames cut: TCP timing
+        quiet = row["max_payload_gap_client_s"] or quiet
     text = f"after the client had been silent for {seconds(quiet)}"
     return text + (" (Deepgram's inactivity window)" if row["deepgram"] else "")
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import SAMPLES, analysis_of, loaded
+import pytest
+
+from conftest import SAMPLES, analysis_of, loaded, loaded_together
 
 
 def _findings(sample: str, rule: str) -> list[dict[str, Any]]:
@@ -18,24 +20,69 @@ def _findings(sample: str, rule: str) -> list[dict[str, Any]]:
     return [f for f in analysis_of(data).findings if f["rule"] == rule]
 
 
-def test_close_unanswered_names_the_close_frame_the_wait_and_the_close_timeout() -> None:
-    """Client close frame 94, client FIN frame 96 3.004 s later: websocket-client's 3 s."""
-    (finding,) = _findings("close-unanswered", "server-no-close-reply")
-    summary = finding["summary"]
-    assert "frame #94" in summary
-    assert "3.0 s later (FIN, frame #96)" in summary
-    assert "close timeout ran out" in summary
-    assert "websocket-client (Python)" in summary
+def _missing(text: str, *parts: str) -> list[str]:
+    """The parts a finding's text should contain and does not."""
+    return [part for part in parts if part not in text]
 
 
-def test_silent_path_death_gives_the_retransmission_evidence() -> None:
-    """Client's last packet frame 159; server ping 161, retransmitted in 162-169, the last
-    28.37 s after frame 159; no FIN/RST in the capture."""
+# (sample, rule, what its summary must say: numbers from tshark, the sample's README)
+STATED = [
+    # Client close frame 94, client FIN frame 96 3.004 s later: websocket-client's 3 s.
+    (
+        "close-unanswered",
+        "server-no-close-reply",
+        ("frame #94", "3.0 s later (FIN, frame #96)", "close timeout ran out", "websocket-client"),
+    ),
+    # Client's last packet frame 159; the server's ping 161, retransmitted in 162-169, the
+    # last 28.37 s after frame 159; no FIN/RST in the capture.
+    (
+        "silent-path-death",
+        "path-went-dead",
+        (
+            "the client's last packet is frame #159",
+            "from frame #161 on was acknowledged: 8 retransmissions",
+            "(frames #162 to #169)",
+            "28.4 s after the client's last packet",
+            "the server's ping in frame #161 was never answered",
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("sample", "rule", "parts"), STATED, ids=[c[0] for c in STATED])
+def test_the_finding_states_its_evidence(sample: str, rule: str, parts: tuple[str, ...]) -> None:
+    (finding,) = _findings(sample, rule)
+    assert not _missing(finding["summary"], *parts)
+
+
+def test_silent_path_death_points_at_the_frames() -> None:
     (finding,) = _findings("silent-path-death", "path-went-dead")
-    summary = finding["summary"]
-    assert "the client's last packet is frame #159" in summary
-    assert "from frame #161 on was acknowledged: 8 retransmissions" in summary
-    assert "(frames #162 to #169)" in summary
-    assert "28.4 s after the client's last packet" in summary
-    assert "the server's ping in frame #161 was never answered" in summary
     assert {159, 161, 162, 169} <= {e.get("frame") for e in finding["evidence"]}
+
+
+def test_snaplen_truncated_with_its_log_concludes_from_tcp_timing_and_the_log() -> None:
+    """tcpdump -s 96: 26 packets cut to 96 bytes; client audio ends in frame 48 (1.909 s),
+    the next client payload is its close reply, frame 54, 10.013 s later; server FIN frame
+    55. client.log line 50 is the received close 1011 NET-0001."""
+    folder = SAMPLES / "snaplen-truncated"
+    data = loaded_together(folder / "capture.pcap", folder / "client.log")
+    (session,) = data.sessions.to_dicts()
+    assert session["log_source"].endswith("snaplen-truncated/client.log:50")
+    analysis = analysis_of(data)
+    by_rule = {f["rule"]: f for f in analysis.findings}
+    assert set(by_rule) == {"net0001-log-truncated-capture", "capture-truncated-packets"}
+    idle = by_rule["net0001-log-truncated-capture"]["summary"]
+    assert not _missing(
+        idle, "26 packets cut to 96 bytes", "the client sent no payload for 10.0 s", "frame #55"
+    )
+    cut = by_rule["capture-truncated-packets"]["summary"]
+    assert not _missing(cut, "were cut to 96 bytes", "tcpdump -s 96", "client.log:50")
+
+
+def test_snaplen_truncated_claims_no_missing_close_frame() -> None:
+    """The close frames are in cut packets: the verdict must not say there was none."""
+    from analyzer.report.verdict import outcome
+
+    (row,) = loaded(SAMPLES / "snaplen-truncated" / "capture.pcap").sessions.to_dicts()
+    assert "no close frame" not in outcome(row)
+    assert "cut by the snapshot length" in outcome(row)

@@ -45,6 +45,7 @@ def start_tcpdump(scenario: Scenario, folder: Path, spawn: Spawn) -> subprocess.
     """``-U`` writes each packet at once; ``-Z root`` keeps the output file writable."""
     argv = [
         "tcpdump", "-i", scenario.capture_iface, "-U", "-Z", "root",
+        *(["-s", str(scenario.snaplen)] if scenario.snaplen else []),
         "-w", str(folder / "capture.pcap"), capture_filter(scenario),
     ]  # fmt: skip
     role: Role = "server"

@@ -241,6 +241,7 @@ class Scenario:
     hooks: tuple[Hook, ...] = ()
     capture_hosts: tuple[str, ...] = ()  # more hosts for the capture filter (e.g. a proxy)
     capture: CaptureTool = "tcpdump"
+    snaplen: int | None = None  # tcpdump -s: keep only this many bytes of each packet
     lossy: LossyPath | None = None  # run in three namespaces with loss on the router
     # Display filters that must each match at least one packet, or the recording is redone
     # (up to ``attempts`` times): for randomness that cannot be seeded, such as packet loss.

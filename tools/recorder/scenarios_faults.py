@@ -189,3 +189,20 @@ SCENARIOS.append(
         expect=(Findings({"proxy-interference": "high", "capture-quality": "low"}),),
     )
 )  # fmt: skip
+
+# idle-1011 captured with ``tcpdump -s 96``: each packet keeps its Ethernet, IP and TCP
+# headers (66 bytes with timestamps) and the first 30 bytes of payload, so the upgrade, the
+# audio frames and the close frame are cut; the client's log (kept as client.log) has them.
+# Alone the capture only says so (capture-quality); with client.log the session is an
+# idle-timeout (tests/rules/test_new_situations.py reads them together).
+SCENARIOS.append(
+    Scenario(
+        "snaplen-truncated",
+        ("audio:2", "wait-close:30"),
+        server_addr="127.0.0.67",
+        client_addr="127.0.0.66",
+        snaplen=96,
+        require=("frame.cap_len < frame.len", "tcp.flags.fin == 1"),
+        expect=(Findings({"capture-quality": "low"}),),
+    )
+)
