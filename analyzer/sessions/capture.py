@@ -87,8 +87,10 @@ def _session_table(
         pl.col("input").replace_strict(names, return_dtype=pl.String),
         pl.col("stream").alias("tcp_stream"),
         pl.lit("capture").alias("source"),
-        # No TCP event at all (a mid-stream capture without FIN/RST): still open at its end.
+        # No TCP event at all (a mid-stream capture without FIN/RST, or a lone request and
+        # 101 of a trimmed flow): no SYN was captured, and it was still open at the end.
         pl.col("tcp_end").fill_null("open"),
+        pl.col("syn_seen").fill_null(False),
     )
     return with_legs(finish_sessions(table, counts=COUNT_COLUMNS))
 

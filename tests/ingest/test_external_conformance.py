@@ -9,7 +9,7 @@ Arkime, Zeek, pcap2har, PcapPlusPlus; sources in its README). The oracle is plai
 - frames are exact: per stream, (frame.number, opcode, FIN, MASK, payload length, close
   code) of every WebSocket frame, in order, and each frame's time;
 - each session's first/last frame and start/end are those of every packet of its TCP
-  stream (`-Y tcp.stream==N`), pure ACKs included;
+  stream (`-Y tcp.stream==N`), pure ACKs included, and it saw a SYN iff the stream has one;
 - TLS connections (tshark dissected TLS on them) are the `encrypted` sessions, with their
   SNI; the capture's start/end are capinfos' earliest and latest packet.
 
@@ -47,6 +47,7 @@ class Truth:
     """What plain tshark says about one capture."""
 
     spans: dict[int, tuple[int, int, int, int]] = field(default_factory=dict)  # first/last
+    syn: set[int] = field(default_factory=set)  # streams whose SYN (without ACK) is here
     tls: dict[int, str | None] = field(default_factory=dict)  # stream -> SNI
     websocket: set[int] = field(default_factory=set)
     frames: dict[int, list[FrameKey]] = field(default_factory=dict)
@@ -70,7 +71,7 @@ def _ns(epoch: str) -> int:
 def truth(name: str) -> Truth:
     path = EXTERNAL / name
     t = Truth()
-    for stream, number, when, tls, sni in _tshark(
+    for stream, number, when, tls, sni, flags in _tshark(
         path,
         "tcp",
         [
@@ -79,9 +80,12 @@ def truth(name: str) -> Truth:
             "frame.time_epoch",
             "tls",
             "tls.handshake.extensions_server_name",
+            "tcp.flags",
         ],
     ):
         s, n, ns = int(stream), int(number), _ns(when)
+        if int(flags, 16) & 0x12 == 0x02:
+            t.syn.add(s)
         first, last, start, end = t.spans.get(s, (n, n, ns, ns))
         t.spans[s] = (min(first, n), max(last, n), min(start, ns), max(end, ns))
         if tls:
@@ -165,6 +169,7 @@ def test_session_spans_cover_every_packet_of_the_connection(path: Path) -> None:
         first, last, start, end = t.spans[row["tcp_stream"]]
         assert (row["first_frame"], row["last_frame"]) == (first, last), row["id"]
         assert (_as_ns(row["start"]), _as_ns(row["end"])) == (_us(start), _us(end)), row["id"]
+        assert row["syn_seen"] is (row["tcp_stream"] in t.syn), row["id"]
 
 
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
