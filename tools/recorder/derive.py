@@ -33,6 +33,8 @@ class Derivation:
             self.journal.note(f"derived from {self.derived.source}/capture.pcap (real traffic)")
             if self.derived.transform == "vlan":
                 self.add_vlan_tag(src)
+            elif self.derived.transform == "client-leg":
+                self.keep_client_leg(src)
             else:
                 self.cut_late_start(src)
             for log in ("client.log", "server.log"):
@@ -48,6 +50,14 @@ class Derivation:
             "tcprewrite", "--enet-vlan=add", f"--enet-vlan-tag={tag}",
             "--enet-vlan-cfi=0", "--enet-vlan-pri=0",
             f"--infile={src}", f"--outfile={self.derived.capture_file}",
+        ]  # fmt: skip
+        self.journal.run(argv, cwd=self.folder)
+
+    def keep_client_leg(self, src: str) -> None:
+        """Only the packets to or from ``keep_host`` (as pcap), every one of them unchanged."""
+        argv = [
+            "tshark", "-r", src, "-Y", f"ip.addr == {self.derived.keep_host}",
+            "-F", "pcap", "-w", self.derived.capture_file,
         ]  # fmt: skip
         self.journal.run(argv, cwd=self.folder)
 

@@ -273,13 +273,16 @@ class Derived:
     ``vlan``: tcprewrite adds an 802.1Q tag to every packet (a trunk-port capture).
     ``late-start``: editcap keeps the packets from the first client audio frame at or after
     ``start_after`` seconds to the end (tcpdump started late: no SYN, no handshake).
+    ``client-leg``: tshark keeps only the packets to or from ``keep_host`` (the client of
+    a proxied recording): what a capture on the client's machine shows of it.
     """
 
     name: str
     source: str
-    transform: Literal["vlan", "late-start"]
+    transform: Literal["vlan", "late-start", "client-leg"]
     vlan_tag: int = 42
     start_after: float = 2.0
+    keep_host: str | None = None  # client-leg: the one host whose packets stay
     require: tuple[str, ...] = ()
     tshark_args: tuple[str, ...] = ()  # for ``require`` and expected.yaml (e.g. a heuristic)
     capture_file: str = "capture.pcap"

@@ -30,6 +30,7 @@ from .kinds import (
     QUERY,
     TLS_NAME,
     AnyScenario,
+    Derived,
     Findings,
     Hook,
     Process,
@@ -477,5 +478,16 @@ SCENARIOS += [
             ),
         ),
         **ON_HOP_ADDRESSES,
+    ),
+    # apache-idle-17s as a capture on the client's machine shows it: only the packets to or
+    # from the client (tshark keeps them unchanged). No second leg: what is left to say who
+    # closed is the handshake (Apache's `Via` on the 101) and the FIN from the hop's address.
+    Derived(
+        "apache-idle-17s-client-leg",
+        "apache-idle-17s",
+        "client-leg",
+        keep_host=HOP_CLIENT,
+        require=(f"ip.src == {HOP_ADDR} and tcp.flags.fin == 1", "http.response.code == 101"),
+        expect=(Findings({"proxy-interference": "medium", "missing-close": "high"}),),
     ),
 ]
