@@ -247,8 +247,16 @@ def healthy(row: dict[str, Any]) -> str:
 
 
 def reason(row: dict[str, Any], finding: dict[str, Any]) -> str:
+    if finding.get("rule") == "path-went-dead":  # a dead path, not an intermediary's timer
+        return _dead_path(row)
     explain = REASONS.get(finding["category"])
     return explain(row) if explain else ""
+
+
+def _dead_path(row: dict[str, Any]) -> str:
+    n, sender = row["dead_path_retransmissions"], row["dead_path_side"]
+    unanswered = seconds(row["dead_path_unanswered_s"])
+    return f", after the {sender}'s data went unacknowledged for {unanswered} ({n} resends)"
 
 
 def _idle(row: dict[str, Any]) -> str:

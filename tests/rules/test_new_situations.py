@@ -86,3 +86,13 @@ def test_snaplen_truncated_claims_no_missing_close_frame() -> None:
     (row,) = loaded(SAMPLES / "snaplen-truncated" / "capture.pcap").sessions.to_dicts()
     assert "no close frame" not in outcome(row)
     assert "cut by the snapshot length" in outcome(row)
+
+
+def test_silent_path_death_is_not_called_an_idle_timer() -> None:
+    """The one-line verdict says what happened on the wire, not "an intermediary's idle
+    timer": 8 retransmissions, the last 28.37 s after the client's last packet."""
+    from analyzer.report.verdict import reason
+
+    (row,) = loaded(SAMPLES / "silent-path-death" / "capture.pcap").sessions.to_dicts()
+    text = reason(row, {"rule": "path-went-dead", "category": "proxy-interference"})
+    assert text == ", after the server's data went unacknowledged for 28.4 s (8 resends)"
