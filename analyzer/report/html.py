@@ -146,8 +146,9 @@ def _capture(result: Analysis) -> list[tuple[str, str]]:
             ("From", clock(facts["start"])),
             ("To", clock(facts["end"])),
             ("TCP connections", facts["tcp_connections"]),
-            ("WebSocket sessions", facts["sessions"]),
-            ("Encrypted (no keys)", facts["encrypted_sessions"] or None),
+            # TLS without keys is counted apart: it may not be WebSocket at all.
+            ("WebSocket sessions", facts["sessions"] - facts["encrypted_sessions"]),
+            ("TLS connections (possibly wss, no keys)", facts["encrypted_sessions"] or None),
             ("Recovered (handshake not captured)", facts["recovered_sessions"] or None),
             ("Lost segments", facts["lost_segments"]),
             ("Retransmissions", facts["retransmissions"]),

@@ -68,6 +68,9 @@ def test_the_reports_list_tls_connections_apart_with_their_sni_and_counts() -> N
         assert (
             f'<td>{sni or "— (none sent or not captured)"}</td><td class="num">{n}</td>' in section
         )
+    seen = result.data.sessions.height - blind.height
+    assert f"WebSocket sessions</dt><dd>{seen}</dd>" in page  # the capture's facts
+    assert f"TLS connections (possibly wss, no keys)</dt><dd>{blind.height}</dd>" in page
     verdict_part = page[: page.index('<section id="tls">')]
     assert not any(re.search(f'href="#(session|row)-{s}"', verdict_part) for s in blind["id"])
     md = markdown.render(result)
