@@ -96,9 +96,10 @@ SMALL_BINARY_FILTER = (
 MAX_FILTER_CHARS = 100_000
 
 # Every TCP packet gets a row: a connection's first and last packet (a final ACK, a
-# keep-alive ACK) bound its session, so pure ACKs are read too (measured on a 73 MB,
-# 105,500-packet capture, 40% pure ACKs: +53% output bytes). They are counted into each
-# stream's span and then dropped (packets.worth_a_row), so no later stage sees them.
+# keep-alive ACK) bound its session, so pure ACKs are read too. Measured on a 73 MB,
+# 105,500-packet capture (40% pure ACKs): +53% output bytes, tshark CPU 4.5 -> 5.2 s, the
+# whole capture load 5.3 -> 5.7 s CPU (+7%). They are counted into each stream's span
+# and then dropped (packets.worth_a_row), so no later stage sees them.
 DISPLAY_FILTER = "tcp"
 
 

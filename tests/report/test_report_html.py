@@ -17,7 +17,7 @@ from analyzer.report import html, html_findings, html_sessions, markup, verdict
 from analyzer.schema import HEADER
 from analyzer.sessions.dataset import Dataset
 
-from conftest import SAMPLES, analysis_of, builtin_rules, sample
+from conftest import EXTERNAL, SAMPLES, analysis_of, builtin_rules, loaded, sample
 
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
@@ -272,3 +272,11 @@ def test_markup_renders_every_builtin_fix_inertly() -> None:
             checker = Inert()
             checker.feed(out)
             assert not checker.errors and not checker.stack
+
+
+def test_a_lone_101_says_its_request_was_not_captured() -> None:
+    """PcapPlusPlus's server-to-client capture holds a 101 (frame 475) without its request:
+    the session shows the response and says the request is not in the capture."""
+    page = html.render(analysis_of(loaded(EXTERNAL / "pcapplusplus-650HttpResponses.pcap")))
+    assert "<dt>Request</dt><dd>not in the capture: only the response was seen</dd>" in page
+    assert "<dt>Response</dt><dd>101 Switching Protocols</dd>" in page
