@@ -490,4 +490,14 @@ SCENARIOS += [
         require=(f"ip.src == {HOP_ADDR} and tcp.flags.fin == 1", "http.response.code == 101"),
         expect=(Findings({"proxy-interference": "medium", "missing-close": "high"}),),
     ),
+    # caddy-stop-1001 as the client's machine captures it: the 1001 from the proxy's
+    # address, and the 101's `Server: Caddy` beside the origin's Server header.
+    Derived(
+        "caddy-stop-1001-client-leg",
+        "caddy-stop-1001",
+        "client-leg",
+        keep_host=HOP_CLIENT,
+        require=(f"ip.src == {HOP_ADDR} and websocket.payload.close.status_code == 1001",),
+        expect=(Findings({"proxy-interference": "medium"}),),
+    ),
 ]
