@@ -96,3 +96,15 @@ def test_silent_path_death_is_not_called_an_idle_timer() -> None:
     (row,) = loaded(SAMPLES / "silent-path-death" / "capture.pcap").sessions.to_dicts()
     text = reason(row, {"rule": "path-went-dead", "category": "proxy-interference"})
     assert text == ", after the server's data went unacknowledged for 28.4 s (8 resends)"
+
+
+def test_silent_path_death_with_the_server_log_cites_its_ping_timeout() -> None:
+    """server.log line 62, `- timed out waiting for keepalive pong`: the give-up whose close
+    frame never reached the wire."""
+    folder = SAMPLES / "silent-path-death"
+    data = loaded_together(folder / "capture.pcap", folder / "server.log")
+    (finding,) = [f for f in analysis_of(data).findings if f["rule"] == "path-went-dead"]
+    assert "silent-path-death/server.log:62) records the keepalive ping timeout" in (
+        finding["summary"].replace("\\_", "_")
+    )
+    assert any(e.get("log", "").endswith("server.log:62") for e in finding["evidence"])
