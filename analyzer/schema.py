@@ -164,7 +164,12 @@ LOG_EVENTS = _t(
     status=(pl.Int32, "HTTP status (handshake failures, proxy access logs)"),
     request_id=(S, "request id the line names (dg-request-id, proxy request id)"),
     local_port=(pl.Int32, "client TCP port the line names, to join with captured sessions"),
-    remote=(S, "peer address or host[:port] the line names"),
+    remote=(
+        S,
+        "the writer's peer (a client's server, a proxy's or server's client) the line "
+        "names, as host or host:port (a URL or a Python address tuple written as host:port)",
+    ),
+    local=(S, "the writer's own address the line names (host, or host:port), if any"),
     path=(S, "request path (no query) the line names, to join with captured sessions' path"),
     pattern=(S, "<pack>/<pattern id> that matched"),
     stamped_at=_enum(

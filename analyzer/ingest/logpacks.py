@@ -30,7 +30,9 @@ from analyzer.yamlsource import Source, read_or_problems
 KINDS = frozenset(LOG_KINDS)
 SIDES = frozenset(LOG_SIDES)
 # Named regex groups a pattern may use; each feeds one LOG_EVENTS column.
-GROUPS = frozenset({"code", "reason", "status", "request_id", "port", "remote", "path", "side"})
+GROUPS = frozenset(
+    {"code", "reason", "status", "request_id", "port", "remote", "local", "path", "side"}
+)
 # Pack params (the `jsonl` field mapping): each a JSON key or a list of candidate keys.
 PARAMS = ("time_field", "level_field", "message_field")
 _ID = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")

@@ -43,6 +43,7 @@ _FIELDS = {
     "request_id": "request_id",
     "port": "local_port",
     "remote": "remote",
+    "local": "local",
     "path": "path",
 }
 
@@ -381,10 +382,41 @@ def _timed(found: pl.DataFrame, formats: list[tuple[str, ...]], tz: str) -> pl.D
     masked.
     """
     found = found.rename({g: _FIELDS[g] for g in _FIELDS if g in found.columns})
+    found = found.with_columns(
+        address(pl.col(c)) for c in ("remote", "local") if c in found.columns
+    )
     parts = found.partition_by("_fmt", as_dict=True, include_key=False)
     timed = [logtime.parse(part, "match", list(formats[i]), tz) for (i,), part in parts.items()]
     hit = pl.concat(timed, how="diagonal_relaxed") if len(timed) > 1 else timed[0]
     return redact.log_hits(hit).with_columns(pl.col("text").str.slice(0, TEXT_MAX))
+
+
+_URL = r"^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/?#]*@)?(\[[^\]]+\]|[^:/?#]+)(?::(\d+))?"
+_TUPLE = r"^\('([^']+)', (\d+)\)$"
+_DEFAULT_PORTS = {"ws": "80", "http": "80", "wss": "443", "https": "443"}
+
+
+def address(col: pl.Expr) -> pl.Expr:
+    """An address as a line writes it, as `host:port` (`[v6]:port`) or `host`.
+
+    Tools name a peer by URL (Chromium's `WebSocket connection to 'ws://h:p/path'`) or by
+    a Python address tuple (`('127.0.0.21', 8080)`); sessions name it `host:port`, so the
+    two are compared and shown alike. A URL without a port gets its scheme's default.
+    """
+    scheme = col.str.extract(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://", 1).str.to_lowercase()
+    url_host, url_port = col.str.extract(_URL, 1), col.str.extract(_URL, 2)
+    port = pl.coalesce(url_port, scheme.replace_strict(_DEFAULT_PORTS, default=None))
+    from_url = pl.when(port.is_not_null()).then(pl.format("{}:{}", url_host, port))
+    tup_host, tup_port = col.str.extract(_TUPLE, 1), col.str.extract(_TUPLE, 2)
+    bracketed = pl.when(tup_host.str.contains(":")).then(pl.format("[{}]", tup_host))
+    from_tuple = pl.format("{}:{}", bracketed.otherwise(tup_host), tup_port)
+    return (
+        pl.when(url_host.is_not_null())
+        .then(from_url.otherwise(url_host))
+        .when(tup_host.is_not_null())
+        .then(from_tuple)
+        .otherwise(col)
+    )
 
 
 def _formats(pack: LogPack) -> tuple[str, ...]:

@@ -32,14 +32,9 @@ def log_only_sessions(events: pl.DataFrame) -> pl.DataFrame:
             pl.col("time").min().alias("start"),
             pl.col("time").max().alias("end"),
             pl.col("request_id").drop_nulls().first().alias("dg_request_id"),
-            pl.col("local_port").drop_nulls().first().alias("port"),
             pl.col("path").drop_nulls().first(),
-            # The peer a client's line names (refused connections name nothing else).
-            pl.col("remote")
-            .filter(pl.col("side") == "client")
-            .drop_nulls()
-            .first()
-            .alias("server"),
+            _endpoint("client"),
+            _endpoint("server"),
             pl.col("status").filter(pl.col("kind").is_in(REFUSALS)).drop_nulls().first(),
             pl.col("kind").is_in(REFUSALS).any().alias("failed"),
             *_close("client", mine),
@@ -58,9 +53,33 @@ def _as_sessions(rows: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("rejected"))
         .otherwise(pl.lit("websocket"))
         .alias("kind"),
-        pl.when(pl.col("port").is_not_null()).then(pl.format(":{}", "port")).alias("client"),
         *close_summary(pl.col("_client_line"), pl.col("_server_line")),
-    ).drop("failed", "port", "_client_line", "_server_line")
+    ).drop("failed", "_client_line", "_server_line")
+
+
+def _endpoint(role: str) -> pl.Expr:
+    """The segment's client or server address, `host:port` (`[v6]:port`), from what its
+    lines say about their writer's own end (`local`, the client port) and its peer
+    (`remote`). A server's or proxy's line names its client as the peer; a client's line
+    (or one of a library whose side is not known: client libraries are the usual writers)
+    names its server as the peer and itself as the local end. A host alone when no line
+    names the port; null when no line names the host (a bare port says nothing useful)."""
+    port = pl.col("local_port").cast(pl.String)
+    own = _with_port(pl.col("local"), port)
+    peer_side = pl.col("side").is_in(["server", "proxy"])
+    if role == "client":
+        value = pl.when(peer_side).then(_with_port(pl.col("remote"), port)).otherwise(own)
+    else:
+        value = pl.when(peer_side).then(pl.col("local")).otherwise(pl.col("remote"))
+    return value.drop_nulls().first().alias(role)
+
+
+def _with_port(addr: pl.Expr, port: pl.Expr) -> pl.Expr:
+    """`addr` with `port` when it names none yet (`[v6]` bracketed), else `addr`."""
+    has_port = addr.str.contains(r"^\[.*\]:\d+$|^[^:]*:\d+$")
+    bare = pl.when(addr.str.contains(":")).then(pl.format("[{}]", addr)).otherwise(addr)
+    joined = pl.when(port.is_not_null()).then(pl.format("{}:{}", bare, port)).otherwise(addr)
+    return pl.when(has_port).then(addr).otherwise(joined)
 
 
 def merge_across_logs(events: pl.DataFrame, slack_s: float = 2.0) -> pl.DataFrame:

@@ -72,7 +72,7 @@ def test_python_json_logger_lines() -> None:
     assert exc["close_code"].to_list() == [1011] and exc["close_reason"].to_list() == [NET0001]
     refused = events.filter(kind="handshake_failed")
     assert refused["status"].to_list() == [401, None]  # the 401, then the refused connect
-    assert refused["remote"].to_list() == [None, "127.0.0.21"]
+    assert refused["remote"].to_list() == [None, "127.0.0.21:45193"]  # the address tuple
     assert events.filter(kind="abnormal_close").height == 1  # abrupt: no close frame
     line = _line_of(PJL, "< CLOSE 1011")
     asctime = json.loads(PJL.read_text().splitlines()[line - 1])["asctime"]

@@ -74,7 +74,7 @@ def test_client_log_alone_is_one_log_only_session() -> None:
     assert row["close_server_code"] == row["close_client_code"] == 1011
     assert "net0001" in row["close_server_reason"].lower()
     assert row["close_first_by"] == "server" and row["close_handshake"] == "complete"
-    assert row["client"] == ":37477"
+    assert row["client"] == "127.0.0.11:37477"
     assert row["start"] <= row["end"] and row["log_offset_s"] is None
     # Unknown, not zero: a log does not list every frame.
     assert row["audio_frames_client"] is None and row["keepalive_client"] is None
@@ -317,3 +317,44 @@ def test_a_refused_upgrade_and_a_later_close_are_two_sessions(tool: str, kinds: 
     assert all(r["close_server_code"] is None for r in rows if r["kind"] == "rejected")
     net0001 = [r for r in rows if r["close_server_code"] == 1011]
     assert net0001 and all(r["kind"] == "websocket" for r in net0001)
+
+
+def _expected_first_leg(sample: str) -> tuple[str, str]:
+    """The client-facing session's client and server from the sample's expected.yaml
+    (written from plain tshark by the recorder, never by the engine)."""
+    import yaml
+
+    facts = yaml.safe_load((SAMPLES / sample / "expected.yaml").read_text())["sessions"][0]
+    return facts["facts"]["client"], facts["facts"]["server"]
+
+
+@pytest.mark.parametrize(
+    ("sample", "log"),
+    [
+        # the client's line `connected from 127.0.0.11:37477 to ('127.0.0.21', 8080)`
+        ("idle-1011", "client.log"),
+        # HAProxy's access line names its client and the client's port
+        ("haproxy-tunnel-timeout", "haproxy.log"),
+    ],
+)
+def test_a_log_only_session_has_client_and_server_the_right_way_round(
+    sample: str, log: str
+) -> None:
+    """A log alone gives the session the addresses the capture of the same connection
+    shows: the client's own address and port as the client, the peer it names as the
+    server (a client's log); a proxy's log names the client as its peer."""
+    client, server = _expected_first_leg(sample)
+    data = _load((), (SAMPLES / sample / log,))
+    row = data.sessions.row(0, named=True)
+    assert row["source"] == "log" and row["client"] == client
+    if sample == "idle-1011":
+        assert row["server"] == server
+    else:  # the access line does not name the proxy's own listening address
+        assert row["server"] is None
+
+
+def test_a_url_or_address_tuple_names_the_server_as_host_and_port() -> None:
+    """Chromium names the refused server by URL; it is the server `host:port`."""
+    data = _load((), (SAMPLES / "real-logs" / "browser" / "console.log",))
+    servers = data.sessions.sort("start")["server"].to_list()
+    assert servers[:2] == ["127.0.0.21:47095", "127.0.0.21:35743"]
