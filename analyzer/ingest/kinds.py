@@ -53,7 +53,7 @@ class InputKind:
     noun: str  # "a HAR": in the help and in the messages that list the kinds
     sniff: Callable[[bytes], bool]  # a file's first bytes (sniff.read_head) are of this kind
     read: Reader  # only called when the run has files of this kind
-    wire: bool  # its sessions carry frames: `sessions`/`frames` list them, rules read them
+    wire: bool  # its sessions carry frames: `frames` lists them, rules read them
     option: str | None = None  # CLI option naming a file of this kind whatever it looks like
     help: str = ""  # that option's help
 
