@@ -44,33 +44,38 @@ def _host(column: str) -> pl.Expr:
     return pl.col(column).str.replace(r":\d+$", "")
 
 
+def _role(
+    legs: pl.DataFrame, role: str, host: pl.Expr, target: pl.Expr, extra: list[pl.Expr]
+) -> pl.DataFrame:
+    """Each session as a candidate ``down``/``up`` leg: its id, server and start under the
+    role's names, and the keys it pairs by (the hop's host, key, request id, target)."""
+    return legs.select(
+        "input_index",
+        pl.col("id").alias(role),
+        pl.col("server").alias(f"{role}_server"),
+        pl.col("start").alias(f"{role}_start"),
+        host.alias("host"),
+        "ws_key",
+        "dg_request_id",
+        target.alias("target"),
+        *extra,
+    )
+
+
 def leg_pairs(table: pl.DataFrame) -> pl.DataFrame:
     """(downstream id, upstream id) for every pair of legs, one upstream per downstream."""
-    legs = table.select(_READ).with_columns(
-        _host("client").alias("client_host"), _host("server").alias("server_host")
+    legs = table.select(_READ)
+    down = _role(
+        legs,
+        "down",
+        host=_host("server"),
+        target=pl.when(pl.col("method") == "CONNECT").then(pl.col("path")),
+        extra=[
+            pl.col("end").alias("down_end"),
+            pl.coalesce("response_time", "end").alias("down_answered"),
+        ],
     )
-    down = legs.select(
-        "input_index",
-        pl.col("id").alias("down"),
-        pl.col("server").alias("down_server"),
-        pl.col("start").alias("down_start"),
-        pl.col("end").alias("down_end"),
-        pl.coalesce("response_time", "end").alias("down_answered"),
-        pl.col("server_host").alias("host"),
-        "ws_key",
-        "dg_request_id",
-        pl.when(pl.col("method") == "CONNECT").then(pl.col("path")).alias("target"),
-    )
-    up = legs.select(
-        "input_index",
-        pl.col("id").alias("up"),
-        pl.col("server").alias("up_server"),
-        pl.col("start").alias("up_start"),
-        pl.col("client_host").alias("host"),
-        "ws_key",
-        "dg_request_id",
-        pl.col("server").alias("target"),
-    )
+    up = _role(legs, "up", host=_host("client"), target=pl.col("server"), extra=[])
     # A shared host only pairs a leg opened before the hop answered (a proxy dials on
     # first); a shared key, request id or CONNECT target names the connection itself, so
     # the upstream leg may open any time during the downstream one (mitmproxy dials lazily,
