@@ -6,7 +6,7 @@
 # sockets) and re-runs itself with sudo otherwise; installs the tools it needs with apt —
 # tcpdump, tshark/dumpcap/editcap/capinfos, openssl, iproute2/iptables/procps (lossy
 # namespaces), tcpreplay (tcprewrite), curl (not-websocket), nodejs/npm (Node `ws` client),
-# nginx, haproxy and squid (proxy scenarios) — then the repository's venv via
+# nginx, haproxy, squid, tinyproxy, apache2 and caddy (proxy scenarios) — then the repository's venv via
 # scripts/setup.sh, and runs `python -m tools.recorder record` with it (the repository root on
 # PYTHONPATH, so it works from any folder). Node's `ws` comes from node/package-lock.json.
 set -euo pipefail
@@ -35,6 +35,9 @@ want npm npm
 want nginx nginx
 want haproxy haproxy
 want squid squid
+want tinyproxy tinyproxy
+want apache2 apache2
+want caddy caddy
 if ((${#need[@]})); then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   echo "installing: ${need[*]}" >&2
@@ -43,8 +46,9 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 # Debian starts the proxies as system services on install; the recorder runs its own
-# instances on 127.0.0.31, which a system squid on *:3128 would block.
-for service in nginx haproxy squid; do
+# instances on 127.0.0.31/.41, which a system squid on *:3128 or tinyproxy on *:8888
+# would block.
+for service in nginx haproxy squid tinyproxy apache2 caddy; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
     systemctl disable --now "$service" >/dev/null 2>&1 || true
   elif [[ -x /etc/init.d/$service ]]; then
