@@ -4,7 +4,8 @@ How to add a scenario
 ---------------------
 1. Pick the registry module of its group and append one object to its ``SCENARIOS`` list:
    ``scenarios_basic.py`` (healthy sessions, capture-engine variants), ``scenarios_faults.py``
-   (misbehaving clients and servers), ``scenarios_proxies.py`` (intermediaries). The name is
+   (misbehaving clients and servers), ``scenarios_proxies.py`` (intermediaries),
+   ``scenarios_hops.py`` (the hops of proxies/hops.py on 127.0.0.40-42). The name is
    the folder under ``sample_captures/``; names must be unique across the three modules
    (``registry.py`` fails loudly on a duplicate). Several people can add scenarios at once
    because nobody edits a shared table.

@@ -7,10 +7,10 @@ name, or a derived scenario whose source is unknown or comes later.
 
 from __future__ import annotations
 
-from . import scenarios_basic, scenarios_faults, scenarios_proxies
+from . import scenarios_basic, scenarios_faults, scenarios_hops, scenarios_proxies
 from .kinds import AnyScenario, Derived
 
-GROUPS = (scenarios_basic, scenarios_faults, scenarios_proxies)
+GROUPS = (scenarios_basic, scenarios_faults, scenarios_proxies, scenarios_hops)
 
 
 def collect() -> dict[str, AnyScenario]:
