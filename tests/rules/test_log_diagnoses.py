@@ -58,12 +58,30 @@ NARROWER = {
     # rule reads yet; the log alone shows a 1011 NET-0000 / a normal 1000 close.
     "keepalive-binary": {},
     "empty-binary": {},
+    # The client sees no close frame (1006); that the hop closed both legs after the same
+    # 17 s silence (Apache), or stopped intercepting (mitmproxy), is only on the wire.
+    "apache-idle-17s": {"missing-close": "high"},
+    "apache-idle-17s-client-leg": {"missing-close": "high"},
+    "mitmproxy-intercept-stop": {"missing-close": "high"},
+    # The client received close 1001 and echoed it: a clean close as far as it can tell;
+    # that Caddy, not the origin, sent it shows only on the wire (proxy-sent-close).
+    "caddy-stop-1001": {},
+    "caddy-stop-1001-client-leg": {},
+    # The client sent close 1000 and its library gave up after 3 s with no close frame
+    # back (websocket-client's trace and the lab script's line): as the capture says.
+    "close-unanswered": {"missing-close": "medium"},
+    # The path died silently: the client's log ends with the connection still open.
+    "silent-path-death": {},
+    # The log states the NET-0001 close the truncated capture cannot read; the capture
+    # alone says only that it is truncated.
+    "snaplen-truncated": {"idle-timeout": "high"},
 }
 HEALTHY = ["clean-close", "deflate-stream", "ipv6-cooked", "lossy-stream", "vlan-tagged"]
 HEALTHY += ["wss-keylog", "hostile-text", "mid-session"]
 # The client's own session is healthy; the refused connection in the capture is another
 # client's (a raw malformed request to Envoy, a CONNECT Squid denies: client-denied.log).
 HEALTHY += ["envoy-bad-request", "squid-connect"]
+HEALTHY += ["tinyproxy-connect-ws"]  # through an HTTP CONNECT tunnel, KeepAlives, close 1000
 
 
 def _categories(findings: list[dict[str, Any]]) -> dict[str, str]:
