@@ -41,6 +41,8 @@ _IDENTITY = dict(
             "unanswered": "no response seen",
             "recovered": "frames without a captured handshake",
             "encrypted": "TLS without keys, directly or inside an open CONNECT tunnel",
+            "tunnel": "CONNECT granted (2xx), no TLS and no frames seen inside: tshark passes a "
+            "plain tunnel to an HTTP port (ws:// through a proxy) on as undissected data",
         },
         "{values}",
     ),

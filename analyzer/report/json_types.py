@@ -355,7 +355,7 @@ class Session(TypedDict):
     client: str | None
     server: str | None
     client_evidence: Literal["handshake", "syn", "masking", "ports"] | None
-    kind: Literal["websocket", "rejected", "unanswered", "recovered", "encrypted"] | None
+    kind: Literal["websocket", "rejected", "unanswered", "recovered", "encrypted", "tunnel"] | None
     tls: bool | None
     decrypted: bool | None
     sni: str | None

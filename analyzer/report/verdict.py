@@ -190,6 +190,8 @@ def close_parts(row: dict[str, Any]) -> tuple[str, str]:
     """(what ended the session, what the other side did): the why goes between them."""
     if row["kind"] == "rejected":
         return _rejected(row), ""
+    if row["kind"] == "tunnel":
+        return _tunnel(row), ""
     if row["kind"] == "unanswered":
         return "the upgrade request got no response", ""
     first = row["close_first_by"]
@@ -217,6 +219,17 @@ def _rejected(row: dict[str, Any]) -> str:
     return text
 
 
+def _tunnel(row: dict[str, Any]) -> str:
+    """A granted plain CONNECT: tshark leaves the ws:// inside it undissected, so say where
+    the frames can be seen instead of calling a working tunnel refused."""
+    target = row["connect_target"] or "the target"
+    text = f"the proxy opened a CONNECT tunnel to {target} ({row['connect_status']})"
+    text += ", whose plain WebSocket tshark does not dissect"
+    if row["other_leg_peer"]:
+        return text + f" (the proxy's own leg to {row['other_leg_peer']} shows it)"
+    return text
+
+
 def _tcp_only(row: dict[str, Any]) -> str:
     if row["tcp_end"] is None:  # a HAR or a log: no TCP, and no close on record
         source = "the HAR" if row["source"] == "har" else "the log"
@@ -240,6 +253,8 @@ def healthy(row: dict[str, Any]) -> str:
         return f"{how} ({code_c} both ways) after {seconds(row['duration_s'])}"
     if row["duration_s"] is None:
         return outcome(row)
+    if row["kind"] == "tunnel":  # nothing ended inside it that we could see
+        return f"{outcome(row)}; open {seconds(row['duration_s'])}"
     return f"{outcome(row)}, after {seconds(row['duration_s'])}"
 
 

@@ -133,13 +133,16 @@ def session_streams(
 
 def _session_kind() -> pl.Expr:
     """websocket (101), rejected (answered otherwise), unanswered, recovered (frames without
-    a handshake) or encrypted (TLS, or a CONNECT tunnel carrying TLS, with no frames seen)."""
+    a handshake), encrypted (TLS, or a CONNECT tunnel carrying TLS, with no frames seen) or
+    tunnel (a granted CONNECT is not a refusal, even when tshark cannot read inside it)."""
     tunnel_up = (pl.col("method") == "CONNECT") & pl.col("status").is_between(200, 299)
     return (
         pl.when(pl.col("status") == 101)
         .then(pl.lit("websocket"))
         .when(tunnel_up & pl.col("tls") & ~pl.col("has_frames"))
         .then(pl.lit("encrypted"))
+        .when(tunnel_up & ~pl.col("has_frames"))
+        .then(pl.lit("tunnel"))
         .when(
             pl.col("method").is_not_null() & pl.col("status").is_not_null() & ~pl.col("has_frames")
         )

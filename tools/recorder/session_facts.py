@@ -146,6 +146,8 @@ def kind(conn: Conn) -> str:
     tunnel_up = chosen is not None and chosen.method == "CONNECT" and 200 <= (status or 0) < 300
     if tunnel_up and conn.tls and not conn.frames:
         return "encrypted"
+    if tunnel_up and not conn.frames:  # granted, plain: tshark leaves the tunnel undissected
+        return "tunnel"
     if chosen and not conn.frames:
         return "rejected" if status is not None else "unanswered"
     return "recovered" if conn.frames else "encrypted"
