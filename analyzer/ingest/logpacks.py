@@ -6,8 +6,8 @@ match contains, or a list of which every match contains at least one: lines are 
 by one Aho-Corasick pass before any regex runs), a regex with named groups for the
 fields (`code_names` maps a close code a tool prints as a name, nhooyr's
 `StatusInternalError`, to its number), and real example lines that the test suite
-replays. A literal that most lines
-contain (a lone `D`) makes the regex run on every line, so prefer the rarest substring.
+replays. A literal that most lines contain (a lone `D`) makes the regex run on every
+line, so prefer the rarest substring.
 Problems are reported like rule packs: `file:line: field: message`, all at once.
 """
 
