@@ -262,9 +262,8 @@ def healthy(row: dict[str, Any]) -> str:
 
 
 def reason(row: dict[str, Any], finding: dict[str, Any]) -> str:
-    if finding.get("rule") == "path-went-dead":  # a dead path, not an intermediary's timer
-        return _dead_path(row)
-    explain = REASONS.get(finding["category"])
+    """A rule that names its own cause explains itself; otherwise its category does."""
+    explain = RULE_REASONS.get(finding.get("rule", "")) or REASONS.get(finding["category"])
     return explain(row) if explain else ""
 
 
@@ -319,8 +318,22 @@ def _proxy(row: dict[str, Any]) -> str:
         return f"; the reset was injected by a middlebox (its TTL is {delta} hops off)"
     if row["kind"] == "rejected":
         return ""
-    silence = _silence(row)
-    return f"{silence} (an intermediary's idle timer)" if silence else ""
+    idle = row["idle_before_end_s"]
+    if idle is not None and idle >= 1:  # only a silence points at a timer
+        return f"{_silence(row)} (an intermediary's idle timer)"
+    return _silence(row)
+
+
+def _hop_ended_both(row: dict[str, Any]) -> str:
+    """Both legs ended by the hop: a timer, a reload or a stop; the capture cannot tell which."""
+    spread = row["hop_end_spread_s"]
+    apart = f" {seconds(spread)} apart" if spread is not None else ""
+    return f"{_silence(row)}; the proxy ended both legs{apart} (its idle timer, a reload or a stop)"
+
+
+def _hop_sent_close(row: dict[str, Any]) -> str:
+    behind = "the origin server" if row["close_first_by"] == "server" else "the client behind it"
+    return f"(sent by the proxy itself, not {behind})"
 
 
 def _close_reason(row: dict[str, Any]) -> str:
@@ -328,6 +341,11 @@ def _close_reason(row: dict[str, Any]) -> str:
     return quote(row[f"close_{first}_reason"]) if first else ""
 
 
+RULE_REASONS = {
+    "path-went-dead": _dead_path,  # a dead path, not an intermediary's timer
+    "proxy-closed-both-legs": _hop_ended_both,
+    "proxy-sent-close": _hop_sent_close,
+}
 REASONS = {
     "idle-timeout": _idle,
     "keepalive-misuse": _keepalive,
