@@ -341,10 +341,21 @@ def _close_reason(row: dict[str, Any]) -> str:
     return quote(row[f"close_{first}_reason"]) if first else ""
 
 
+def _close_unanswered(row: dict[str, Any]) -> str:
+    """The wait between an unanswered close and the closer's own TCP end is its close timer."""
+    first = row["close_first_by"]
+    if first is None or row["tcp_ended_by"] != first or row["tcp_end_time"] is None:
+        return _silence(row)
+    wait = max((row["tcp_end_time"] - row[f"close_{first}_time"]).total_seconds(), 0.0)
+    timer = " (its close timeout)" if wait >= 0.5 else ""
+    return f"and ended TCP {seconds(wait)} later{timer}"
+
+
 RULE_REASONS = {
     "path-went-dead": _dead_path,  # a dead path, not an intermediary's timer
     "proxy-closed-both-legs": _hop_ended_both,
     "proxy-sent-close": _hop_sent_close,
+    "server-no-close-reply": _close_unanswered,
 }
 REASONS = {
     "idle-timeout": _idle,

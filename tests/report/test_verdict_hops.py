@@ -1,4 +1,4 @@
-"""The verdict says what the proxy did, and claims an idle timer only after a silence.
+"""The verdict says who acted: the proxy, or a close timer; an idle timer only after a silence.
 
 Facts read with plain tshark (the samples' READMEs): Apache's hop sent FIN to the origin
 (frame 103) and to the client 1.3 ms later (frame 106) after 17.0 s without payload; Caddy,
@@ -32,3 +32,12 @@ def test_no_idle_timer_is_claimed_for_a_close_without_silence() -> None:
     upstream = _texts("mitmproxy-intercept-stop")[1]
     assert "(sent by the proxy itself, not the client behind it)" in upstream
     assert "idle timer" not in upstream
+
+
+def test_an_unanswered_close_names_the_closers_wait_not_a_silence() -> None:
+    # websocket-client's close (frame 94) went unanswered; its FIN followed 3.004 s later
+    # (frame 96): its 3 s close timeout, not a silence before the close.
+    [text] = _texts("close-unanswered")
+    assert text.startswith("the client closed with 1000 and ended TCP 3.0 s later")
+    assert "(its close timeout), with no close reply from the server" in text
+    assert "silence" not in text
