@@ -27,3 +27,12 @@ def test_pack_covers_every_category() -> None:
     from analyzer.schema import CATEGORIES
 
     assert {r.category for r in RULES} == set(CATEGORIES)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[r.id for r in RULES])
+def test_a_cited_log_line_carries_its_own_time(rule) -> None:
+    # An evidence row without a time sorts after every timed row and reads as timeless;
+    # log_source_time is the cited line's own time on the capture clock.
+    for item in rule.evidence:
+        if item.log:
+            assert item.time == f"{item.log}_time", f"{rule.id}: evidence log {item.log}"
