@@ -28,11 +28,13 @@ from analyzer.errors import InputError
 from analyzer.ingest import logtime
 from analyzer.ingest.log_jsonl import jsonl_view
 from analyzer.ingest.logpacks import LogPack, LogPattern, load_packs
+from analyzer.ingest.sniff import markdown_document
 from analyzer.schema import LOG_EVENTS
 
 # Blocks small enough that WORKERS of them keep every core busy on a 100 MB file, large
 # enough that per-block overhead (one polars call per pattern) stays in the noise.
 CHUNK_BYTES = 16 * 1024 * 1024
+_FORCE = "give it with --log to read it anyway"
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 MAX_LINE = 64 * 1024
 TEXT_MAX = 500
@@ -108,11 +110,14 @@ def read_log(
     reader, counts, bad, frames = _Reader(chunk_bytes), Counter[str](), 0, []
     try:
         with path.open("rb") as fh:
-            if _binary(fh.read(65536)):
+            head = fh.read(65536)
+            if _binary(head):
                 data.warnings.append(
                     f"{path}: does not look like a text log (binary data); skipped"
                 )
                 return data
+            if sniffed and (why := markdown_document(head)):
+                raise InputError(f"{why}, not a log; {_FORCE}", source=str(path))
             fh.seek(0)
             for events, n_lines, n_bad in _chunks(reader.blocks(fh), packs, tz):
                 bad += n_bad
@@ -124,7 +129,7 @@ def read_log(
         raise InputError(f"cannot read log: {exc.strerror}", source=str(path)) from None
     data = _finish(data, path, frames, counts, bad, reader.cut)
     if sniffed and (why := not_a_log(data)):
-        raise InputError(f"{why}; give it with --log to read it anyway", source=str(path))
+        raise InputError(f"{why}; {_FORCE}", source=str(path))
     return data
 
 

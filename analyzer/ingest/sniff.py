@@ -6,6 +6,7 @@ text file, not a capture") rather than as whatever tshark happens to print.
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from collections.abc import Iterator
@@ -50,6 +51,8 @@ LINK_TYPES = {
     220: "usb",
 }
 
+_HEADING = re.compile(r"#{1,6} \S")
+
 
 @dataclass
 class CaptureFile:
@@ -79,6 +82,22 @@ def looks_like_text(head: bytes) -> bool:
     """No control bytes but tabs and line ends in the first 4 KiB (UTF-8 passes)."""
     sample = head[:4096]
     return bool(sample) and all(b in b"\t\n\r\f" or 32 <= b < 127 or b >= 128 for b in sample)
+
+
+def markdown_document(head: bytes) -> str | None:
+    """Why a text file is a Markdown document rather than a log, or None.
+
+    A README or a ticket comment can quote whole timestamped log lines, so pack matches
+    alone would take it for a log; headings and paired code fences are what a log never
+    has at the start of its lines. Only asked of files whose kind was guessed: `--log`
+    still reads such a file.
+    """
+    lines = head.decode("utf-8", "replace").splitlines()
+    headings = sum(1 for line in lines if _HEADING.match(line))
+    fences = sum(1 for line in lines if line.startswith(("```", "~~~")))
+    if headings and fences >= 2:
+        return f"a Markdown document ({headings} heading(s), {fences // 2} code block(s))"
+    return None
 
 
 def sniff_capture(path: Path) -> CaptureFile:

@@ -32,14 +32,18 @@ def _json(*args: str | Path) -> list[dict]:
 @pytest.mark.parametrize(
     ("path", "why"),
     [
-        # prose: no line of it is a log event
-        (REPO / "README.md", "none of its"),
+        # Markdown: headings and code blocks, which no log has
+        (REPO / "README.md", "a Markdown document"),
+        # quotes Envoy's real access-log lines, timestamps and all, inside code blocks
+        (SAMPLES / "envoy-idle-1011" / "README.md", "a Markdown document"),
         # quotes OkHttp's real log strings, never with a timestamp
         (REAL / "okhttp" / "README.md", "none with a timestamp"),
-        # a proxy's configuration file
+        # a proxy's configuration file: no line of it is a log event
         (SAMPLES / "nginx-idle-1011" / "nginx.conf", "none of its"),
+        # a TLS key log: text, but nothing a log pack knows
+        (SAMPLES / "wss-keylog" / "keys.log", "none of its"),
     ],
-    ids=["README.md", "okhttp-README.md", "nginx.conf"],
+    ids=["README.md", "envoy-README.md", "okhttp-README.md", "nginx.conf", "keys.log"],
 )
 @pytest.mark.parametrize("command", ["analyze", "sessions", "frames"])
 def test_a_text_file_that_is_no_log_is_one_line_and_exit_2(
