@@ -36,6 +36,8 @@ class LogEventKind:
     - `flag`: sessions get a boolean column `log_<kind>` (the event happened).
     - `mark`: how the timeline ranks its diamond: `telling` (what the log adds to the
       capture: drawn first), `routine` (echoes of traffic already drawn: last), or `other`.
+    - `sent`: the direction of the frame a line of this kind may name (its `opcode`):
+      true when the writer sent it, false when it received it, None when no frame.
     """
 
     name: str
@@ -47,6 +49,7 @@ class LogEventKind:
     anchor: str | None = None
     flag: bool = False
     mark: str = "other"
+    sent: bool | None = None
 
     def __post_init__(self) -> None:
         if self.anchor not in (None, *ANCHORS) or self.mark not in MARKS:
@@ -117,6 +120,7 @@ LOG_EVENT_KINDS: tuple[LogEventKind, ...] = (
         connection=True,
         anchor="peer_close",
         mark="telling",
+        sent=False,
     ),
     _K(
         "close_sent",
@@ -125,6 +129,7 @@ LOG_EVENT_KINDS: tuple[LogEventKind, ...] = (
         connection=True,
         anchor="own_close",
         mark="telling",
+        sent=True,
     ),
     _K(
         "error",
@@ -156,9 +161,9 @@ LOG_EVENT_KINDS: tuple[LogEventKind, ...] = (
         connection=True,
         opener=True,
     ),
-    _K("keepalive_sent", "the application sent a KeepAlive message", mark="routine"),
-    _K("frame_received", "a frame arrived (data, ping or pong)", mark="routine"),
-    _K("frame_sent", "the writer sent a frame (data, ping or pong)", mark="routine"),
+    _K("keepalive_sent", "the application sent a KeepAlive message", mark="routine", sent=True),
+    _K("frame_received", "a frame arrived (data, ping or pong)", mark="routine", sent=False),
+    _K("frame_sent", "the writer sent a frame (data, ping or pong)", mark="routine", sent=True),
 )
 LOG_KIND = {k.name: k for k in LOG_EVENT_KINDS}
 LOG_KINDS = tuple(LOG_KIND)
@@ -175,6 +180,7 @@ CONNECTION_KINDS = [k.name for k in LOG_EVENT_KINDS if k.connection]
 REFUSALS = [k.name for k in LOG_EVENT_KINDS if k.refusal]
 OPENERS = [k.name for k in LOG_EVENT_KINDS if k.opener]
 FLAGGED = [k.name for k in LOG_EVENT_KINDS if k.flag]
+SENT = [k.name for k in LOG_EVENT_KINDS if k.sent]  # frame lines the writer sent
 
 
 def anchored(anchor: str) -> list[str]:

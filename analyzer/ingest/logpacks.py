@@ -31,9 +31,24 @@ from analyzer.yamlsource import Source, read_or_problems
 # what each kind means, in analyzer/vocab.py.
 KINDS = frozenset(LOG_KINDS)
 SIDES = frozenset(LOG_SIDES)
-# Named regex groups a pattern may use; each feeds one LOG_EVENTS column.
+# Named regex groups a pattern may use; each feeds one LOG_EVENTS column. A frame line's
+# `opcode` (as the tool prints it: TEXT, CONT, ...), `payload_len` and `continued` (matched
+# when the line marks a fragment that is not the message's last) make it a frame.
 GROUPS = frozenset(
-    {"code", "reason", "status", "request_id", "port", "remote", "local", "path", "side"}
+    {
+        "code",
+        "reason",
+        "status",
+        "request_id",
+        "port",
+        "remote",
+        "local",
+        "path",
+        "side",
+        "opcode",
+        "payload_len",
+        "continued",
+    }
 )
 # Pack params (the `jsonl` field mapping): each a JSON key or a list of candidate keys.
 PARAMS = ("time_field", "level_field", "message_field")

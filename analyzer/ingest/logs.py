@@ -29,7 +29,7 @@ from analyzer.ingest import logtime
 from analyzer.ingest.log_jsonl import jsonl_view
 from analyzer.ingest.logpacks import LogPack, LogPattern, load_packs
 from analyzer.ingest.sniff import markdown_document
-from analyzer.schema import LOG_EVENTS
+from analyzer.schema import LOG_EVENTS, OPCODES
 
 # Blocks small enough that WORKERS of them keep every core busy on a 100 MB file, large
 # enough that per-block overhead (one polars call per pattern) stays in the noise.
@@ -355,11 +355,18 @@ def _apply(cands: pl.DataFrame, pack: LogPack, pattern: LogPattern) -> pl.DataFr
 
 
 def _group(name: str, pattern: LogPattern) -> pl.Expr:
-    """One captured group; a close code printed as a name becomes its number."""
+    """One captured group; a close code printed as a name becomes its number, an opcode
+    its contract name (TEXT -> text, CONT -> continuation; one not known -> null)."""
     value = pl.col("_g").struct.field(name)
     if name == "code" and pattern.code_names:
         value = value.replace({k: str(v) for k, v in pattern.code_names.items()})
+    if name == "opcode":
+        value = value.str.to_lowercase().replace_strict(_OPCODES, default=None)
     return value.alias(name)
+
+
+# Opcode names as tools print them (lower-cased) -> the contract's.
+_OPCODES = {**{o: o for o in OPCODES}, "cont": "continuation"}
 
 
 def _side(pack: LogPack, pattern: LogPattern) -> pl.Expr:
@@ -387,6 +394,9 @@ def _timed(found: pl.DataFrame, formats: list[tuple[str, ...]], tz: str) -> pl.D
     masked.
     """
     found = found.rename({g: _FIELDS[g] for g in _FIELDS if g in found.columns})
+    if "opcode" in found.columns:  # a frame is final unless its line says `continued`
+        more = pl.col("continued").is_not_null() if "continued" in found.columns else pl.lit(False)
+        found = found.with_columns(fin=pl.when(pl.col("opcode").is_not_null()).then(~more))
     found = found.with_columns(
         address(pl.col(c)) for c in ("remote", "local") if c in found.columns
     )

@@ -35,7 +35,8 @@ def draw_closes(c: Canvas, frames: pl.DataFrame) -> None:
             code = r["close_code"] if r["close_code"] is not None else "(no code)"
             reason = f' "{r["close_reason"]}"' if r["close_reason"] else ""
             extra = f" ({mine.height} close frames from the {who})" if mine.height > 1 else ""
-            at = f"frame #{r['frame']} at +{num(c.offset(r['time']))} s"
+            at = f"at +{num(c.offset(r['time']))} s"  # a log's or HAR's close: no frame #
+            at = at if r["frame"] is None else f"frame #{r['frame']} {at}"
             tip = f"{who} close {code}{reason}, {at}{extra}"
             _marker(c, c.x(r["time"]), up, f"close {code}", "tl-close", tip)
 

@@ -15,6 +15,7 @@ from analyzer.session_schema import SESSION_GROUPS, SESSIONS
 from analyzer.sessions.correlate import correlate
 from analyzer.sessions.dataset import Dataset
 from analyzer.sessions.finish import finish_sessions
+from analyzer.sessions.log_frames import log_frames
 from analyzer.sessions.log_only import log_only_sessions, merge_across_logs
 
 
@@ -44,6 +45,7 @@ def add_logs(data: Dataset, logs: list[tuple[Path, LogData]]) -> None:
             [data.sessions, finish_sessions(only.drop("segment"), counts=[])]
         )
     data.log_events = SESSION_LOG_EVENTS.conform(tagged)
+    data.frames = pl.concat([data.frames, log_frames(data.log_events)])
     data.sessions = with_log_columns(data.sessions, (data.log_events, found.offsets))
     data.files["log"] = [log_facts(p, log, data.log_events, found.offsets) for p, log in logs]
 
