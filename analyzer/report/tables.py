@@ -129,7 +129,7 @@ def frames_table(frames: pl.DataFrame, sessions: pl.DataFrame) -> str:
         rows.append(
             [
                 r["session"],
-                str(r["frame"]),
+                "-" if r["frame"] is None else str(r["frame"]),  # HAR or log: no capture frame
                 f"+{offset:.6f}",
                 gap,
                 direction,

@@ -122,3 +122,11 @@ def test_the_report_timeline_draws_a_log_only_session_frames(tmp_path: Path) -> 
     closes = [t for t in tips if " close 1011 " in t]
     assert len(closes) == 2, closes
     assert all(t.endswith(", at +11.9 s") and "frame #" not in t for t in closes), closes
+
+
+def test_the_frames_table_marks_a_log_frame_as_having_no_capture_frame() -> None:
+    proc = run_cli("frames", SAMPLES / "idle-1011" / "client.log")
+    assert proc.returncode == 0, proc.stderr
+    header, *rows = proc.stdout.splitlines()
+    assert header.split()[:2] == ["SESSION", "FRAME"] and len(rows) == 24
+    assert {row.split()[1] for row in rows} == {"-"}  # not "None"
