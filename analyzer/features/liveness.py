@@ -52,8 +52,12 @@ def _unanswered_pings(frames: pl.DataFrame) -> pl.DataFrame:
 
 
 def quiet_features(sessions: pl.DataFrame) -> pl.DataFrame:
-    """Gaps that need the handshake and close times: before the first data, before close."""
-    opened = pl.coalesce("response_time", "start")
+    """Gaps that need the handshake and close times: before the first data, before close.
+
+    "No data since the open" is a measurement only where every frame was seen: a log
+    need not print its frames, so a log-only session's quiet stays unknown (null).
+    """
+    opened = pl.when(pl.col("source") != "log").then(pl.coalesce("response_time", "start"))
     client_last = pl.coalesce("last_data_time_client", opened)
     before_close = pl.coalesce("client_last_data_before_server_close", opened)
     ended = pl.coalesce("tcp_end_time", "end")
