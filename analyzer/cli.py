@@ -134,7 +134,7 @@ def sessions(
         if fmt == "json"
         else (tables.sessions_table(data.sessions))
     )
-    outputs.write(outputs.safe(fmt, text), output or "-")
+    _write(outputs.safe(fmt, text), output or "-")
 
 
 @cli.command()
@@ -164,7 +164,7 @@ def frames(
     text = (
         records.frames_json(table) if fmt == "json" else (tables.frames_table(table, data.sessions))
     )
-    outputs.write(outputs.safe(fmt, text), output or "-")
+    _write(outputs.safe(fmt, text), output or "-")
 
 
 def _log_options(f: Callable) -> Callable:
@@ -255,7 +255,7 @@ def analyze(
         outputs.say("warning: --no-redact: secrets are kept in the report")
     rendered = [(outputs.safe(f, outputs.writer(f)(result)), path) for f, path in targets]
     for text, path in rendered:  # all rendered first: a render error writes nothing
-        outputs.write(text, path)
+        _write(text, path)
     _tell(result, [path for _, path in targets])
     threshold = None if settings.fail_on in (None, "never") else settings.fail_on
     sys.exit(findings.exit_status(result.findings, threshold))
@@ -272,6 +272,18 @@ def _protect_analyze(
     found = config.find_config(Path(config_path) if config_path else None, Path.cwd())
     files = [*sources.paths(), *(Path(p) for p in (keylog, found) if p)]
     outputs.refuse_inputs([path for _, path in targets], files, rule_dirs)
+
+
+def _write(text: str, output: str) -> None:
+    """`-o reports/today/x.html` makes the missing folders, as users expect of an output."""
+    if output != "-":
+        try:
+            Path(output).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(
+                f"cannot make its folder: {exc.strerror or exc}", source=output
+            ) from None
+    outputs.write(text, output)
 
 
 def _tell(result: pipeline.Analysis, paths: list[str]) -> None:

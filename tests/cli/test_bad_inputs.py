@@ -117,8 +117,9 @@ def test_unknown_session_id() -> None:
 
 
 def test_unwritable_output(tmp_path: Path) -> None:
-    target = tmp_path / "missing-dir" / "out.json"
-    _assert_one_line_error(run_cli("sessions", REAL, "-o", target), "out.json", "cannot write")
+    (tmp_path / "a-file").write_text("not a folder\n")
+    target = tmp_path / "a-file" / "out.json"
+    _assert_one_line_error(run_cli("sessions", REAL, "-o", target), "out.json", "cannot")
 
 
 def test_usage_error_is_one_line() -> None:
