@@ -20,6 +20,7 @@ from analyzer import __version__, config, findings, pipeline, redact
 from analyzer.cli_rules import config_option, rule_paths, rules, settings_from
 from analyzer.errors import InputError, PackError
 from analyzer.ingest import kinds
+from analyzer.ingest.tshark import find_tshark
 from analyzer.inputs import Inputs, classify
 from analyzer.report import outputs, records, tables
 from analyzer.rules.model import SEVERITIES
@@ -114,8 +115,30 @@ def _common(f: Callable, required: bool = True) -> Callable:
     return f
 
 
+def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """`--version`: wsdoctor's and the tshark a capture would be read with (WSDOCTOR_TSHARK,
+    then PATH), since a bug report needs both; a missing tshark is said, not an error,
+    because HAR files and logs are read without it."""
+    if not value or ctx.resilient_parsing:
+        return
+    click.echo(f"wsdoctor {__version__}")
+    try:
+        found = find_tshark(None)
+        click.echo(f"tshark {found.version_text} ({found.path})")
+    except InputError as exc:
+        click.echo(f"tshark: none usable: {exc}")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="wsdoctor")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_version,
+    help="Show the wsdoctor and tshark versions and exit.",
+)
 def cli() -> None:
     """Find out why a WebSocket connection died, from captures and logs."""
 
