@@ -21,7 +21,7 @@ from analyzer.cli_rules import config_option, rule_paths, rules, settings_from
 from analyzer.errors import InputError, PackError
 from analyzer.ingest import kinds
 from analyzer.ingest.tshark import find_tshark
-from analyzer.inputs import Inputs, classify
+from analyzer.inputs import Inputs, classify, shown, stdin_spool
 from analyzer.report import outputs, records, tables
 from analyzer.rules.model import SEVERITIES
 from analyzer.sessions.dataset import Dataset
@@ -58,7 +58,7 @@ def _load(inputs: tuple[str, ...], keylog: str | None, tshark: str | None) -> Da
     if progress:
         sys.stderr.write("\r\033[K")
     for warning in data.warnings:
-        outputs.say(f"warning: {warning}")
+        outputs.say(shown(f"warning: {warning}"))
     return data
 
 
@@ -273,7 +273,7 @@ def analyze(
     if progress:
         sys.stderr.write("\r\033[K")
     for warning in result.data.warnings:
-        outputs.say(f"warning: {warning}")
+        outputs.say(shown(f"warning: {warning}"))
     if no_redact:
         outputs.say("warning: --no-redact: secrets are kept in the report")
     rendered = [(outputs.safe(f, outputs.writer(f)(result)), path) for f, path in targets]
@@ -306,7 +306,7 @@ def _write(text: str, output: str) -> None:
             raise InputError(
                 f"cannot make its folder: {exc.strerror or exc}", source=output
             ) from None
-    outputs.write(text, output)
+    outputs.write(shown(text), output)
 
 
 def _tell(result: pipeline.Analysis, paths: list[str]) -> None:
@@ -325,6 +325,11 @@ cli.add_command(rules)
 
 
 def main(argv: list[str] | None = None) -> None:
+    with stdin_spool():
+        _main(argv)
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         cli.main(args=argv, prog_name="wsdoctor", standalone_mode=False)
     except PackError as exc:
@@ -359,5 +364,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _fail(message: str) -> None:
-    outputs.say(message)
+    outputs.say(shown(message))
     sys.exit(2)

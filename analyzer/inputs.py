@@ -4,11 +4,20 @@ INPUT arguments are classified by content (`input_kind`), because customers atta
 `capture.txt`, `session.json` or `trace.log` whatever the file holds; a kind's option
 (`--log`, `--har`) forces it for a file the sniffing would get wrong (a log that happens
 to be JSON).
+
+`-` is standard input, spooled to a temporary file (tshark and the sniffing need a file
+they can seek) named `<stdin>`; `shown` writes that file's path as `<stdin>` in whatever a
+run prints, and `stdin_spool` removes it when the run ends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from analyzer.errors import InputError
@@ -17,6 +26,8 @@ from analyzer.ingest.kinds import InputKind
 from analyzer.ingest.sniff import read_head
 
 Paths = Iterable[str | Path]
+STDIN = "<stdin>"
+_spools: list[Path] = []  # the temporary folder holding standard input, once it is read
 
 
 class Inputs:
@@ -87,8 +98,42 @@ def _once(paths: Paths) -> list[Path]:
     seen: set[Path] = set()
     out = []
     for raw in paths:
-        path = Path(raw)
+        path = _stdin() if str(raw) == "-" else Path(raw)
         if (real := path.resolve()) not in seen:
             seen.add(real)
             out.append(path)
     return out
+
+
+def _stdin() -> Path:
+    """Standard input as a file named `<stdin>` in a folder of its own, read once."""
+    if _spools:
+        return _spools[0] / STDIN
+    if sys.stdin is None or sys.stdin.isatty():
+        raise InputError("standard input is a terminal: pipe a capture, HAR or log into -", STDIN)
+    folder = Path(tempfile.mkdtemp(prefix="wsdoctor-stdin-"))
+    _spools.append(folder)
+    path = folder / STDIN
+    with path.open("wb") as fh:
+        shutil.copyfileobj(sys.stdin.buffer, fh, 1 << 20)
+    if not path.stat().st_size:
+        raise InputError(f"standard input is empty: pipe {kinds.listing()} into -", STDIN)
+    return path
+
+
+def shown(text: str) -> str:
+    """What a run prints or writes, with the spooled standard input named `<stdin>`."""
+    for folder in _spools:
+        text = text.replace(f"{folder}{os.sep}", "")
+    return text
+
+
+@contextlib.contextmanager
+def stdin_spool() -> Iterator[None]:
+    """A run during which `-` may be read: its temporary file is removed at the end."""
+    try:
+        yield
+    finally:
+        for folder in _spools:
+            shutil.rmtree(folder, ignore_errors=True)
+        _spools.clear()

@@ -46,3 +46,48 @@ def test_version_says_when_there_is_no_tshark(tmp_path: Path) -> None:
     wsdoctor, tshark = proc.stdout.splitlines()
     assert wsdoctor.startswith("wsdoctor ")
     assert tshark.startswith("tshark: none usable: ") and "no-tshark" in tshark
+
+
+def _piped(data: bytes, *args: str | Path, tmp: Path) -> subprocess.CompletedProcess[bytes]:
+    """The CLI with `data` on standard input and its own TMPDIR, to see what it leaves."""
+    return subprocess.run(
+        [sys.executable, "-m", "analyzer", *map(str, args)],
+        input=data,
+        capture_output=True,
+        env={**os.environ, "TMPDIR": str(tmp)},
+        cwd=tmp,
+        timeout=600,
+    )
+
+
+def test_dash_reads_a_capture_from_stdin_and_names_it_stdin(tmp_path: Path) -> None:
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+    proc = _piped(IDLE.read_bytes(), "analyze", "-", "--format", "json", "-o", "-", tmp=spool)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    [source] = report["inputs"]
+    assert (source["path"], source["kind"], source["size_bytes"]) == (
+        "<stdin>",
+        "pcap",
+        IDLE.stat().st_size,
+    )
+    assert [s["close"] for s in report["sessions"]] == [
+        s["close"] for s in json.loads(run_cli("sessions", IDLE, "--format", "json").stdout)
+    ]
+    assert list(spool.iterdir()) == []  # the spooled copy is gone
+
+
+def test_dash_reads_a_log_from_stdin(tmp_path: Path) -> None:
+    log = (SAMPLES / "idle-1011" / "client.log").read_bytes()
+    proc = _piped(log, "sessions", "-", "--format", "json", tmp=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert [s["source"] for s in json.loads(proc.stdout)] == ["log"]
+
+
+def test_empty_stdin_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    proc = _piped(b"", "analyze", "-", tmp=tmp_path)
+    assert proc.returncode == 2
+    [line] = proc.stderr.decode().splitlines()
+    assert line.startswith("wsdoctor: <stdin>: standard input is empty")
+    assert list(tmp_path.iterdir()) == []
