@@ -1,32 +1,40 @@
-"""`--format md`: a summary short enough for a ticket comment (at most 60 lines).
+"""`--format md`: the report as a ticket comment (GitHub, GitLab, Jira Markdown).
 
-What a reader of a ticket needs at a glance: the verdict, one line per failed session,
-the top findings with the first thing to change, and what to attach next time so the
-next capture answers the remaining questions. Capture-derived text (close reasons,
-endpoints) is escaped here so it cannot inject Markdown or HTML into the tracker that
-renders the comment; findings' summaries and fixes are already Markdown whose capture
-values the rule templates escaped, so they keep their markup and are not escaped twice.
+What a reader of a ticket needs: the verdict, every input file, one line per failed
+session, then the findings most severe first, each with its evidence rows (time, frame or
+log line, text) and its whole fix as the rule rendered it for this session (a rule's fix
+template already picks the proxy the capture shows: nginx's `proxy_read_timeout` when the
+server said nginx, Envoy's `stream_idle_timeout` at its 5-minute default), and what to
+attach next time. Sections are `####` headings, so a section (incidents, say) can slot in
+between the verdict and the sessions.
+
+Escaping: capture-derived text (close reasons, endpoints) is escaped here so it cannot
+inject Markdown or HTML into the tracker; findings' summaries, evidence and fixes are
+already Markdown whose capture values the rule templates escaped, so they keep their
+markup, and only raw HTML and table pipes outside code are escaped again. Escapes a
+tracker does not need are left out: an underscore inside a word (`proxy_read_timeout`)
+never starts emphasis, and a file path goes in a code span, where a backslash would show.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cmp_to_key
 from typing import Any
-
-import polars as pl
 
 from analyzer import __version__
 from analyzer.pipeline import Analysis
 from analyzer.report import markup, verdict
 from analyzer.report.json_report import capture_facts
-from analyzer.sessions.correlate import host
+from analyzer.report.markdown_attach import attach
+from analyzer.rules.templates import _code as code_span
 
-MAX_LINES = 60
+# A ticket comment, not a report: room for the top findings' evidence and whole fixes.
+MAX_LINES = 200
 MAX_SESSION_LINES = 8  # failed sessions listed one line each
-MAX_TOP_FINDINGS = 3  # distinct rules shown with their fix
-MAX_CODE_LINES = 8  # lines of a fix's code block
-MAX_PARAGRAPH = 320  # characters of a fix's first paragraph
-MAX_ATTACH = 4
+MAX_TOP_FINDINGS = 5  # distinct rules shown (most severe first) while the budget lasts
+MAX_EVIDENCE_SESSIONS = 2  # sessions of one rule whose evidence rows are listed
+MAX_PARAGRAPH = 320  # characters of a "why" sentence, or of a fix cut to its first paragraph
 MAX_WARNINGS = 3  # capture-quality warnings quoted (each cut to 200 characters)
 MAX_TLS_LINES = 3  # server names of TLS connections without keys, one line each
 SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
@@ -35,26 +43,27 @@ SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})(?:[ \t]*([\w+#.-]+))?[ \t]*$")
 # A backslash escape (kept as is), or what a tracker would take as raw HTML or a table.
 RAW = re.compile(r"(\\.)|([<>|])", re.S)
-PROXIES = re.compile(r"nginx|haproxy|envoy|squid|traefik|istio|cloudflare|awselb", re.I)
+# An escaped underscore between two word characters: inert in CommonMark/GFM, so the
+# backslash is only noise (`proxy\_read\_timeout`, `sample\_captures`).
+INTRAWORD = re.compile(r"(?<=[A-Za-z0-9])\\_(?=[A-Za-z0-9])")
 # Where a sentence of rule prose ends: after . ! ? and before a capital, a digit or code.
 SENTENCE_END = re.compile(r"(?<=[.!?])\s(?=[A-Z0-9`(])")
 
 
 def escape(text: Any) -> str:
-    """Markdown-significant characters backslash-escaped; newlines folded."""
+    """Markdown-significant characters backslash-escaped (but an underscore inside a word,
+    which starts nothing); newlines folded."""
     flat = " ".join(str(text or "").split())
-    return SPECIAL.sub(r"\\\1", flat)
+    return INTRAWORD.sub("_", SPECIAL.sub(r"\\\1", flat))
 
 
 def render(result: Analysis) -> str:
     judged = verdict.build(result)
     head = _header(result, judged)
-    attach = _attach(result)
+    attached = attach(result)
     sessions = _sessions(judged)
-    room = MAX_LINES - len(head) - len(sessions) - len(attach)
-    lines = head + sessions + _top_findings(result.findings, room) + attach
-    if len(lines) > MAX_LINES:  # cannot happen with the caps above; kept as the guarantee
-        lines = [*lines[: MAX_LINES - 1], "… (cut to 60 lines)"]
+    room = MAX_LINES - len(head) - len(sessions) - len(attached)
+    lines = head + sessions + _top_findings(result.findings, room) + attached
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -67,14 +76,15 @@ def _volume(result: Analysis, facts: dict) -> str:
 
 def _header(result: Analysis, judged: verdict.Verdict) -> list[str]:
     facts = capture_facts(result.data.captures)
-    names = ", ".join(escape(i["path"].rsplit("/", 1)[-1]) for i in result.inputs[:3])
     when = ""
     if facts["start"] and facts["end"]:
         when = f" · {facts['start'][:19].replace('T', ' ')} → {facts['end'][11:19]} UTC"
     lines = [
         f"### wsdoctor: {escape(judged.headline)}",
         "",
-        f"{names} · {_volume(result, facts)}{when} · wsdoctor {__version__}",
+        f"{_volume(result, facts)}{when} · wsdoctor {__version__} · inputs:",
+        "",
+        *(f"- {code_span(i['path'])} ({escape(i['kind'])})" for i in result.inputs),
         "",
     ]
     warnings = result.data.warnings
@@ -103,7 +113,7 @@ def _sessions(judged: verdict.Verdict) -> list[str]:
         named = ", ".join(healthy[:8]) + (f" +{len(healthy) - 8} more" if len(healthy) > 8 else "")
         lines.append(f"- healthy: {escape(named)}")
     lines += _tls(judged)
-    return [*lines, ""] if lines else []
+    return ["#### Sessions", "", *lines, ""] if lines else []
 
 
 def _tls(judged: verdict.Verdict) -> list[str]:
@@ -124,32 +134,55 @@ def _tls(judged: verdict.Verdict) -> list[str]:
     return lines
 
 
+# Findings ------------------------------------------------------------------------------
+
+
 def _top_findings(findings: list[dict[str, Any]], room: int) -> list[str]:
-    """One block per distinct rule, most severe first, while the line budget lasts."""
+    """One block per distinct rule, most severe first. The first block is always whole
+    (its fix is what the ticket is for); later ones are whole while the budget lasts,
+    then cut to their fix's first paragraph, then left to the "… and N more" line."""
     if not findings:
         return ["No findings: no rule fired.", ""] if room >= 2 else []
-    by_rule: dict[str, list[dict[str, Any]]] = {}
-    for f in findings:
-        by_rule.setdefault(f["rule"], []).append(f)
-    lines = ["**Top findings**", ""]
+    groups = _by_rule(findings)
+    lines = ["#### Findings", ""]
     whys = []  # (index of a block's summary line, why line)
-    for group in list(by_rule.values())[:MAX_TOP_FINDINGS]:
-        block = _finding(group, room - len(lines) - 1)
-        if not block:
+    shown = 0
+    for group in groups[:MAX_TOP_FINDINGS]:
+        left = room - len(lines) - 2  # keep room for the "… and N more" line
+        block = _finding(group, whole=True)
+        if shown and len(block) + 1 > left:
+            block = _finding(group, whole=False)
+        if shown and len(block) + 1 > left:
             break
         whys.append((len(lines) + 2, _why(group[0].get("rationale") or "")))
         lines += [*block, ""]
-    if len(by_rule) > MAX_TOP_FINDINGS:
-        more = sum(len(g) for g in list(by_rule.values())[MAX_TOP_FINDINGS:])
+        shown += 1
+    if len(groups) > shown:
+        more = sum(len(g) for g in groups[shown:])
         lines += [f"… and {more} more finding(s); the HTML report has every fix.", ""]
-    if len(lines) > room:
-        return lines[: max(0, room)]
     # In the lines left over, each block's "why" under its summary, first blocks first.
-    spare = (room - len(lines)) // 2
+    spare = max(0, room - len(lines)) // 2
     chosen = [(at, why) for at, why in whys if why][:spare]
     for at, why in reversed(chosen):
         lines[at + 1 : at + 1] = ["", why]
     return lines
+
+
+def _by_rule(findings: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Findings grouped by rule, the groups in the verdict's order (most severe, most
+    confident, causes before symptoms), so a budget drops the least severe first."""
+    by_rule: dict[str, list[dict[str, Any]]] = {}
+    for f in findings:
+        by_rule.setdefault(f["rule"], []).append(f)
+    return sorted(by_rule.values(), key=cmp_to_key(_before))
+
+
+def _before(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> int:
+    """-1 when group `a`'s worst finding outranks `b`'s as `verdict.worst` ranks, 0 on a tie."""
+    first, second = verdict.worst([*a, *b]), verdict.worst([*b, *a])
+    if first is second:
+        return -1 if first in a else 1
+    return 0
 
 
 def _why(rationale: str) -> str:
@@ -163,45 +196,82 @@ def _why(rationale: str) -> str:
     return f"_Why we think so:_ {_escape_outside_code(sentence)}" if sentence else ""
 
 
-def _finding(group: list[dict[str, Any]], room: int) -> list[str]:
+def _finding(group: list[dict[str, Any]], whole: bool) -> list[str]:
+    """Title, summary, evidence rows, fix: the whole fix, or (`whole` False, when the
+    budget is short) its first paragraph."""
     f = group[0]
     sessions = ", ".join(dict.fromkeys(str(g["session"] or "capture") for g in group))
     head = f"**{f['severity'].upper()}** {escape(f['title'])} (`{f['rule']}`; {escape(sessions)})"
     block = [head, "", _escape_outside_code(" ".join(f["summary"].split()))]
-    fix = _fix_excerpt(f.get("fix") or "", max(0, room - len(block) - 2))
-    if fix and len(block) + 1 + len(fix) <= room:
-        return [*block, "", *fix]
-    return block if len(block) <= room else []
-
-
-def _fix_excerpt(fix: str, room: int) -> list[str]:
-    """The fix's first code block (trimmed to fit), else its first paragraph."""
-    code = _first_code(fix)
-    if code is not None and room >= 3:
-        lang, body = code
-        keep = body[: min(MAX_CODE_LINES, room - 2)]
-        if len(keep) < len(body):
-            keep = [*keep[:-1], "# …"] if keep else []
-        ticks = "`" * max(
-            3, 1 + max((len(r) for r in re.findall(r"`+", "\n".join(keep))), default=0)
-        )
-        return [f"{ticks}{lang}", *keep, ticks]
+    block += _evidence(group)
+    fix = f.get("fix") or ""
+    if whole:
+        return [*block, "", "Fix:", "", *_fix_lines(fix)] if fix.strip() else block
     para = _first_paragraph(fix)
-    return [para] if para and room >= 1 else []
+    return [*block, "", f"Fix (first part; the HTML report has it whole): {para}"]
 
 
-def _first_code(fix: str) -> tuple[str, list[str]] | None:
-    lines = fix.splitlines()
-    for i, line in enumerate(lines):
-        if m := FENCE.match(line):
-            indent = len(line) - len(line.lstrip())
-            body = []
-            for inner in lines[i + 1 :]:
-                if inner.strip().startswith(m[1]):
-                    return m[2] or "", body
-                body.append(inner[indent:] if not inner[:indent].strip() else inner.lstrip())
-            return m[2] or "", body
-    return None
+def _evidence(group: list[dict[str, Any]]) -> list[str]:
+    """Each finding's evidence rows, for the first few sessions of the group."""
+    lines = []
+    for f in group[:MAX_EVIDENCE_SESSIONS]:
+        rows = [_evidence_row(e) for e in f.get("evidence") or []]
+        if rows:
+            lines += ["", f"Evidence ({escape(f['session'] or 'capture')}):", "", *rows]
+    if len(group) > MAX_EVIDENCE_SESSIONS:
+        lines += ["", f"(evidence of {len(group) - MAX_EVIDENCE_SESSIONS} more sessions: JSON)"]
+    return lines
+
+
+def _evidence_row(e: dict[str, Any]) -> str:
+    """`time` · frame #N or the log's file:line · the rule's text."""
+    time = code_span(e["time"][11:23]) if e.get("time") else "—"
+    if e.get("frame") is not None:
+        where = f"frame #{e['frame']}"
+    elif e.get("log"):
+        where = code_span(str(e["log"]).rsplit("/", 1)[-1])
+    else:
+        where = "—"
+    return f"- {time} · {where} · {_escape_outside_code(' '.join(str(e['text']).split()))}"
+
+
+def _fix_lines(fix: str) -> list[str]:
+    """The whole fix, its prose escaped outside code, each fenced block re-fenced with a
+    run longer than any backtick run inside it (so a value cannot close it early)."""
+    out: list[str] = []
+    prose: list[str] = []
+    lines = fix.strip("\n").splitlines()
+    i = 0
+    while i < len(lines):
+        m = FENCE.match(lines[i])
+        if not m:
+            prose.append(lines[i])
+            i += 1
+            continue
+        out += _escape_outside_code("\n".join(prose)).splitlines() if prose else []
+        prose = []
+        body, i = _fence_body(lines, i, m[1])
+        out += _fenced(m[2] or "", body)
+    out += _escape_outside_code("\n".join(prose)).splitlines() if prose else []
+    return out
+
+
+def _fence_body(lines: list[str], start: int, fence: str) -> tuple[list[str], int]:
+    """The lines of the block opened at `start` (dedented), and the index after it."""
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    body = []
+    for j in range(start + 1, len(lines)):
+        inner = lines[j]
+        if inner.strip().startswith(fence):
+            return body, j + 1
+        body.append(inner[indent:] if not inner[:indent].strip() else inner.lstrip())
+    return body, len(lines)
+
+
+def _fenced(lang: str, body: list[str]) -> list[str]:
+    longest = max((len(r) for r in re.findall(r"`+", "\n".join(body))), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return [f"{ticks}{lang}", *body, ticks]
 
 
 def _first_paragraph(fix: str) -> str:
@@ -226,105 +296,11 @@ def _cut_markdown(text: str, limit: int) -> str:
 
 def _escape_outside_code(text: str) -> str:
     """Rule Markdown keeps its code spans, escapes and emphasis; raw HTML and table pipes
-    do not. Backslash escapes are kept whole, so `\\<` is never turned into `\\\\<`."""
+    do not. Backslash escapes are kept whole, so `\\<` is never turned into `\\\\<`; an
+    escaped underscore inside a word loses its needless backslash."""
     out, last = [], 0
     for a, z in [*markup.code_spans(text), (len(text), len(text))]:
-        out.append(RAW.sub(lambda m: m[1] or "\\" + m[2], text[last:a]))
+        out.append(INTRAWORD.sub("_", RAW.sub(lambda m: m[1] or "\\" + m[2], text[last:a])))
         out.append(text[a:z])
         last = z
     return "".join(out)
-
-
-# What to attach next time ------------------------------------------------------------
-
-
-def _attach(result: Analysis) -> list[str]:
-    items = _attach_items(result)[:MAX_ATTACH]
-    return ["**Attach next time**", "", *(f"- {i}" for i in items)] if items else []
-
-
-def _attach_items(result: Analysis) -> list[str]:
-    """What the next capture or log would settle, from what this one could not show."""
-    s = result.data.sessions
-    cats = {f["category"] for f in result.findings}
-    facts = capture_facts(result.data.captures)
-    have = set(result.data.log_events["side"].to_list())  # whose logs are already here
-    items = []
-    if s.is_empty():
-        items.append(
-            "a capture that contains the WebSocket connection: started before the client "
-            "connects, on the client host, with no port filter that misses a proxy's port"
-        )
-    if facts["encrypted_sessions"] or "encrypted" in s["kind"].to_list():
-        items.append(
-            "a TLS key log (`SSLKEYLOGFILE=keys.log` in the client's environment, then "
-            "`--keylog keys.log`): encrypted sessions hide their frames"
-        )
-    if facts["recovered_sessions"] or not all(s["syn_seen"].to_list()):
-        items.append("a capture started before the client connects, so it includes the handshake")
-    if "proxy-interference" in cats or _proxied(s):
-        items += _proxy_items(s, have)
-    if facts["lost_segments"] or facts["truncated_packets"]:
-        items.append(
-            "a capture on the client host itself with `-s 0 -B 16384`: this one lost "
-            f"{facts['lost_segments']} segment(s), {facts['truncated_packets']} packet(s) truncated"
-        )
-    if cats & {"handshake-failure"} and not have & {"server", "proxy"}:
-        items.append("the server/proxy access log line for the refused upgrade (status, reason)")
-    if cats & {"idle-timeout", "keepalive-misuse", "missing-close", "ping-timeout"} and (
-        "client" not in have
-    ):
-        items.append("the client application's log for the same minutes (SDK debug logging on)")
-    if cats & {"server-error", "idle-timeout", "protocol-error"}:
-        items += _request_id_items(s)
-    if items or have:
-        return items  # with logs already here, nothing more to ask for is a real answer
-    return ["client and server logs (UTC timestamps) covering the capture's minutes"]
-
-
-def _proxy_items(sessions: Any, have: set[str]) -> list[str]:
-    """What a proxied session still lacks: the proxy's upstream leg, the proxy's logs."""
-    wanted = [] if _both_legs(sessions) else ["a capture of the proxy ↔ server leg (same minutes)"]
-    wanted += [] if "proxy" in have else [_proxy_logs(sessions)]
-    return [" and ".join(wanted)] if wanted else []
-
-
-def _request_id_items(sessions: Any) -> list[str]:
-    """The request id Deepgram support asks for, when a session carries one."""
-    column = sessions["dg_request_id"].to_list() if "dg_request_id" in sessions.columns else []
-    ids = [i for i in column if i]
-    if not ids:
-        return []
-    return [f"the `dg-request-id` (e.g. {escape(ids[0])}) when you contact Deepgram support"]
-
-
-def _software(sessions: Any) -> list[str]:
-    return [v for v in sessions["server_software"].to_list() + sessions["via"].to_list() if v]
-
-
-def _both_legs(sessions: Any) -> bool:
-    """The capture holds a proxy's upstream leg too: a session starts at a host that is
-    another session's server (the proxy dialling on)."""
-    hosts = sessions.select(
-        host(pl.col("client")).alias("c"), host(pl.col("server")).alias("s")
-    ).drop_nulls()
-    return bool(set(hosts["c"]) & set(hosts["s"]))
-
-
-def _proxied(sessions: Any) -> bool:
-    found = any(PROXIES.search(v) for v in _software(sessions))
-    return found or "CONNECT" in sessions["method"].to_list()
-
-
-PROXY_LOGS = {
-    "nginx": "nginx's `error.log` at `info` level",
-    "haproxy": "HAProxy's log (its termination state says who closed)",
-    "squid": "Squid's `access.log`",
-    "envoy": "Envoy's access log (response flags)",
-}
-
-
-def _proxy_logs(sessions: Any) -> str:
-    seen = " ".join(_software(sessions)).lower()
-    named = [hint for name, hint in PROXY_LOGS.items() if name in seen]
-    return " and ".join(named) if named else "the proxy's logs for the same minutes"

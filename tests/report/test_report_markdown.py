@@ -1,6 +1,7 @@
-"""`--format md`: the ticket-comment summary on every real sample: at most 60 lines,
-the verdict first, the measured numbers, a fix excerpt, what to attach next time, and
-capture-derived text escaped."""
+"""`--format md`: the ticket comment on every real sample: within its line budget, the
+verdict first, the measured numbers, what to attach next time, and capture-derived text
+escaped. The Markdown's well-formedness and its whole fixes are in
+test_report_markdown_ticket.py."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def test_every_sample_fits_a_ticket_comment(name: str) -> None:
     assert len(lines) <= markdown.MAX_LINES, len(lines)
     assert lines[0].startswith("### wsdoctor: ")
     assert text.count("```") % 2 == 0, "every code fence is closed"
-    assert "**Attach next time**" in text
+    assert "#### Attach next time" in text
     assert "<script" not in text.lower()
 
 
@@ -68,7 +69,7 @@ def test_findings_of_one_rule_are_grouped() -> None:
 )
 def test_attach_next_time_follows_what_was_missing(name: str, keys: bool, expected: str) -> None:
     text = summary(name, keys)
-    attach = text[text.index("**Attach next time**") :]
+    attach = text[text.index("#### Attach next time") :]
     assert expected in attach, attach
 
 
@@ -93,7 +94,9 @@ def test_capture_text_is_escaped() -> None:
 
 
 def test_escape_helper() -> None:
-    assert markdown.escape("a|b`c<d>e*f_g[h]i\\j\nk") == "a\\|b\\`c\\<d\\>e\\*f\\_g\\[h\\]i\\\\j k"
+    assert markdown.escape("a|b`c<d>e*f_g[h]i\\j\nk") == "a\\|b\\`c\\<d\\>e\\*f_g\\[h\\]i\\\\j k"
+    bare = "only an underscore inside a word is bare"
+    assert markdown.escape("_a b_ c_") == "\\_a b\\_ c\\_", bare
 
 
 def test_many_sessions_still_fit() -> None:
