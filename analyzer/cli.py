@@ -21,8 +21,9 @@ from analyzer.cli_rules import config_option, rule_paths, rules, settings_from
 from analyzer.errors import InputError, PackError
 from analyzer.ingest import kinds
 from analyzer.ingest.tshark import find_tshark
-from analyzer.inputs import Inputs, classify, shown, stdin_spool
+from analyzer.inputs import KEYLOG_LABELS, Inputs, classify, shown, stdin_spool
 from analyzer.report import outputs, records, tables
+from analyzer.rules.loader import log_pack_dirs
 from analyzer.rules.model import SEVERITIES
 from analyzer.sessions.dataset import Dataset
 
@@ -50,16 +51,40 @@ def _progress() -> kinds.Progress | None:
 
 
 def _load(inputs: tuple[str, ...], keylog: str | None, tshark: str | None) -> Dataset:
+    sources = classify(inputs)
+    key = _key(keylog, sources)
     progress = _progress()
-    key = Path(keylog) if keylog else None
-    if key is not None:
-        _check_keylog(key)
-    data = pipeline.load(classify(inputs), key, tshark, progress)
+    data = pipeline.load(sources, key, tshark, progress)
+    _done(progress, data.warnings)
+    return data
+
+
+def _done(progress: kinds.Progress | None, warnings: list[str]) -> None:
+    """The reading is over: the progress line goes, the readers' warnings are said."""
     if progress:
         sys.stderr.write("\r\033[K")
-    for warning in data.warnings:
+    for warning in warnings:
         outputs.say(shown(f"warning: {warning}"))
-    return data
+
+
+def _key(keylog: str | None, sources: Inputs) -> Path | None:
+    """`--keylog`, else the one NSS key log found in the INPUT folders: beside the capture,
+    it is what the person collecting the folder meant for it, and it only lets tshark
+    decrypt the captures (the report stays redacted). Said on stderr, like the config."""
+    for warning in sources.warnings:
+        outputs.say(shown(f"warning: {warning}"))
+    if keylog is None and len(sources.keylogs) == 1:
+        keylog = str(sources.keylogs[0])
+        outputs.say(f"key log: {keylog} (found in the folder; --keylog FILE overrides)")
+    elif keylog is None and sources.keylogs:
+        outputs.say(
+            f"warning: {len(sources.keylogs)} key logs in the folder(s), none used: "
+            "name one with --keylog FILE"
+        )
+    if keylog is None:
+        return None
+    _check_keylog(Path(keylog))
+    return Path(keylog)
 
 
 def _check_keylog(path: Path) -> None:
@@ -68,13 +93,7 @@ def _check_keylog(path: Path) -> None:
         raise InputError("no such key log file", source=str(path))
     with path.open("rb") as fh:
         head = fh.read(1 << 16)
-    labels = (
-        b"CLIENT_RANDOM ",
-        b"CLIENT_HANDSHAKE_TRAFFIC_SECRET ",
-        b"CLIENT_TRAFFIC_SECRET_0 ",
-        b"RSA ",
-    )
-    if not any(line.startswith(labels) for line in head.splitlines()):
+    if not any(line.startswith(KEYLOG_LABELS) for line in head.splitlines()):
         raise InputError(
             "not an NSS key log (no CLIENT_RANDOM / *_TRAFFIC_SECRET lines)",
             source=str(path),
@@ -215,9 +234,9 @@ def _forced(kind: kinds.InputKind) -> str:
     return f"{kind.name}_files"  # the parameter of the kind's option: log_files
 
 
-def _classified(flags: dict[str, Any], inputs: tuple[str, ...]) -> Inputs:
+def _classified(flags: dict[str, Any], inputs: tuple[str, ...], rule_dirs: list[Path]) -> Inputs:
     forced = {k.name: flags.pop(_forced(k)) for k in kinds.KINDS if k.option}
-    return classify(inputs, forced, flags.pop("log_tz"))
+    return classify(inputs, forced, flags.pop("log_tz"), log_pack_dirs(rule_dirs))
 
 
 @cli.command(
@@ -259,21 +278,16 @@ def analyze(
     **flags: Any,
 ) -> None:
     """Diagnose every session: the reports (the help text, built above, lists the kinds)."""
-    sources = _classified(flags, inputs)
     targets = outputs.plan(fmt, output)
     flags["rules"] = flags.pop("rule_dirs")
     settings = settings_from(config_path, flags | {"fail_on": fail_on})
-    _protect_analyze(targets, sources, keylog, config_path, settings.rule_paths)
+    sources = _classified(flags, inputs, settings.rule_paths)
+    key = _key(keylog, sources)
+    _protect_analyze(targets, sources, key, config_path, settings.rule_paths)
     progress = _progress()
-    key = Path(keylog) if keylog else None
-    if key is not None:
-        _check_keylog(key)
     with redact.disabled() if no_redact else contextlib.nullcontext():
         result = pipeline.run(sources, settings, key, tshark, progress)
-    if progress:
-        sys.stderr.write("\r\033[K")
-    for warning in result.data.warnings:
-        outputs.say(shown(f"warning: {warning}"))
+    _done(progress, result.data.warnings)
     if no_redact:
         outputs.say("warning: --no-redact: secrets are kept in the report")
     rendered = [(outputs.safe(f, outputs.writer(f)(result)), path) for f, path in targets]
@@ -287,13 +301,13 @@ def analyze(
 def _protect_analyze(
     targets: list[tuple[str, str]],
     sources: Inputs,
-    keylog: str | None,
+    keylog: Path | None,
     config_path: str | None,
     rule_dirs: list[Path],
 ) -> None:
     """No report may overwrite a capture, HAR, log, key log, config file or rule file."""
     found = config.find_config(Path(config_path) if config_path else None, Path.cwd())
-    files = [*sources.paths(), *(Path(p) for p in (keylog, found) if p)]
+    files = [*sources.paths(), *(p for p in (keylog, found) if p)]
     outputs.refuse_inputs([path for _, path in targets], files, rule_dirs)
 
 

@@ -5,9 +5,10 @@ INPUT arguments are classified by content (`input_kind`), because customers atta
 (`--log`, `--har`) forces it for a file the sniffing would get wrong (a log that happens
 to be JSON).
 
-`-` is standard input, spooled to a temporary file (tshark and the sniffing need a file
-they can seek) named `<stdin>`; `shown` writes that file's path as `<stdin>` in whatever a
-run prints, and `stdin_spool` removes it when the run ends.
+A folder stands for the inputs in it (`_folder`). `-` is standard input, spooled to a
+temporary file (tshark and the sniffing need a file they can seek) named `<stdin>`;
+`shown` writes that file's path as `<stdin>` in whatever a run prints, and `stdin_spool`
+removes it when the run ends.
 """
 
 from __future__ import annotations
@@ -23,10 +24,18 @@ from pathlib import Path
 from analyzer.errors import InputError
 from analyzer.ingest import kinds, logtime
 from analyzer.ingest.kinds import InputKind
-from analyzer.ingest.sniff import read_head
+from analyzer.ingest.logpacks import LogPack, load_packs
+from analyzer.ingest.logs import not_a_log, read_log
+from analyzer.ingest.sniff import markdown_document, read_head
 
 Paths = Iterable[str | Path]
 STDIN = "<stdin>"
+KEYLOG_LABELS = (  # the first word of an NSS key log's lines (SSLKEYLOGFILE)
+    b"CLIENT_RANDOM ",
+    b"CLIENT_HANDSHAKE_TRAFFIC_SECRET ",
+    b"CLIENT_TRAFFIC_SECRET_0 ",
+    b"RSA ",
+)
 _spools: list[Path] = []  # the temporary folder holding standard input, once it is read
 
 
@@ -34,7 +43,9 @@ class Inputs:
     """The files of one run by kind name, every kind of the registry in its order, each
     list in command-line order; `log_tz` is the zone of log times written without one;
     `sniffed` the files whose kind was guessed from content rather than said (a reader may
-    refuse one that does not hold up: a README is text, not a log)."""
+    refuse one that does not hold up: a README is text, not a log); `keylogs` the NSS key
+    logs found in folders given as INPUT, and `warnings` what the folders' expansion
+    skipped."""
 
     def __init__(self, files: Mapping[str, Paths] | None = None, log_tz: str = "UTC") -> None:
         given = dict(files or {})
@@ -43,6 +54,8 @@ class Inputs:
         self.files = {k.name: [Path(p) for p in given.get(k.name, ())] for k in kinds.KINDS}
         self.log_tz = log_tz
         self.sniffed: set[Path] = set()
+        self.keylogs: list[Path] = []
+        self.warnings: list[str] = []
 
     def __getitem__(self, kind: str) -> list[Path]:
         return self.files[kind]
@@ -76,14 +89,27 @@ def input_kind(path: Path) -> InputKind:
 
 
 def classify(
-    paths: Paths, forced: Mapping[str, Paths] | None = None, log_tz: str = "UTC"
+    paths: Paths,
+    forced: Mapping[str, Paths] | None = None,
+    log_tz: str = "UTC",
+    log_packs: list[Path] | None = None,
 ) -> Inputs:
     """Sniff each INPUT; `forced` files (kind name -> files, from `--log` / `--har`) are
-    taken as said. A bad `--log-tz` is refused even when no log turns out to need it."""
+    taken as said; a folder is the inputs in it, told from its other files with the log
+    packs (`log_packs`: besides the built-in ones). A bad `--log-tz` is refused even when
+    no log turns out to need it."""
     logtime.require_tz(log_tz)
     out = Inputs({kind: _once(named) for kind, named in (forced or {}).items()}, log_tz)
     taken = {p.resolve() for p in out.paths()}
-    for path in _once(paths):
+    packs: list[LogPack] = []  # read for the first folder only
+    files = []
+    for raw in paths:
+        if str(raw) != "-" and Path(raw).is_dir():
+            packs = packs or load_packs(log_packs)
+            files += _folder(Path(raw), packs, out)
+        else:
+            files.append(raw)
+    for path in _once(files):
         if path.resolve() in taken:
             continue  # named twice (INPUT and --log/--har): read once, as forced
         out[input_kind(path).name].append(path)
@@ -91,6 +117,58 @@ def classify(
     if not out:
         raise InputError(f"no input: give {kinds.listing()} file")
     return out
+
+
+def _folder(folder: Path, packs: list[LogPack], out: Inputs) -> list[Path]:
+    """The captures, HAR files and logs directly in `folder`, by name; its NSS key logs go
+    to `out.keylogs`, and one warning names the files skipped and why.
+
+    Not recursive: a folder of scenario folders (sample_captures/) holds unrelated
+    incidents that one report should not merge. What is skipped is told by content, as
+    INPUT is: a README, a config file, a recorder's own notes are text without a timed
+    line a log pack knows; `--log FILE` still reads such a file."""
+    found, skipped = [], dict[str, list[str]]()
+    for path in sorted(folder.iterdir()):
+        why = _not_an_input(path, packs, out.log_tz)
+        if why == "key log":
+            out.keylogs.append(path)
+        elif why:
+            skipped.setdefault(why, []).append(path.name)
+        else:
+            found.append(path)
+    count = sum(map(len, skipped.values()))
+    reasons = "; ".join(f"{_names(names)} ({why})" for why, names in skipped.items())
+    said = f"skipped {count} file(s), not inputs: {reasons}" if skipped else "empty"
+    if not found:
+        raise InputError(f"no capture, HAR or log in this folder ({said})", str(folder))
+    if skipped:
+        out.warnings.append(f"{folder}: {said}")
+    return found
+
+
+def _not_an_input(path: Path, packs: list[LogPack], log_tz: str) -> str | None:
+    """Why a file found in a folder is not read (None: it is an input), in a few words."""
+    if path.name.startswith("."):
+        return "hidden"
+    if path.is_dir():
+        return "a folder: not read recursively"
+    try:
+        kind = input_kind(path)
+        head = read_head(path)
+        if kind.name != "log":
+            return None  # a pcapng may carry its key log: still a capture
+        if any(line.startswith(KEYLOG_LABELS) for line in head.splitlines()):
+            return "key log"
+        if markdown_document(head):
+            return "a Markdown document"
+        return "text without a timed log line" if not_a_log(read_log(path, packs, log_tz)) else None
+    except InputError as exc:
+        return exc.message
+
+
+def _names(names: list[str], most: int = 5) -> str:
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
 
 
 def _once(paths: Paths) -> list[Path]:

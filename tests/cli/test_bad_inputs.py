@@ -45,7 +45,10 @@ CASES = {
     "empty": (lambda d: (d / "empty.pcap").touch() or d / "empty.pcap", "empty file"),
     "random": (lambda d: _random(d / "random.bin"), "not a packet capture"),
     "text": (lambda d: (d / "notes.txt").write_text("hello\n") and d / "notes.txt", "text file"),
-    "directory": (lambda d: (d / "adir").mkdir() or d / "adir", "is a directory"),
+    "directory": (
+        lambda d: (d / "adir").mkdir() or d / "adir",
+        "no capture, HAR or log in this folder",
+    ),
     "broken-gzip": (lambda d: _broken_gzip(d / "broken.pcap.gz"), "gzip stream is corrupt"),
 }
 

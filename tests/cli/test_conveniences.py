@@ -91,3 +91,48 @@ def test_empty_stdin_is_one_line_and_exit_2(tmp_path: Path) -> None:
     [line] = proc.stderr.decode().splitlines()
     assert line.startswith("wsdoctor: <stdin>: standard input is empty")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sample_folder_is_its_capture_and_logs_and_skips_the_rest(tmp_path: Path) -> None:
+    folder = SAMPLES / "idle-1011"
+    proc = run_cli("analyze", folder, "--format", "json", "-o", "-", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert [(Path(i["path"]).name, i["kind"]) for i in report["inputs"]] == [
+        ("capture.pcap", "pcap"),
+        ("client.log", "log"),
+        ("server.log", "log"),
+    ]
+    [warning] = [line for line in proc.stderr.splitlines() if "skipped" in line]
+    assert "skipped 4 file(s)" in warning
+    assert all(name in warning for name in ("README.md", "expected.yaml", "record.log"))
+    named = [folder / n for n in ("capture.pcap", "client.log", "server.log")]
+    by_name = run_cli("analyze", *named, "--format", "json", "-o", "-", cwd=tmp_path)
+    assert report["findings"] == json.loads(by_name.stdout)["findings"]
+
+
+def test_a_key_log_in_the_folder_decrypts_its_captures(tmp_path: Path) -> None:
+    folder = SAMPLES / "wss-keylog"
+    proc = run_cli("sessions", folder, "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"wsdoctor: key log: {folder / 'keys.log'}" in proc.stderr
+    inputs = [folder / n for n in ("capture-with-secrets.pcapng", "capture.pcap", "client.log")]
+    given = run_cli(
+        "sessions",
+        *inputs,
+        folder / "server.log",
+        "--keylog",
+        folder / "keys.log",
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
+    assert json.loads(proc.stdout) == json.loads(given.stdout)
+    assert "encrypted" not in {s["kind"] for s in json.loads(proc.stdout)}
+
+
+def test_a_folder_without_inputs_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    proc = run_cli("sessions", SAMPLES, cwd=tmp_path)  # scenario folders: not recursive
+    assert proc.returncode == 2
+    [line] = proc.stderr.splitlines()
+    assert "no capture, HAR or log in this folder" in line and "not read recursively" in line
