@@ -23,7 +23,8 @@ config_option = click.option(
     "config_path",
     default=None,
     metavar="FILE",
-    help="config file (default: ./wsdoctor.yaml or [tool.wsdoctor] in ./pyproject.toml)",
+    help="config file (default: the nearest wsdoctor.yaml or [tool.wsdoctor] in "
+    "pyproject.toml, from the working directory up to the repository root)",
 )
 
 

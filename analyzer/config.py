@@ -1,7 +1,8 @@
 """Which rules run and how: rule defaults < config file < command-line flags, merged once.
 
-The config file is `wsdoctor.yaml` (or `[tool.wsdoctor]` in pyproject.toml) in the
-current directory, or the file `--config` names:
+The config file is the file `--config` names, else the nearest `wsdoctor.yaml` (or
+`[tool.wsdoctor]` in pyproject.toml) in the working directory or a folder above it, up to
+the repository root (the first folder holding `.git`), as ruff and pytest find theirs:
 
     rules:
       paths: [team-rules/]               # extra packs, relative to the config file
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,13 +48,24 @@ def find_config(explicit: Path | None, cwd: Path) -> Path | None:
         if not explicit.is_file():
             raise InputError("no such config file", source=str(explicit))
         return explicit
-    for name in ("wsdoctor.yaml", "wsdoctor.yml"):
-        if (cwd / name).is_file():
-            return cwd / name
-    pyproject = cwd / "pyproject.toml"
-    if pyproject.is_file() and _wsdoctor_table(_toml(pyproject)) is not None:
-        return pyproject
+    for folder in _upward(cwd):
+        for name in ("wsdoctor.yaml", "wsdoctor.yml"):
+            if (folder / name).is_file():
+                return folder / name
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and _wsdoctor_table(_toml(pyproject)) is not None:
+            return pyproject
     return None
+
+
+def _upward(cwd: Path) -> Iterator[Path]:
+    """`cwd` and the folders above it, up to the repository root (the first folder holding
+    `.git`) or the filesystem root: a config above the repository is someone else's."""
+    here = cwd.resolve()
+    for folder in (here, *here.parents):
+        yield folder
+        if (folder / ".git").exists():
+            return
 
 
 def describe(path: Path) -> str:

@@ -19,6 +19,12 @@ from conftest import SAMPLES, run_cli
 IDLE = SAMPLES / "idle-1011" / "capture.pcap"
 
 
+@pytest.fixture(autouse=True)
+def _repository(tmp_path: Path) -> None:
+    """Each test's folder is a repository root: no config file above it is found."""
+    (tmp_path / ".git").mkdir()
+
+
 @pytest.mark.parametrize("command", ["analyze", "sessions", "frames"])
 def test_output_makes_missing_parent_folders(tmp_path: Path, command: str) -> None:
     target = tmp_path / "reports" / "today" / "out.json"
@@ -86,11 +92,13 @@ def test_dash_reads_a_log_from_stdin(tmp_path: Path) -> None:
 
 
 def test_empty_stdin_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    proc = _piped(b"", "analyze", "-", tmp=tmp_path)
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+    proc = _piped(b"", "analyze", "-", tmp=spool)
     assert proc.returncode == 2
     [line] = proc.stderr.decode().splitlines()
     assert line.startswith("wsdoctor: <stdin>: standard input is empty")
-    assert list(tmp_path.iterdir()) == []
+    assert list(spool.iterdir()) == []
 
 
 def test_a_sample_folder_is_its_capture_and_logs_and_skips_the_rest(tmp_path: Path) -> None:
@@ -136,3 +144,14 @@ def test_a_folder_without_inputs_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2
     [line] = proc.stderr.splitlines()
     assert "no capture, HAR or log in this folder" in line and "not read recursively" in line
+
+
+def test_a_config_above_the_working_directory_is_used_and_named(tmp_path: Path) -> None:
+    (tmp_path / "wsdoctor.yaml").write_text("rules:\n  severity:\n    idle-before-1011: low\n")
+    below = tmp_path / "tickets" / "4711"
+    below.mkdir(parents=True)
+    proc = run_cli("analyze", IDLE, "--format", "json", "-o", "-", cwd=below)
+    assert proc.returncode == 0, proc.stderr
+    assert f"wsdoctor: config: {tmp_path / 'wsdoctor.yaml'}" in proc.stderr.splitlines()
+    [finding] = [f for f in json.loads(proc.stdout)["findings"] if f["rule"] == "idle-before-1011"]
+    assert finding["severity"] == "low"

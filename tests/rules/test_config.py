@@ -21,6 +21,12 @@ from conftest import sample
 RULE = "idle-before-1011"
 
 
+@pytest.fixture(autouse=True)
+def _repository(tmp_path: Path) -> None:
+    """Each test's folder is a repository root, so no config above it is found."""
+    (tmp_path / ".git").mkdir()
+
+
 def _findings(settings: config.Settings) -> list[dict]:
     rules = config.apply(load_rules(settings.rule_paths), settings)
     return diagnose(rules, sample("idle-1011"))
@@ -57,6 +63,18 @@ def test_yaml_config_beats_pyproject_and_a_pyproject_without_the_table_is_ignore
     assert config.find_config(None, tmp_path) == tmp_path / "wsdoctor.yaml"
     with pytest.raises(InputError, match="no such config file"):
         config.find_config(tmp_path / "missing.yaml", tmp_path)
+
+
+def test_the_nearest_config_up_to_the_repository_root_is_found(tmp_path: Path) -> None:
+    deep = tmp_path / "team" / "captures"
+    deep.mkdir(parents=True)
+    assert config.find_config(None, deep) is None
+    (tmp_path / "wsdoctor.yaml").write_text("fail_on: high\n")
+    assert config.find_config(None, deep) == tmp_path / "wsdoctor.yaml"
+    (tmp_path / "team" / "pyproject.toml").write_text("[tool.wsdoctor]\nfail_on = 'low'\n")
+    assert config.find_config(None, deep) == tmp_path / "team" / "pyproject.toml"
+    (deep / ".git").mkdir()  # a repository of its own: nothing above it is its config
+    assert config.find_config(None, deep) is None
 
 
 def test_pyproject_table_and_exclusion_by_category(tmp_path: Path) -> None:
