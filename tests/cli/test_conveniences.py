@@ -155,3 +155,24 @@ def test_a_config_above_the_working_directory_is_used_and_named(tmp_path: Path) 
     assert f"wsdoctor: config: {tmp_path / 'wsdoctor.yaml'}" in proc.stderr.splitlines()
     [finding] = [f for f in json.loads(proc.stdout)["findings"] if f["rule"] == "idle-before-1011"]
     assert finding["severity"] == "low"
+
+
+def test_the_bash_completion_the_readme_documents_completes(tmp_path: Path) -> None:
+    """README: `eval "$(_WSDOCTOR_COMPLETE=bash_source wsdoctor)"` in ~/.bashrc."""
+    script = """
+        eval "$(_WSDOCTOR_COMPLETE=bash_source wsdoctor)"
+        COMP_WORDS=(wsdoctor an); COMP_CWORD=1; _wsdoctor_completion wsdoctor
+        echo "${COMPREPLY[@]}"; COMPREPLY=()
+        COMP_WORDS=(wsdoctor analyze --fail); COMP_CWORD=2; _wsdoctor_completion wsdoctor
+        echo "${COMPREPLY[@]}"
+    """
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    proc = subprocess.run(
+        ["bash", "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": path},
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.stdout.splitlines() == ["analyze", "--fail-on"], proc.stderr
