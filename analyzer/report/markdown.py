@@ -3,10 +3,11 @@
 What a reader of a ticket needs: the verdict, every input file, one line per failed
 session, then the findings most severe first, each with its evidence rows (time, frame or
 log line, text) and its whole fix as the rule rendered it for this session (a rule's fix
-template already picks the proxy the capture shows: nginx's `proxy_read_timeout` when the
-server said nginx, Envoy's `stream_idle_timeout` at its 5-minute default), and what to
-attach next time. Sections are `####` headings, so a section (incidents, say) can slot in
-between the verdict and the sessions.
+template already picks the proxies a measured timer fits: nginx's `proxy_read_timeout` and
+an ALB's at 60 s, Envoy's `stream_idle_timeout` at 300 s); when the sessions' Server or
+Via headers name a proxy the fix has settings for, the other proxies' settings are left
+out and said to be. Then what to attach next time. Sections are `####` headings, so a
+section (incidents, say) can slot in between the verdict and the sessions.
 
 Escaping: capture-derived text (close reasons, endpoints) is escaped here so it cannot
 inject Markdown or HTML into the tracker; findings' summaries, evidence and fixes are
@@ -46,6 +47,23 @@ RAW = re.compile(r"(\\.)|([<>|])", re.S)
 # An escaped underscore between two word characters: inert in CommonMark/GFM, so the
 # backslash is only noise (`proxy\_read\_timeout`, `sample\_captures`).
 INTRAWORD = re.compile(r"(?<=[A-Za-z0-9])\\_(?=[A-Za-z0-9])")
+# A line of a fix that starts one proxy's settings ("nginx (this leg's ...), per location:",
+# "- HAProxy: `timeout tunnel 1h`", "AWS ALB: ..."): the proxy it is for, by its label.
+PROXY_ITEM = re.compile(
+    r"^(?:- )?(ingress-nginx|nginx|HAProxy|AWS ALB|Classic ELB|CloudFront|Envoy|Squid|"
+    r"Cloudflare|Heroku|Google Cloud|Azure)\b[^:(,]{0,40}[:(,]"
+)
+PROXY_KINDS = {"ingress-nginx": "nginx", "classic elb": "aws alb", "cloudfront": "aws alb"}
+# What a Server or Via header says, for the proxies fixes have settings for.
+SEEN_AS = {
+    "nginx": "nginx",
+    "haproxy": "haproxy",
+    "envoy": "envoy",
+    "squid": "squid",
+    "cloudflare": "cloudflare",
+    "awselb": "aws alb",
+    "heroku": "heroku",
+}
 # Where a sentence of rule prose ends: after . ! ? and before a capital, a digit or code.
 SENTENCE_END = re.compile(r"(?<=[.!?])\s(?=[A-Z0-9`(])")
 
@@ -63,7 +81,8 @@ def render(result: Analysis) -> str:
     attached = attach(result)
     sessions = _sessions(judged)
     room = MAX_LINES - len(head) - len(sessions) - len(attached)
-    lines = head + sessions + _top_findings(result.findings, room) + attached
+    found = _top_findings(result.findings, room, _proxies_seen(result))
+    lines = head + sessions + found + attached
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -137,10 +156,13 @@ def _tls(judged: verdict.Verdict) -> list[str]:
 # Findings ------------------------------------------------------------------------------
 
 
-def _top_findings(findings: list[dict[str, Any]], room: int) -> list[str]:
+def _top_findings(
+    findings: list[dict[str, Any]], room: int, seen: dict[str, set[str]] | None = None
+) -> list[str]:
     """One block per distinct rule, most severe first. The first block is always whole
     (its fix is what the ticket is for); later ones are whole while the budget lasts,
-    then cut to their fix's first paragraph, then left to the "… and N more" line."""
+    then cut to their fix's first paragraph, then left to the "… and N more" line.
+    `seen`: the proxies each session's Server/Via headers name (session id -> kinds)."""
     if not findings:
         return ["No findings: no rule fired.", ""] if room >= 2 else []
     groups = _by_rule(findings)
@@ -149,9 +171,9 @@ def _top_findings(findings: list[dict[str, Any]], room: int) -> list[str]:
     shown = 0
     for group in groups[:MAX_TOP_FINDINGS]:
         left = room - len(lines) - 2  # keep room for the "… and N more" line
-        block = _finding(group, whole=True)
+        block = _finding(group, True, seen or {})
         if shown and len(block) + 1 > left:
-            block = _finding(group, whole=False)
+            block = _finding(group, False, seen or {})
         if shown and len(block) + 1 > left:
             break
         whys.append((len(lines) + 2, _why(group[0].get("rationale") or "")))
@@ -196,17 +218,20 @@ def _why(rationale: str) -> str:
     return f"_Why we think so:_ {_escape_outside_code(sentence)}" if sentence else ""
 
 
-def _finding(group: list[dict[str, Any]], whole: bool) -> list[str]:
-    """Title, summary, evidence rows, fix: the whole fix, or (`whole` False, when the
-    budget is short) its first paragraph."""
+def _finding(group: list[dict[str, Any]], whole: bool, seen: dict[str, set[str]]) -> list[str]:
+    """Title, summary, evidence rows, fix: the whole fix (for the proxies `seen` in its
+    sessions' headers when it has settings for them), or (`whole` False, when the budget
+    is short) its first paragraph."""
     f = group[0]
     sessions = ", ".join(dict.fromkeys(str(g["session"] or "capture") for g in group))
     head = f"**{f['severity'].upper()}** {escape(f['title'])} (`{f['rule']}`; {escape(sessions)})"
     block = [head, "", _escape_outside_code(" ".join(f["summary"].split()))]
     block += _evidence(group)
     fix = f.get("fix") or ""
+    if whole and fix.strip():
+        return [*block, "", "Fix:", "", *_for_proxies(_fix_lines(fix), _seen(group, seen))]
     if whole:
-        return [*block, "", "Fix:", "", *_fix_lines(fix)] if fix.strip() else block
+        return block
     para = _first_paragraph(fix)
     return [*block, "", f"Fix (first part; the HTML report has it whole): {para}"]
 
@@ -254,6 +279,57 @@ def _fix_lines(fix: str) -> list[str]:
         out += _fenced(m[2] or "", body)
     out += _escape_outside_code("\n".join(prose)).splitlines() if prose else []
     return out
+
+
+def _proxies_seen(result: Analysis) -> dict[str, set[str]]:
+    """Each session's proxies, as its Server and Via headers name them."""
+    rows = result.data.sessions.select("id", "server_software", "via").iter_rows()
+    return {
+        sid: {kind for word, kind in SEEN_AS.items() if word in f"{sw} {via}".lower()}
+        for sid, sw, via in rows
+    }
+
+
+def _seen(group: list[dict[str, Any]], seen: dict[str, set[str]]) -> set[str]:
+    return set().union(*(seen.get(f["session"], set()) for f in group))
+
+
+def _for_proxies(lines: list[str], seen: set[str]) -> list[str]:
+    """The fix without the settings of proxies other than those seen, when it has
+    settings for one that was seen: a line naming a proxy ("HAProxy: ...") starts its
+    item, which runs (fenced blocks included) to a blank line, a bold line or the next
+    item. A fix with nothing for the proxies seen is kept whole."""
+    kinds = _item_kinds(lines)
+    if not seen & {k for k in kinds if k}:
+        return lines
+    kept, dropped, current = [], [], None
+    for line, kind in zip(lines, kinds, strict=True):
+        if kind != "" and (kind or not line.strip() or line.startswith(("**", "- "))):
+            current = kind
+        if current is None or current in seen:
+            kept.append(line)
+        elif kind:
+            dropped.append(line.removeprefix("- ").split(":", 1)[0].split(" (", 1)[0])
+    if dropped:
+        names = ", ".join(dropped)
+        kept += ["", f"(Settings for {names}, which this capture does not show: HTML report.)"]
+    return kept
+
+
+def _item_kinds(lines: list[str]) -> list[str | None]:
+    """Per line, the proxy whose item it starts ("nginx", "haproxy", ...), None for other
+    prose, "" for a fenced block's lines (a block belongs to the item before it)."""
+    kinds: list[str | None] = []
+    fence = ""
+    for line in lines:
+        m = PROXY_ITEM.match(line)
+        kind = PROXY_KINDS.get(m[1].lower(), m[1].lower()) if m else None
+        kinds.append("" if fence or FENCE.match(line) else kind)
+        if fence:
+            fence = "" if line.strip() == fence else fence
+        elif opened := FENCE.match(line):
+            fence = opened[1]
+    return kinds
 
 
 def _fence_body(lines: list[str], start: int, fence: str) -> tuple[list[str], int]:

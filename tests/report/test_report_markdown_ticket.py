@@ -145,3 +145,38 @@ def test_every_sample_renders_well_formed_ticket_markdown(name: str, keys: bool)
     tokens = HTML_ON.parse(text)
     inline = [c for t in tokens for c in (t.children or [])]
     assert not [t for t in [*tokens, *inline] if t.type.startswith("html")], "raw HTML"
+
+
+def test_a_seen_proxy_leaves_out_the_other_proxies_settings() -> None:
+    """nginx-read-timeout's nginx answered as `Server: nginx`: its 60 s also matches an
+    AWS ALB, whose settings the rule renders too; the ticket keeps nginx's and says that
+    the ALB's are left out. haproxy-tunnel-timeout's HAProxy names itself in no header:
+    its fix stays whole."""
+    rule = RULES / "proxy-interference/proxy-idle-teardown.yaml"
+    nginx = markdown.render(analysed("nginx-read-timeout", logs=True))
+    block = nginx[: nginx.index("`no-close-after-idle`")]
+    assert all(line in block for line in fix_section(rule, "'nginx' in sw or m == 60"))
+    assert not any(line in block for line in fix_section(rule, "{% if m == 60 %}"))
+    assert "(Settings for AWS ALB, which this capture does not show" in block
+    haproxy = markdown.render(analysed("haproxy-tunnel-timeout"))
+    assert all(line in haproxy for line in fix_section(rule, "'haproxy' in sw %}"))
+    assert "which this capture does not show" not in haproxy
+
+
+def test_a_proxy_item_keeps_its_code_block_whole() -> None:
+    fix = [
+        "**Raise the timeout.**",
+        "Envoy: set the route's timeout:",
+        "```yaml",
+        "- match: {prefix: /}",
+        "  route: {idle_timeout: 0s}",
+        "```",
+        "- HAProxy: `timeout tunnel 1h`.",
+        "",
+        "Either way, reconnect.",
+    ]
+    kept = markdown._for_proxies(fix, {"envoy"})
+    assert kept[:6] == fix[:6] and "Either way, reconnect." in kept
+    assert "- HAProxy: `timeout tunnel 1h`." not in kept
+    assert markdown._for_proxies(fix, {"haproxy"})[:4] == [fix[0], *fix[6:]], "block and all"
+    assert markdown._for_proxies(fix, {"squid"}) == fix, "nothing for squid: all of it"
