@@ -180,3 +180,14 @@ def test_a_proxy_item_keeps_its_code_block_whole() -> None:
     assert "- HAProxy: `timeout tunnel 1h`." not in kept
     assert markdown._for_proxies(fix, {"haproxy"})[:4] == [fix[0], *fix[6:]], "block and all"
     assert markdown._for_proxies(fix, {"squid"}) == fix, "nothing for squid: all of it"
+
+
+def test_a_short_budget_cuts_the_lesser_findings_not_the_top_fix() -> None:
+    found = analysed("nginx-read-timeout").findings
+    whole = markdown._top_findings(found, markdown.MAX_LINES)
+    top_end = whole.index(next(x for x in whole if "`no-close-after-idle`" in x))
+    short = markdown._top_findings(found, top_end + 25)
+    assert short[:top_end] == whole[:top_end], "the top finding keeps its whole fix"
+    assert short[-2].startswith("Fix (first part; the HTML report has it whole): Something")
+    tight = markdown._top_findings(found, top_end)
+    assert tight[-2] == "… and 2 more finding(s); the HTML report has every fix."
