@@ -50,9 +50,12 @@ def _progress() -> kinds.Progress | None:
     return show
 
 
-def _load(inputs: tuple[str, ...], keylog: str | None, tshark: str | None) -> Dataset:
+def _load(inputs: tuple[str, ...], keylog: str | None, tshark: str | None, output: str) -> Dataset:
+    """The inputs of `sessions` and `frames`, read; their `-o` may not overwrite one of
+    them (a folder's files included) or the key log."""
     sources = classify(inputs)
     key = _key(keylog, sources)
+    outputs.refuse_inputs([output], [*sources.paths(), *([key] if key else [])], [])
     progress = _progress()
     data = pipeline.load(sources, key, tshark, progress)
     _done(progress, data.warnings)
@@ -99,12 +102,6 @@ def _check_keylog(path: Path) -> None:
             source=str(path),
             hint="write one with SSLKEYLOGFILE=path",
         )
-
-
-def _protect(output: str, inputs: tuple[str, ...], keylog: str | None) -> None:
-    """`sessions`/`frames -o` must not overwrite a capture or the key log."""
-    named = [*inputs, *([keylog] if keylog else [])]
-    outputs.refuse_inputs([output], [Path(p) for p in named], [])
 
 
 def _common(f: Callable, required: bool = True) -> Callable:
@@ -169,8 +166,7 @@ def sessions(
     inputs: tuple[str, ...], fmt: str, output: str | None, keylog: str | None, tshark: str | None
 ) -> None:
     """One line per WebSocket session in the captures, HAR files and logs."""
-    _protect(output or "-", inputs, keylog)
-    data = _load(inputs, keylog, tshark)
+    data = _load(inputs, keylog, tshark, output or "-")
     text = (
         records.sessions_json(data.sessions)
         if fmt == "json"
@@ -192,8 +188,7 @@ def frames(
     session_id: str | None,
 ) -> None:
     """The frame timeline of every session (or of one)."""
-    _protect(output or "-", inputs, keylog)
-    data = _load(inputs, keylog, tshark)
+    data = _load(inputs, keylog, tshark, output or "-")
     table = data.frames
     if session_id is not None:
         known = data.sessions["id"].to_list()
@@ -241,7 +236,8 @@ def _classified(flags: dict[str, Any], inputs: tuple[str, ...], rule_dirs: list[
 
 @cli.command(
     help="Diagnose every session: a report (HTML, Markdown, JSON) with findings and fixes."
-    f"\n\nINPUT is {kinds.listing()}, told apart by content; "
+    f"\n\nINPUT is {kinds.listing()}, told apart by content, a folder of them (not "
+    "recursive), or - for standard input; "
     f"{' and '.join(f'--{k.option}' for k in kinds.KINDS if k.option)} "
     "take a file as that kind whatever its content."
 )

@@ -176,3 +176,14 @@ def test_the_bash_completion_the_readme_documents_completes(tmp_path: Path) -> N
         timeout=120,
     )
     assert proc.stdout.splitlines() == ["analyze", "--fail-on"], proc.stderr
+
+
+@pytest.mark.parametrize("command", ["analyze", "sessions", "frames"])
+def test_output_may_not_overwrite_a_capture_found_in_a_folder(tmp_path: Path, command: str) -> None:
+    folder = tmp_path / "ticket"
+    folder.mkdir()
+    shutil.copy(IDLE, folder / "capture.pcap")
+    proc = run_cli(command, folder, "--format", "json", "-o", folder / "capture.pcap", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "refusing to overwrite" in proc.stderr
+    assert (folder / "capture.pcap").read_bytes() == IDLE.read_bytes()
