@@ -62,7 +62,9 @@ def wsdoctor(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def elsewhere(tmp_path: Path) -> Path:
-    """A working folder with no checkout, config file or samples in reach."""
+    """A working folder with no checkout, config file or samples in reach (a repository
+    root of its own: the config search stops there, not at a wsdoctor.yaml in /tmp)."""
+    (tmp_path / ".git").mkdir()
     folder = tmp_path / "work"
     folder.mkdir()
     return folder
