@@ -28,7 +28,7 @@ from analyzer.pipeline import Analysis
 from analyzer.report import markup, verdict
 from analyzer.report.json_report import capture_facts
 from analyzer.report.markdown_attach import attach
-from analyzer.rules.templates import _code as code_span
+from analyzer.rules.templates import code_span
 
 # A ticket comment, not a report: room for the top findings' evidence and whole fixes.
 MAX_LINES = 200

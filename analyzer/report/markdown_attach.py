@@ -11,7 +11,7 @@ import polars as pl
 
 from analyzer.pipeline import Analysis
 from analyzer.report.json_report import capture_facts
-from analyzer.rules.templates import _code as code_span
+from analyzer.rules.templates import code_span
 from analyzer.sessions.correlate import host
 
 MAX_ATTACH = 4

@@ -40,7 +40,7 @@ def markdown_escape(value: Any) -> str:
     return MD_LEAD.sub(r"\1\\\2", text, count=1)
 
 
-def _code(value: Any) -> MarkdownText:
+def code_span(value: Any) -> MarkdownText:
     """`value` as an inline code span: the fence is one backtick longer than the longest
     run inside (CommonMark), padded with a space when the value starts or ends with a
     backtick, whitespace folded to single spaces so it stays one line."""
@@ -131,7 +131,7 @@ ENV = sandbox.BoundedSandbox(
     autoescape=False,
 )
 ENV.filters.update(secs=_secs, frame=_frame, clock=_clock, whose_log=whose_log)
-ENV.filters.update(code=_code, in_fence=_in_fence)
+ENV.filters.update(code=code_span, in_fence=_in_fence)
 ENV.filters.update(close_name=close_name, close_meaning=close_meaning)
 ENV.globals.update(nearest=_nearest)
 
