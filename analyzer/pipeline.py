@@ -9,11 +9,11 @@ second, not a tshark pass over a large capture. Each stage lives in its own pack
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analyzer import config, findings, redact
+from analyzer import config, findings, incidents, redact
 from analyzer.ingest import kinds
 from analyzer.inputs import Inputs
 from analyzer.rules.engine import evaluate
@@ -30,6 +30,13 @@ class Analysis:
     findings: list[dict[str, Any]]
     inputs: list[dict[str, Any]]
     redacted: bool = True  # False when the user asked for --no-redact
+    # The findings' root causes grouped over sessions and files (analyzer/incidents.py).
+    # Derived whenever an Analysis is made, so every maker (run, a test) has them; this
+    # also sets each finding's `incident`.
+    incidents: list[dict[str, Any]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.incidents = incidents.build(self.findings, self.data.sessions)
 
 
 def run(
@@ -83,6 +90,8 @@ def diagnose(rules: list[Rule], data: Dataset) -> list[dict[str, Any]]:
     }
     for f in found:
         f["fingerprint"] = findings.fingerprint(f, rows.get(f["session"]))
+    legs = {r["id"]: r for r in data.sessions.select("id", "other_leg", "hop_leg").to_dicts()}
+    findings.link(found, legs)
     return findings.order(found, {k: v["start"] for k, v in rows.items()})
 
 

@@ -269,6 +269,11 @@ _TCP = {
         "which leg of a proxied connection this session is, when the capture holds the "
         "other one too: {values}",
     ),
+    "other_leg": (
+        S,
+        "id of the other leg of the same proxied connection: the two are one connection, "
+        "reported once (the downstream leg first)",
+    ),
     "other_leg_peer": (S, "the other leg's far end (the origin, or the client), ip:port"),
     "other_leg_tcp_end": (S, "how the other leg's TCP ended (fin, rst, open)"),
     "other_leg_end_time": (TS, "the other leg's first FIN/RST"),

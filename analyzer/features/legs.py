@@ -14,8 +14,9 @@ leg's server is while that leg waits for its handshake answer (a proxy dials on 
 answers), or, at any time during the downstream leg, carries the same
 ``Sec-WebSocket-Key`` or ``dg-request-id`` (a proxy whose upstream connection leaves from
 another address of the same host forwards both) or goes to the downstream leg's CONNECT
-target (an explicit proxy, TLS without keys included). Each leg gets the other leg's facts
-as ``other_leg_*`` columns.
+target (an explicit proxy, TLS without keys included). Each leg gets the other leg's id
+(``other_leg``: the reports show the two as one connection) and facts as ``other_leg_*``
+columns.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ _READ = [
     "close_client_time", "close_server_code", "close_server_frame", "close_server_time",
 ]  # fmt: skip
 LEG_COLUMNS = [
-    "hop_leg", "other_leg_peer", "other_leg_tcp_end", "other_leg_end_time",
+    "hop_leg", "other_leg", "other_leg_peer", "other_leg_tcp_end", "other_leg_end_time",
     "other_leg_end_frame", "other_leg_ended_by_hop", "hop_end_spread_s",
     "other_leg_last_payload_time", "other_leg_hop_close_code", "other_leg_hop_close_frame",
     "other_leg_hop_close_time", "other_leg_peer_closed_first",
@@ -155,6 +156,7 @@ def leg_features(table: pl.DataFrame) -> pl.DataFrame:
         .select(
             "id",
             "hop_leg",
+            pl.col("o_id").alias("other_leg"),
             pl.when(down)
             .then(pl.col("o_server"))
             .otherwise(pl.col("o_client"))

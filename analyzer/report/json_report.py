@@ -17,6 +17,7 @@ from analyzer.report.json_types import (
     CaptureFile,
     Finding,
     HarFile,
+    Incident,
     Input,
     LogFile,
     Report,
@@ -70,6 +71,7 @@ def report(result: Analysis) -> Report:
         "hars": cast(list[HarFile], result.data.hars),
         "sessions": session_records(result.data.sessions),
         "findings": cast(list[Finding], result.findings),
+        "incidents": cast(list[Incident], result.incidents),
         "warnings": result.data.warnings,
         "rules": [
             RuleUsed(id=r.id, severity=cast(Severity, r.severity), params=r.params)

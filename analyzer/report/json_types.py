@@ -305,6 +305,7 @@ class Tcp(TypedDict):
     truncated_packets: int | None
     truncated_to_bytes: int | None
     hop_leg: Literal["downstream", "upstream"] | None
+    other_leg: str | None
     other_leg_peer: str | None
     other_leg_tcp_end: str | None
     other_leg_end_time: Time | None
@@ -395,6 +396,38 @@ class Finding(TypedDict):
     rationale: str  # Markdown: why the evidence means what the title says
     false_positives: list[str]  # known ways the rule can be wrong (Markdown, each)
     tags: list[str]  # the rule's free labels
+    explained_by: str | None  # the fingerprint of this finding's root cause; null: a root
+    incident: str | None  # the id of the incident it belongs to (docs/json-report.md)
+
+
+class IncidentMeasure(TypedDict):
+    """The number an incident's sessions were measured by, over its root findings."""
+
+    name: str
+    unit: Literal["s"]
+    min: float
+    median: float
+    max: float
+
+
+class Incident(TypedDict):
+    """Root causes of many sessions grouped by cause (analyzer/incidents.py)."""
+
+    id: str
+    rule: str
+    category: Category
+    severity: Severity
+    confidence: Confidence
+    cause: str
+    sessions: list[str]
+    connections: int
+    clients: int
+    first: Time
+    last: Time
+    measure: IncidentMeasure | None
+    every_s: float | None
+    findings: list[str]
+    fix: str  # Markdown
 
 
 class RuleUsed(TypedDict):
@@ -415,5 +448,6 @@ class Report(TypedDict):
     hars: list[HarFile]
     sessions: list[Session]
     findings: list[Finding]
+    incidents: list[Incident]
     warnings: list[str]
     rules: list[RuleUsed]

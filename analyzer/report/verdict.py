@@ -7,29 +7,15 @@ finding (the diagnosis). HTML and Markdown share it, so both say the same thing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from analyzer.findings import RANK
+from analyzer.findings import RANK, worst
+from analyzer.incidents import line, seconds
 from analyzer.pipeline import Analysis
 
-CONFIDENCE = {"low": 0, "medium": 1, "high": 2}
-# Tie-break between equally severe findings: causes before symptoms (a missing close
-# frame is what an idle proxy or a forged reset leaves behind, not why it happened).
-CAUSE_FIRST = (
-    "handshake-failure",
-    "idle-timeout",
-    "keepalive-misuse",
-    "ping-timeout",
-    "proxy-interference",
-    "protocol-error",
-    "server-error",
-    "missing-close",
-    "capture-quality",
-)
 FAILED_AT = RANK["medium"]  # contract: a healthy session has no finding at medium or above
-MAX_IDS = 6  # session ids named per headline group before "+N more"
+MAX_INCIDENTS = 5  # incidents the headline names before "+N more incidents"
 
 
 @dataclass(frozen=True)
@@ -102,24 +88,7 @@ def build(result: Analysis) -> Verdict:
     rows = result.data.sessions.iter_rows(named=True)
     sessions = [session_verdict(r, by_session.get(r["id"], [])) for r in rows]
     capture = by_session.get(None, [])  # type: ignore[call-overload]
-    return Verdict(headline(sessions, capture), sessions, capture)
-
-
-def worst(findings: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
-    """Most severe, then most confident, then the likeliest cause; None without findings."""
-    ranked = sorted(
-        findings,
-        key=lambda f: (
-            -RANK[f["severity"]],
-            -CONFIDENCE.get(f.get("confidence", "low"), 0),
-            _cause_rank(f["category"]),
-        ),
-    )
-    return ranked[0] if ranked else None
-
-
-def _cause_rank(category: str) -> int:
-    return CAUSE_FIRST.index(category) if category in CAUSE_FIRST else len(CAUSE_FIRST)
+    return Verdict(headline(sessions, capture, result.incidents), sessions, capture)
 
 
 def session_verdict(row: dict[str, Any], findings: list[dict[str, Any]]) -> SessionVerdict:
@@ -158,17 +127,6 @@ def session_verdict(row: dict[str, Any], findings: list[dict[str, Any]]) -> Sess
 
 def label(category: str) -> str:
     return category.replace("-", " ")
-
-
-def seconds(value: float | None) -> str:
-    """Durations as people say them: 10.0 s, 0.25 s, 0.6 ms, 61 min."""
-    if value is None:
-        return "?"
-    if value >= 600:
-        return f"{value / 60:.0f} min"
-    if value >= 1:
-        return f"{value:.1f} s"
-    return f"{value:.2f} s" if value >= 0.1 else f"{value * 1000:.1f} ms"
 
 
 def quote(text: str | None, limit: int = 80) -> str:
@@ -371,15 +329,19 @@ REASONS = {
 # The headline ------------------------------------------------------------------------
 
 
-def headline(sessions: list[SessionVerdict], capture: list[dict[str, Any]]) -> str:
-    """What failed among the sessions that can be seen; TLS connections without keys are
-    counted apart (possibly wss, possibly not WebSocket at all): never "failed"."""
+def headline(
+    sessions: list[SessionVerdict], capture: list[dict[str, Any]], incidents: list[dict[str, Any]]
+) -> str:
+    """What failed among the sessions that can be seen, told as its incidents (at most
+    MAX_INCIDENTS, in their order: most severe, then most connections), so a thousand
+    sessions read as a handful of causes; TLS connections without keys are counted apart
+    (possibly wss, possibly not WebSocket at all): never "failed"."""
     seen = [s for s in sessions if not s.blind]
     n = len(seen)
     failed = [s for s in seen if s.failed]
     noun = "session" if n == 1 else "sessions"
     if failed:
-        text = f"{len(failed)} of {n} {noun} failed: {'; '.join(_groups(failed))}."
+        text = f"{len(failed)} of {n} {noun} failed: {_incidents(failed, incidents)}."
     elif n:
         text = f"{'The' if n == 1 else f'All {n}'} {noun} look{'s' if n == 1 else ''} healthy"
         text += ": no finding at medium or above."
@@ -397,6 +359,19 @@ def headline(sessions: list[SessionVerdict], capture: list[dict[str, Any]]) -> s
     return text
 
 
+def _incidents(failed: list[SessionVerdict], incidents: list[dict[str, Any]]) -> str:
+    """The incidents any failed session is in, the first MAX_INCIDENTS as one line each,
+    then how many more and how many failed sessions they hold."""
+    ids = {s.session for s in failed}
+    named = [i for i in incidents if ids.intersection(i["sessions"])]
+    text = "; ".join(line(i) for i in named[:MAX_INCIDENTS])
+    if rest := named[MAX_INCIDENTS:]:
+        k = len(ids.intersection(s for i in rest for s in i["sessions"]))
+        more = f"incident{'s' if len(rest) > 1 else ''}"
+        text += f"; +{len(rest)} more {more} ({k} session{'s' if k != 1 else ''})"
+    return text
+
+
 def _blind(blind: list[SessionVerdict]) -> str:
     names = sorted({s.sni for s in blind if s.sni})
     sni = f"; SNI {', '.join(names[:3])}{', ...' if len(names) > 3 else ''}" if names else ""
@@ -405,26 +380,3 @@ def _blind(blind: list[SessionVerdict]) -> str:
         f"{k} TLS connection{'s' if k > 1 else ''} (possibly wss{sni}) could not be "
         "decrypted: judged from TCP timing only (pass --keylog)."
     )
-
-
-def _groups(failed: list[SessionVerdict]) -> list[str]:
-    """Failed sessions grouped by their worst finding's rule (its title says why)."""
-    groups: dict[str, list[SessionVerdict]] = {}
-    for s in failed:
-        assert s.finding is not None
-        groups.setdefault(s.finding["rule"], []).append(s)
-    parts = []
-    for members in groups.values():
-        ids = [m.session for m in members]
-        named = ", ".join(ids[:MAX_IDS]) + (
-            f" +{len(ids) - MAX_IDS} more" if len(ids) > MAX_IDS else ""
-        )
-        title = members[0].finding["title"] if members[0].finding else ""
-        parts.append(f"{_lower_first(title)} ({named})")
-    return parts
-
-
-def _lower_first(text: str) -> str:
-    """'The client went silent…' reads better mid-sentence as 'the client went silent…'."""
-    first, _, rest = text.partition(" ")
-    return f"{first.lower()} {rest}" if first in ("The", "A", "An") else text

@@ -23,7 +23,8 @@ def renumber(data: Dataset) -> None:
         return
     remap = pl.col("session").replace_strict(mapping, default=None, return_dtype=pl.String)
     data.sessions = order.drop("_r", "_q").with_columns(
-        pl.col("id").replace_strict(mapping, return_dtype=pl.String)
+        pl.col("id").replace_strict(mapping, return_dtype=pl.String),
+        pl.col("other_leg").replace_strict(mapping, default=None, return_dtype=pl.String),
     )
     data.frames = data.frames.with_columns(remap)
     data.tcp_events = data.tcp_events.with_columns(remap)

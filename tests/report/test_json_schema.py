@@ -99,6 +99,8 @@ RECORDS: dict[str, type] = {
     "Session": json_types.Session,
     "Evidence": json_types.Evidence,
     "Finding": json_types.Finding,
+    "IncidentMeasure": json_types.IncidentMeasure,
+    "Incident": json_types.Incident,
     "RuleUsed": json_types.RuleUsed,
 }
 
@@ -315,6 +317,8 @@ def _allowed(prop: dict[str, Any]) -> set[str]:
     """The JSON types a property's schema admits."""
     if "$ref" in prop:
         return _allowed(published()["$defs"][prop["$ref"].removeprefix("#/$defs/")])
+    if "anyOf" in prop:
+        return set().union(*map(_allowed, prop["anyOf"]))
     if "type" in prop:
         return {prop["type"]} if isinstance(prop["type"], str) else set(prop["type"])
     values = prop["enum"] if "enum" in prop else [prop["const"]]

@@ -46,8 +46,10 @@ def test_a_blind_session_with_a_serious_finding_is_not_a_failure() -> None:
         finding = {"rule": "r", "title": "The thing broke", "category": "x"}
         return SessionVerdict(name, "a → b", "text.", "high", finding, blind, "h")
 
-    head = verdict.headline([one("s1", True), one("s2", False)], [])
-    assert head.startswith("1 of 1 session failed: the thing broke (s2).")
+    incident = {"sessions": ["s2"], "connections": 1, "cause": "the thing broke", "every_s": None}
+    incident |= {"first": "2026-12-07T12:00:03.000000Z", "last": "2026-12-07T12:00:09.000000Z"}
+    head = verdict.headline([one("s1", True), one("s2", False)], [], [incident])
+    assert head.startswith("1 of 1 session failed: the thing broke (s2) — at 12:00:03 UTC.")
     assert "1 TLS connection (possibly wss; SNI h)" in head
 
 
