@@ -12,36 +12,39 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
 from analyzer import __version__, config, findings, pipeline, redact
-from analyzer.cli_rules import config_option, rule_paths, rules, settings_from
+from analyzer.cli_rules import color_option, config_option, rule_paths, rules, settings_from
 from analyzer.errors import InputError, PackError
+from analyzer.findings import RANK
 from analyzer.ingest import kinds
 from analyzer.ingest.tshark import find_tshark
 from analyzer.inputs import KEYLOG_LABELS, Inputs, classify, shown, stdin_spool
-from analyzer.report import outputs, records, tables
+from analyzer.report import outputs, records, tables, terminal, terminal_findings
+from analyzer.report.outputs import visible_line
 from analyzer.rules.loader import log_pack_dirs
 from analyzer.rules.model import SEVERITIES
 from analyzer.sessions.dataset import Dataset
 
 FORMATS = click.Choice(["table", "json"])
+MAX_WARNINGS = 5  # printed by analyze unless --verbose
 
 
-def _progress() -> kinds.Progress | None:
+def _progress(quiet: bool = False) -> kinds.Progress | None:
     """A single self-overwriting status line, only when a person is watching stderr."""
-    if not sys.stderr.isatty():
+    if quiet or not sys.stderr.isatty():
         return None
     last = [0.0]
 
     def show(path: Path, packets: int, offset: int) -> None:
         now = time.monotonic()
-        if now - last[0] < 0.2:
+        size = path.stat().st_size
+        if now - last[0] < 0.2 and offset != size:  # the file's final count always shows
             return
         last[0] = now
-        size = path.stat().st_size
         pct = f" {100 * offset / size:4.1f}%" if 0 < offset <= size else ""
         name = outputs.visible_line(path.name)
         sys.stderr.write(f"\rwsdoctor: reading {name}:{pct} {packets:,} packets ")
@@ -62,12 +65,17 @@ def _load(inputs: tuple[str, ...], keylog: str | None, tshark: str | None, outpu
     return data
 
 
-def _done(progress: kinds.Progress | None, warnings: list[str]) -> None:
-    """The reading is over: the progress line goes, the readers' warnings are said."""
+def _done(progress: kinds.Progress | None, warnings: list[str], every: bool = True) -> None:
+    """The reading is over: the progress line goes, the readers' warnings are said (the
+    first MAX_WARNINGS of them unless `every`: a folder of damaged files would otherwise
+    bury the findings)."""
     if progress:
         sys.stderr.write("\r\033[K")
-    for warning in warnings:
-        outputs.say(shown(f"warning: {warning}"))
+    said = warnings if every else warnings[:MAX_WARNINGS]
+    for warning in said:
+        outputs.note(shown(f"warning: {warning}"))
+    if len(said) < len(warnings):
+        outputs.note(f"+{len(warnings) - len(said)} more warning(s) (--verbose shows them)")
 
 
 def _key(keylog: str | None, sources: Inputs) -> Path | None:
@@ -75,12 +83,12 @@ def _key(keylog: str | None, sources: Inputs) -> Path | None:
     it is what the person collecting the folder meant for it, and it only lets tshark
     decrypt the captures (the report stays redacted). Said on stderr, like the config."""
     for warning in sources.warnings:
-        outputs.say(shown(f"warning: {warning}"))
+        outputs.note(shown(f"warning: {warning}"))
     if keylog is None and len(sources.keylogs) == 1:
         keylog = str(sources.keylogs[0])
-        outputs.say(f"key log: {keylog} (found in the folder; --keylog FILE overrides)")
+        outputs.note(f"key log: {keylog} (found in the folder; --keylog FILE overrides)")
     elif keylog is None and sources.keylogs:
-        outputs.say(
+        outputs.note(
             f"warning: {len(sources.keylogs)} key logs in the folder(s), none used: "
             "name one with --keylog FILE"
         )
@@ -162,17 +170,54 @@ def cli() -> None:
 @cli.command()
 @_common
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--failed", is_flag=True, help="only failed sessions (a finding at medium or above)")
+@click.option(
+    "--min-severity",
+    type=click.Choice(SEVERITIES),
+    default=None,
+    help="only sessions with a finding at or above this severity",
+)
+@rule_paths
+@config_option
 def sessions(
-    inputs: tuple[str, ...], fmt: str, output: str | None, keylog: str | None, tshark: str | None
+    inputs: tuple[str, ...],
+    fmt: str,
+    output: str | None,
+    keylog: str | None,
+    tshark: str | None,
+    failed: bool,
+    min_severity: str | None,
+    rule_dirs: tuple[str, ...],
+    config_path: str | None,
 ) -> None:
-    """One line per WebSocket session in the captures, HAR files and logs."""
+    """One line per WebSocket session in the captures, HAR files and logs; with --failed
+    or --min-severity the rules run too and each session shows its worst severity."""
+    least = "medium" if failed else min_severity
+    if failed and min_severity:
+        raise click.UsageError("--failed is --min-severity medium: give one of them")
+    settings = settings_from(config_path, {"rules": rule_dirs}) if least else None
     data = _load(inputs, keylog, tshark, output or "-")
+    table, worst = data.sessions, None
+    if settings is not None and least is not None:
+        found = pipeline.diagnose(pipeline.select_rules(settings), data)
+        worst = _worst_by_session(found)
+        keep = [s for s, level in worst.items() if RANK[level] >= RANK[least]]
+        table = table.filter(table["id"].is_in(keep))
     text = (
-        records.sessions_json(data.sessions)
+        records.sessions_json(table)
         if fmt == "json"
-        else (tables.sessions_table(data.sessions))
+        else tables.sessions_table(table, _width(output), worst)
     )
     _write(outputs.safe(fmt, text), output or "-")
+
+
+def _worst_by_session(found: list[dict[str, Any]]) -> dict[str, str]:
+    """Each session's most severe finding's severity (capture-level findings have none)."""
+    worst: dict[str, str] = {}
+    for f in found:
+        if f["session"] is not None and RANK[f["severity"]] > RANK.get(worst.get(f["session"]), -1):
+            worst[f["session"]] = f["severity"]
+    return worst
 
 
 @cli.command()
@@ -199,9 +244,16 @@ def frames(
             )
         table = table.filter(table["session"] == session_id)
     text = (
-        records.frames_json(table) if fmt == "json" else (tables.frames_table(table, data.sessions))
+        records.frames_json(table)
+        if fmt == "json"
+        else tables.frames_table(table, data.sessions, _width(output))
     )
     _write(outputs.safe(fmt, text), output or "-")
+
+
+def _width(output: str | None) -> int | None:
+    """A table on standard output fits the terminal (or COLUMNS); one in a file is whole."""
+    return terminal.width(sys.stdout) if output in (None, "-") else None
 
 
 def _log_options(f: Callable) -> Callable:
@@ -262,6 +314,19 @@ def _classified(flags: dict[str, Any], inputs: tuple[str, ...], rule_dirs: list[
     default=None,
     help="exit 1 when a finding is at or above this severity (default: never)",
 )
+@click.option(
+    "--min-severity",
+    type=click.Choice(SEVERITIES),
+    default=None,
+    help="list only findings at or above this severity (the report keeps them all)",
+)
+@click.option(
+    "-q", "--quiet", is_flag=True, help="print only errors, and failing findings on exit 1"
+)
+@click.option(
+    "-v", "--verbose", is_flag=True, help="list every finding in full, symptoms and warnings"
+)
+@color_option
 def analyze(
     inputs: tuple[str, ...],
     output: str | None,
@@ -271,26 +336,37 @@ def analyze(
     fail_on: str | None,
     fmt: str | None,
     no_redact: bool,
+    min_severity: str | None,
+    quiet: bool,
+    verbose: bool,
+    color: str,
     **flags: Any,
 ) -> None:
     """Diagnose every session: the reports (the help text, built above, lists the kinds)."""
+    if quiet and verbose:
+        raise click.UsageError("--quiet and --verbose exclude each other")
+    outputs.mute_notes(quiet)
     targets = outputs.plan(fmt, output)
     flags["rules"] = flags.pop("rule_dirs")
     settings = settings_from(config_path, flags | {"fail_on": fail_on})
     sources = _classified(flags, inputs, settings.rule_paths)
     key = _key(keylog, sources)
     _protect_analyze(targets, sources, key, config_path, settings.rule_paths)
-    progress = _progress()
+    progress = _progress(quiet)
     with redact.disabled() if no_redact else contextlib.nullcontext():
         result = pipeline.run(sources, settings, key, tshark, progress)
-    _done(progress, result.data.warnings)
+    _done(progress, result.data.warnings, every=verbose)
     if no_redact:
-        outputs.say("warning: --no-redact: secrets are kept in the report")
+        outputs.note("warning: --no-redact: secrets are kept in the report")
     rendered = [(outputs.safe(f, outputs.writer(f)(result)), path) for f, path in targets]
     for text, path in rendered:  # all rendered first: a render error writes nothing
         _write(text, path)
-    _tell(result, [path for _, path in targets])
     threshold = None if settings.fail_on in (None, "never") else settings.fail_on
+    paths = [path for _, path in targets]
+    if quiet:
+        _tell_failures(result, threshold, paths, color)
+    else:
+        _tell(result, paths, color, verbose, min_severity)
     sys.exit(findings.exit_status(result.findings, threshold))
 
 
@@ -319,16 +395,40 @@ def _write(text: str, output: str) -> None:
     outputs.write(shown(text), output)
 
 
-def _tell(result: pipeline.Analysis, paths: list[str]) -> None:
-    """One line for the person at the terminal: what was found and where it went."""
-    files = [p for p in paths if p != "-"]
-    if not files and not sys.stderr.isatty():
+def _terminal(paths: list[str]) -> TextIO | None:
+    """Where the findings are listed: standard output when no report is written there,
+    else standard error, and then only if a person watches it (a script reading the
+    report from stdout keeps a clean stderr)."""
+    if "-" not in paths:
+        return sys.stdout
+    return sys.stderr if sys.stderr.isatty() else None
+
+
+def _tell(
+    result: pipeline.Analysis, paths: list[str], color: str, verbose: bool, least: str | None
+) -> None:
+    """The findings, the incidents and a count line, for the person at the terminal."""
+    stream = _terminal(paths)
+    if stream is None:
         return
-    counts = {s: sum(f["severity"] == s for f in result.findings) for s in reversed(SEVERITIES)}
-    found = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none"
-    where = f" -> {', '.join(files)}" if files else ""
-    sessions = result.data.sessions.height
-    outputs.say(f"{sessions} session(s), {len(result.findings)} finding(s) ({found}){where}")
+    view = terminal_findings.View(
+        terminal.width(stream), terminal.wants_colour(stream, color), verbose, least
+    )
+    files = [visible_line(p) for p in paths if p != "-"]
+    stream.write(terminal_findings.summary(result, view, files))
+    stream.flush()
+
+
+def _tell_failures(
+    result: pipeline.Analysis, threshold: str | None, paths: list[str], color: str
+) -> None:
+    """--quiet: nothing on success; on exit 1 the findings that caused it, nothing else."""
+    failing = findings.at_or_above(result.findings, threshold)
+    stream = sys.stderr if "-" in paths else sys.stdout
+    if failing:
+        view = terminal_findings.View(terminal.width(stream), terminal.wants_colour(stream, color))
+        stream.write(terminal_findings.findings_table(failing, view))
+        stream.flush()
 
 
 cli.add_command(rules)
@@ -340,6 +440,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _main(argv: list[str] | None) -> None:
+    outputs.mute_notes(False)  # a run in the same process (tests) starts unmuted
     try:
         cli.main(args=argv, prog_name="wsdoctor", standalone_mode=False)
     except PackError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -10,7 +11,7 @@ import click
 from analyzer import config, resources
 from analyzer.errors import InputError, PackError
 from analyzer.ingest.logpacks import load_packs
-from analyzer.report import outputs
+from analyzer.report import outputs, terminal
 from analyzer.rule_tests import run_all
 from analyzer.rules.loader import load_rules, log_pack_dirs
 from analyzer.rules.model import Rule
@@ -28,13 +29,22 @@ config_option = click.option(
 )
 
 
+color_option = click.option(
+    "--color",
+    type=click.Choice(terminal.COLOR_CHOICES),
+    default="auto",
+    show_default=True,
+    help="colour the terminal output (auto: on a terminal, unless NO_COLOR is set)",
+)
+
+
 def settings_from(config_path: str | None, flags: dict) -> config.Settings:
     """Config file and flags merged; the run names the config file it used, since one in
     the working directory is picked up without being asked for."""
     found = config.find_config(Path(config_path) if config_path else None, Path.cwd())
     settings = config.from_file(found)
     if found is not None:
-        outputs.say(f"config: {config.describe(found)}")
+        outputs.note(f"config: {config.describe(found)}")
     return config.with_flags(settings, flags)
 
 
@@ -126,7 +136,15 @@ def _builtin_or_none() -> list[Rule]:
     metavar="DIR",
     help="where `sample:` cases are looked up (default: the built-in sample corpus)",
 )
-def test(rule_ids: tuple[str, ...], rule_dirs: tuple[str, ...], samples: str | None) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="print only the failing cases and the total")
+@color_option
+def test(
+    rule_ids: tuple[str, ...],
+    rule_dirs: tuple[str, ...],
+    samples: str | None,
+    quiet: bool,
+    color: str,
+) -> None:
     """Run the rules' must-hit / must-not-hit cases; exit 1 if any fails."""
     every = load_rules([Path(p) for p in rule_dirs])
     unknown = sorted(set(rule_ids) - {r.id for r in every})
@@ -135,10 +153,12 @@ def test(rule_ids: tuple[str, ...], rule_dirs: tuple[str, ...], samples: str | N
     chosen = [r for r in every if not rule_ids or r.id in rule_ids]
     outcomes = run_all(chosen, Path(samples) if samples else resources.samples_dir(), every)
     failed = [o for o in outcomes if not o.passed]
-    for o in outcomes:
-        mark = click.style("ok  ", fg="green") if o.passed else click.style("FAIL", fg="red")
+    colour = terminal.wants_colour(sys.stdout, color)
+    for o in failed if quiet else outcomes:
+        mark = terminal.style(*(("ok  ", colour, "32") if o.passed else ("FAIL", colour, "31")))
         # the colour codes are ours; the rule's id, file and detail are written out
-        click.echo(f"{mark} {outputs.visible_line(f'{o.rule.id:<34} {o.where}  {o.detail}')}")
+        line = outputs.visible_line(f"{o.rule.id:<34} {o.where}  {o.detail}")
+        click.echo(f"{mark} {line}", color=colour)
     click.echo(
         f"{len(outcomes) - len(failed)}/{len(outcomes)} cases passed in {len(chosen)} rule(s)",
         err=True,

@@ -65,6 +65,8 @@ def load_capture(
     argv = tshark_argv.fields_command(path, keylog, binary)
     raw, run = tshark_run.read_packets(argv, on_progress)
     census = tshark_run.finish_census(counting)
+    if on_progress and census.packets is not None:  # the packets after the last TCP one too
+        on_progress(census.packets, path.stat().st_size)
     messages = [ln for ln in run.stderr_lines if ln and not ln.startswith(NOISE)]
     damage = _damage(messages)
     if run.returncode != 0 and raw.height == 0 and not damage:

@@ -27,6 +27,7 @@ from analyzer.ingest.tshark import INSTALL_HINT, Tshark
 from analyzer.ingest.tshark_argv import FIELDS
 
 CHUNK_BYTES = 16 << 20
+PIPE_BYTES = 1 << 16  # one read of tshark's pipe, at most
 
 
 @dataclass
@@ -124,28 +125,31 @@ def read_packets(
 def _chunks(
     proc: subprocess.Popen[bytes], on_progress: Callable[[int, int], None] | None
 ) -> Iterator[bytes]:
-    """Yield newline-terminated blocks; a reader thread keeps tshark's pipe drained."""
-    blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+    """Yield newline-terminated blocks of about CHUNK_BYTES (few polars parses); a reader
+    thread keeps tshark's pipe drained in pipe-sized reads, each of which moves the
+    progress on, so a person sees the count grow rather than one jump at the end."""
+    blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
     threading.Thread(target=_pump, args=(proc.stdout, blocks), daemon=True).start()
-    pending = b""
-    seen = 0
+    parts: list[bytes] = []
+    size = 0
     while (block := blocks.get()) is not None:
-        pending += block
-        cut = pending.rfind(b"\n") + 1
-        if cut:
-            ready, pending = pending[:cut], pending[cut:]
-            seen += ready.count(b"\n")
-            if on_progress:
-                on_progress(seen, _last_file_offset(ready))
-            yield ready
-    if pending:
-        yield pending + b"\n"
+        parts.append(block)
+        size += len(block)
+        if on_progress and (position := _last_position(block)):
+            on_progress(*position)
+        if size >= CHUNK_BYTES:
+            pending = b"".join(parts)
+            cut = pending.rfind(b"\n") + 1
+            if cut:
+                yield pending[:cut]
+            parts, size = [pending[cut:]], len(pending) - cut
+    if pending := b"".join(parts):
+        yield pending if pending.endswith(b"\n") else pending + b"\n"
 
 
 def _pump(stream: io.BufferedReader, out: queue.Queue[bytes | None]) -> None:
     try:
-        # read(n) on a pipe blocks until n bytes or EOF: big blocks, few polars parses.
-        while block := stream.read(CHUNK_BYTES):
+        while block := stream.read1(PIPE_BYTES):
             out.put(block)
     finally:
         out.put(None)
@@ -156,13 +160,20 @@ def _drain_lines(stream: io.BufferedReader, sink: list[str]) -> None:
         sink.append(raw.decode("utf-8", "replace").rstrip())
 
 
-def _last_file_offset(block: bytes) -> int:
-    start = block.rfind(b"\n", 0, len(block) - 1) + 1
-    cells = block[start:].split(b"\t", 3)
+def _last_position(block: bytes) -> tuple[int, int] | None:
+    """(packets read, byte offset) from the last whole line of a block: its frame number
+    and file offset (the first and third fields). The frame number, not a count of lines,
+    is the packets read: the display filter leaves the non-TCP ones (DNS, ARP) unprinted.
+    None when the block holds no whole line that starts in it."""
+    end = block.rfind(b"\n")
+    start = block.rfind(b"\n", 0, end) + 1 if end > 0 else 0
+    if end <= 0 or start == 0:
+        return None
+    cells = block[start:end].split(b"\t", 3)
     try:
-        return int(cells[2])
+        return int(cells[0]), int(cells[2])
     except (IndexError, ValueError):
-        return -1
+        return None
 
 
 def _parse_chunk(chunk: bytes, names: list[str]) -> pl.DataFrame:

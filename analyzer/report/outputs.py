@@ -11,11 +11,13 @@ import re
 import secrets
 import stat
 import sys
+import textwrap
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from analyzer.errors import InputError
+from analyzer.report import terminal
 
 if TYPE_CHECKING:
     from analyzer.pipeline import Analysis
@@ -112,6 +114,28 @@ def say(message: str) -> None:
     with its context) is joined, not escaped, to stay readable."""
     joined = re.sub(r"\n\s*", " ", message.strip())
     sys.stderr.write(f"wsdoctor: {visible_line(joined)}\n")
+    sys.stderr.flush()
+
+
+_MUTED: dict[str, bool] = {"notes": False}
+
+
+def mute_notes(on: bool) -> None:
+    """`--quiet`: from here on `note` prints nothing (errors still go through `say`)."""
+    _MUTED["notes"] = on
+
+
+def note(message: str) -> None:
+    """An informational line on stderr (the config used, a warning): `say`, unless the
+    user asked for quiet, where only errors and the exit status speak."""
+    if _MUTED["notes"]:
+        return
+    width = terminal.width(sys.stderr) if sys.stderr.isatty() else None
+    if width is None:
+        say(message)
+        return
+    lines = textwrap.wrap(visible_line(f"wsdoctor: {message}"), width, subsequent_indent="  ")
+    sys.stderr.write("\n".join(lines) + "\n")  # wrapped here: the terminal never splits it
     sys.stderr.flush()
 
 
