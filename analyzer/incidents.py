@@ -10,7 +10,9 @@ Root-cause findings (`explained_by` null, on a session, low or above) form one i
 when they share the rule, the hop (for `proxy-interference`, the proxy's host: two proxies
 are two incidents; any other cause is one incident across servers and input files) and,
 for a timer, its value (17 s and 60 s idle teardowns are two timers, 10.0 s and 10.1 s
-one). A finding folded under a root cause (`findings.link`) joins its root's incident.
+one); a reconnect loop (one client's connections one after another) is split off as an
+incident of its own. A finding folded under a root cause (`findings.link`) joins its root's
+incident.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 import polars as pl
@@ -84,7 +87,9 @@ def build(findings: list[Finding], sessions: pl.DataFrame) -> list[dict[str, Any
     groups: dict[tuple[str, str | None], list[Finding]] = {}
     for f in roots:
         groups.setdefault((f["rule"], _hop(f, rows[f["session"]])), []).append(f)
-    clusters = [c for g in groups.values() for c in _by_timer(g, rows)]
+    clusters = [
+        c for g in groups.values() for t in _by_timer(g, rows) for c in _loops(t, rows, conn)
+    ]
     made = [_record(c, _members(findings, conn), rows, conn) for c in clusters]
     made.sort(key=lambda m: (-RANK[m[0]["severity"]], -m[0]["connections"], m[0]["first"]))
     for f in findings:
@@ -133,6 +138,35 @@ def _by_timer(group: list[Finding], rows: dict[str, dict[str, Any]]) -> list[lis
         out[-1].append(f)
         last = v
     return [c for c in out if c]
+
+
+def _loops(
+    cluster: list[Finding], rows: dict[str, dict[str, Any]], conn: dict[str, str]
+) -> list[list[Finding]]:
+    """A reconnect loop is an incident of its own: one client host's connections to one
+    server, at least MIN_PERIODIC, each opened after the one before ended (a client that
+    retries is one story; a fleet's clients failing alike is another). The rest stay
+    together."""
+    by_client: dict[tuple[str | None, str | None], list[Finding]] = {}
+    for f in cluster:
+        first_leg = rows[conn[f["session"]]]
+        key = (_host(first_leg["client"]), first_leg["server"])
+        by_client.setdefault(key, []).append(f)
+    loops, rest = [], []
+    for found in by_client.values():
+        spans: dict[str, tuple[datetime, datetime]] = {}
+        for f in found:
+            row, c = rows[f["session"]], conn[f["session"]]
+            start, end = row["start"], row["end"] or row["start"]
+            old = spans.get(c, (start, end))
+            spans[c] = (min(old[0], start), max(old[1], end))
+        ordered = sorted(spans.values())
+        one_by_one = all(b[0] >= a[1] for a, b in pairwise(ordered))
+        if len(ordered) >= MIN_PERIODIC and one_by_one:
+            loops.append(found)
+        else:
+            rest.extend(found)
+    return [*loops, rest] if rest else loops
 
 
 def _members(findings: list[Finding], conn: dict[str, str]) -> dict[int, list[Finding]]:

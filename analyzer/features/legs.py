@@ -74,9 +74,16 @@ def leg_pairs(table: pl.DataFrame) -> pl.DataFrame:
         extra=[
             pl.col("end").alias("down_end"),
             pl.coalesce("response_time", "end").alias("down_answered"),
+            pl.col("response_time").alias("down_response"),
         ],
     )
-    up = _role(legs, "up", host=_host("client"), target=pl.col("server"), extra=[])
+    up = _role(
+        legs,
+        "up",
+        host=_host("client"),
+        target=pl.col("server"),
+        extra=[pl.col("response_time").alias("up_response")],
+    )
     # A shared host only pairs a leg opened before the hop answered (a proxy dials on
     # first); a shared key, request id or CONNECT target names the connection itself, so
     # the upstream leg may open any time during the downstream one (mitmproxy dials lazily,
@@ -98,6 +105,14 @@ def leg_pairs(table: pl.DataFrame) -> pl.DataFrame:
             pl.col(until).alias("until"),
             "down_server",
             "up_server",
+            # A key a handshake carries pairs a leg whose 101 came before the client's:
+            # a proxy relays the origin's answer. Another connection that merely carries
+            # the same key (a replayed recording, a client reusing its request id) was
+            # answered later.
+            (
+                (pl.col("up_response") <= pl.col("down_response")).fill_null(True)
+                | pl.lit(key in ("host", "target"))
+            ).alias("relayed"),
         )
         for key, until in keys.items()
     )
@@ -107,6 +122,7 @@ def leg_pairs(table: pl.DataFrame) -> pl.DataFrame:
             & (pl.col("down_server") != pl.col("up_server"))
             & (pl.col("up_start") >= pl.col("down_start"))
             & (pl.col("up_start") <= pl.col("until"))
+            & pl.col("relayed")
         )
         .sort("down", "up_start")
         .unique("down", keep="first", maintain_order=True)
