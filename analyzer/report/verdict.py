@@ -341,7 +341,8 @@ def headline(
     failed = [s for s in seen if s.failed]
     noun = "session" if n == 1 else "sessions"
     if failed:
-        text = f"{len(failed)} of {n} {noun} failed: {_incidents(failed, incidents)}."
+        named = _incidents(failed, incidents)
+        text = f"{len(failed)} of {n} {noun} failed{': ' if named else ''}{named}."
     elif n:
         text = f"{'The' if n == 1 else f'All {n}'} {noun} look{'s' if n == 1 else ''} healthy"
         text += ": no finding at medium or above."
