@@ -90,8 +90,9 @@ def build(findings: list[Finding], sessions: pl.DataFrame) -> list[dict[str, Any
     clusters = [
         c for g in groups.values() for t in _by_timer(g, rows) for c in _loops(t, rows, conn)
     ]
-    made = [_record(c, _members(findings, conn), rows, conn) for c in clusters]
-    made.sort(key=lambda m: (-RANK[m[0]["severity"]], -m[0]["connections"], m[0]["first"]))
+    members = _members(findings, conn)
+    made = [_record(c, members, rows, conn) for c in clusters]
+    made.sort(key=lambda m: (-RANK[m[0]["severity"]], -m[0]["connections"], m[0]["first"] or ""))
     for f in findings:
         f["incident"] = None
     for i, (record, found) in enumerate(made, 1):
@@ -158,6 +159,9 @@ def _loops(
         for f in found:
             row, c = rows[f["session"]], conn[f["session"]]
             start, end = row["start"], row["end"] or row["start"]
+            if start is None:
+                spans.clear()  # no time, no loop
+                break
             old = spans.get(c, (start, end))
             spans[c] = (min(old[0], start), max(old[1], end))
         ordered = sorted(spans.values())
@@ -197,11 +201,12 @@ def _record(
     found = [m for f in cluster for m in (f, *members.get(id(f), []))]
     order = {s: i for i, s in enumerate(rows)}
     ids = sorted({f["session"] for f in found}, key=order.__getitem__)
-    starts: dict[str, datetime] = {}
-    for s in ids:
-        starts[conn[s]] = min(starts.get(conn[s], rows[s]["start"]), rows[s]["start"])
-    begun = sorted(starts.values())
-    ends = [rows[s]["end"] or rows[s]["start"] for s in ids]
+    starts: dict[str, datetime | None] = {}
+    for s in ids:  # a connection starts with its first leg (a start is never null, but
+        at = rows[s]["start"]  # a damaged HAR or log must not crash the report)
+        starts[conn[s]] = min((t for t in (starts.get(conn[s]), at) if t), default=None)
+    begun = sorted(t for t in starts.values() if t)
+    ends = [t for s in ids if (t := rows[s]["end"] or rows[s]["start"])]
     values = [v for f in cluster if (v := _value(f, rows[f["session"]])) is not None]
     measure = measure_of(top)
     record = {
@@ -214,8 +219,8 @@ def _record(
         "sessions": ids,
         "connections": len(starts),
         "clients": len({_host(rows[c]["client"]) for c in starts}),
-        "first": begun[0].strftime(ISO),
-        "last": max(ends).strftime(ISO),
+        "first": begun[0].strftime(ISO) if begun else None,
+        "last": max(ends).strftime(ISO) if ends else None,
         "measure": _spread(measure, values),
         "every_s": _every(begun),
         "findings": [f["fingerprint"] for f in found],
@@ -300,8 +305,10 @@ def line(incident: dict[str, Any], max_ids: int = 6) -> str:
     return text
 
 
-def _when(first: str, last: str, sessions: int) -> str:
+def _when(first: str | None, last: str | None, sessions: int) -> str:
     """'at 12:00:03' or '12:00:03 to 12:59:51' (UTC; with the dates when they differ)."""
+    if first is None or last is None:
+        return "time unknown"
     if sessions == 1:
         return f"at {first[11:19]} UTC"
     if first[:10] != last[:10]:

@@ -422,8 +422,8 @@ class Incident(TypedDict):
     sessions: list[str]
     connections: int
     clients: int
-    first: Time
-    last: Time
+    first: Time | None
+    last: Time | None
     measure: IncidentMeasure | None
     every_s: float | None
     findings: list[str]

@@ -313,3 +313,18 @@ def test_incidents_group_sessions_across_two_merged_files(tmp_path: Path) -> Non
     assert {inputs[s] for s in killed["sessions"]} == {0, 1}
     assert by_rule["proxy-idle-teardown"]["connections"] == 1
     assert len(result.incidents) == 3
+
+
+def test_a_session_without_times_makes_an_incident_without_them() -> None:
+    """A damaged HAR or log may leave a session without a start: no crash, no time."""
+    row = {"id": "s1", "start": None, "end": None, "client": None, "server": None}
+    sessions = pl.DataFrame(
+        [row | {"hop_leg": None, "other_leg": None}],
+        schema_overrides={"start": pl.Datetime("us", "UTC"), "end": pl.Datetime("us", "UTC")}
+        | {c: pl.String for c in ("client", "server", "hop_leg", "other_leg")},
+    ).with_columns(pl.lit(None, pl.Float64).alias(c) for c in incidents.MEASURED)
+    found = [finding("s1", "idle-before-1011", "idle-timeout")]
+    findings.link(found, {"s1": {"other_leg": None, "hop_leg": None}})
+    [made] = incidents.build(found, sessions)
+    assert (made["first"], made["last"], made["every_s"]) == (None, None, None)
+    assert incidents.line(made).endswith("(s1) — time unknown")
