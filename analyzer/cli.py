@@ -9,10 +9,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import click
 
@@ -23,34 +22,12 @@ from analyzer.findings import RANK
 from analyzer.ingest import kinds
 from analyzer.ingest.tshark import find_tshark
 from analyzer.inputs import KEYLOG_LABELS, Inputs, classify, shown, stdin_spool
-from analyzer.report import outputs, records, tables, terminal, terminal_findings
-from analyzer.report.outputs import visible_line
+from analyzer.report import outputs, records, tables, terminal, terminal_run
 from analyzer.rules.loader import log_pack_dirs
 from analyzer.rules.model import SEVERITIES
 from analyzer.sessions.dataset import Dataset
 
 FORMATS = click.Choice(["table", "json"])
-MAX_WARNINGS = 5  # printed by analyze unless --verbose
-
-
-def _progress(quiet: bool = False) -> kinds.Progress | None:
-    """A single self-overwriting status line, only when a person is watching stderr."""
-    if quiet or not sys.stderr.isatty():
-        return None
-    last = [0.0]
-
-    def show(path: Path, packets: int, offset: int) -> None:
-        now = time.monotonic()
-        size = path.stat().st_size
-        if now - last[0] < 0.2 and offset != size:  # the file's final count always shows
-            return
-        last[0] = now
-        pct = f" {100 * offset / size:4.1f}%" if 0 < offset <= size else ""
-        name = outputs.visible_line(path.name)
-        sys.stderr.write(f"\rwsdoctor: reading {name}:{pct} {packets:,} packets ")
-        sys.stderr.flush()
-
-    return show
 
 
 def _load(inputs: tuple[str, ...], keylog: str | None, tshark: str | None, output: str) -> Dataset:
@@ -59,23 +36,10 @@ def _load(inputs: tuple[str, ...], keylog: str | None, tshark: str | None, outpu
     sources = classify(inputs)
     key = _key(keylog, sources)
     outputs.refuse_inputs([output], [*sources.paths(), *([key] if key else [])], [])
-    progress = _progress()
+    progress = terminal_run.progress()
     data = pipeline.load(sources, key, tshark, progress)
-    _done(progress, data.warnings)
+    terminal_run.done(progress, data.warnings)
     return data
-
-
-def _done(progress: kinds.Progress | None, warnings: list[str], every: bool = True) -> None:
-    """The reading is over: the progress line goes, the readers' warnings are said (the
-    first MAX_WARNINGS of them unless `every`: a folder of damaged files would otherwise
-    bury the findings)."""
-    if progress:
-        sys.stderr.write("\r\033[K")
-    said = warnings if every else warnings[:MAX_WARNINGS]
-    for warning in said:
-        outputs.note(shown(f"warning: {warning}"))
-    if len(said) < len(warnings):
-        outputs.note(f"+{len(warnings) - len(said)} more warning(s) (--verbose shows them)")
 
 
 def _key(keylog: str | None, sources: Inputs) -> Path | None:
@@ -352,10 +316,10 @@ def analyze(
     sources = _classified(flags, inputs, settings.rule_paths)
     key = _key(keylog, sources)
     _protect_analyze(targets, sources, key, config_path, settings.rule_paths)
-    progress = _progress(quiet)
+    progress = terminal_run.progress(quiet)
     with redact.disabled() if no_redact else contextlib.nullcontext():
         result = pipeline.run(sources, settings, key, tshark, progress)
-    _done(progress, result.data.warnings, every=verbose)
+    terminal_run.done(progress, result.data.warnings, every=verbose)
     if no_redact:
         outputs.note("warning: --no-redact: secrets are kept in the report")
     rendered = [(outputs.safe(f, outputs.writer(f)(result)), path) for f, path in targets]
@@ -364,9 +328,9 @@ def analyze(
     threshold = None if settings.fail_on in (None, "never") else settings.fail_on
     paths = [path for _, path in targets]
     if quiet:
-        _tell_failures(result, threshold, paths, color)
+        terminal_run.tell_failures(result, threshold, paths, color)
     else:
-        _tell(result, paths, color, verbose, min_severity)
+        terminal_run.tell(result, paths, color, verbose, min_severity)
     sys.exit(findings.exit_status(result.findings, threshold))
 
 
@@ -393,42 +357,6 @@ def _write(text: str, output: str) -> None:
                 f"cannot make its folder: {exc.strerror or exc}", source=output
             ) from None
     outputs.write(shown(text), output)
-
-
-def _terminal(paths: list[str]) -> TextIO | None:
-    """Where the findings are listed: standard output when no report is written there,
-    else standard error, and then only if a person watches it (a script reading the
-    report from stdout keeps a clean stderr)."""
-    if "-" not in paths:
-        return sys.stdout
-    return sys.stderr if sys.stderr.isatty() else None
-
-
-def _tell(
-    result: pipeline.Analysis, paths: list[str], color: str, verbose: bool, least: str | None
-) -> None:
-    """The findings, the incidents and a count line, for the person at the terminal."""
-    stream = _terminal(paths)
-    if stream is None:
-        return
-    view = terminal_findings.View(
-        terminal.width(stream), terminal.wants_colour(stream, color), verbose, least
-    )
-    files = [visible_line(p) for p in paths if p != "-"]
-    stream.write(terminal_findings.summary(result, view, files))
-    stream.flush()
-
-
-def _tell_failures(
-    result: pipeline.Analysis, threshold: str | None, paths: list[str], color: str
-) -> None:
-    """--quiet: nothing on success; on exit 1 the findings that caused it, nothing else."""
-    failing = findings.at_or_above(result.findings, threshold)
-    stream = sys.stderr if "-" in paths else sys.stdout
-    if failing:
-        view = terminal_findings.View(terminal.width(stream), terminal.wants_colour(stream, color))
-        stream.write(terminal_findings.findings_table(failing, view))
-        stream.flush()
 
 
 cli.add_command(rules)

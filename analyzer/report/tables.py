@@ -49,8 +49,8 @@ def fmt(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int | N
         widths = {i: _least(columns[i], cells, i) for i in shown}
     lines = []
     for row in [[c.header for c in columns], *cells]:
-        line = GAP.join(_pad(_cut(row[i], widths[i]), widths[i]) for i in shown).rstrip()
-        lines.append(line if width is None else _cut(line, width))
+        line = GAP.join(_pad(cut(row[i], widths[i]), widths[i]) for i in shown).rstrip()
+        lines.append(line if width is None else cut(line, width))
     return "\n".join(lines) + "\n"
 
 
@@ -96,7 +96,7 @@ def _char_span(char: str) -> int:
     return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
 
 
-def _cut(text: str, room: int) -> str:
+def cut(text: str, room: int) -> str:
     """`text` in at most `room` cells, an ellipsis marking the cut."""
     if span(text) <= room:
         return text

@@ -31,6 +31,7 @@ FINDING_COLUMNS = (
 )
 INDENT = "    "
 MAX_INCIDENTS = 5
+_GLUE = "\x00"  # holds "3 high" together while the count line is wrapped
 
 
 @dataclass(frozen=True)
@@ -146,10 +147,11 @@ def incident_lines(result: Analysis, view: View) -> str:
 
 
 def totals(result: Analysis, view: View, files: list[str]) -> str:
-    """The closing line: sessions, findings by severity, what was left out, where it went."""
+    """The closing line: sessions, findings by severity, what was left out, where it went.
+    Wrapped before it is coloured (colour codes take no room), each count kept whole."""
     counts = {s: sum(f["severity"] == s for f in result.findings) for s in reversed(SEVERITIES)}
-    paint = [terminal.severity(f"{n} {s}", s, view.colour) for s, n in counts.items() if n]
-    found = f"{len(result.findings)} finding(s) ({', '.join(paint)})"
+    tokens = {f"{n}{_GLUE}{s}": s for s, n in counts.items() if n}
+    found = f"{len(result.findings)} finding(s) ({', '.join(tokens)})"
     left = []
     if symptoms := 0 if view.verbose else sum(folded(f) for f in result.findings):
         left.append(f"{symptoms} folded under their cause (-v lists them)")
@@ -159,4 +161,7 @@ def totals(result: Analysis, view: View, files: list[str]) -> str:
     where_to = f" -> {', '.join(files)}" if files else ""
     line = f"{result.data.sessions.height} session(s), "
     line += (found if result.findings else "no finding") + "".join(f"; {x}" for x in left)
-    return "\n".join(_wrapped(line + where_to, view.width, "", "  ")) + "\n"
+    text = "\n".join(_wrapped(line + where_to, view.width, "", "  ")) + "\n"
+    for token, level in tokens.items():
+        text = text.replace(token, terminal.severity(token.replace(_GLUE, " "), level, view.colour))
+    return text
