@@ -5,11 +5,16 @@ that forbids scripts and every other origin, and Jinja2 autoescaping for every v
 (capture and log bytes are hostile input). The rules' fix Markdown goes through
 markup.py, which escapes before it adds tags.
 
-Size is bounded whatever the capture (≤ 2 MB for 500k frames): frames are never listed,
-each timeline is binned (timeline.py), and caps limit how many sessions get a full
-section and how many table rows are written (html_sessions.py), how many findings are
-shown in full (html_findings.py), and how many verdict lines and warnings are shown
-(below). Whatever a cap leaves out is counted in the report, never silently dropped.
+Read from the top, it scales from one session to thousands: the verdict, then the
+incidents (one cause each, its fix shown once), then the sessions table, most severe
+first, healthy sessions collapsed, each row's details on demand (`<details>`, no
+script). Print and phone layouts keep that order (templates/report.css).
+
+Size is bounded whatever the capture: frames are never listed, each timeline is binned
+(timeline.py), and caps limit how many connections get timelines and facts and how many
+rows are written (html_sessions.py), how much evidence is shown (html_findings.py), and
+how many warnings are shown (below). Whatever a cap leaves out is counted in the report,
+never silently dropped.
 """
 
 from __future__ import annotations
@@ -20,25 +25,27 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from analyzer import __version__, resources
+from analyzer import __version__, incidents, resources
 from analyzer.findings import RANK
 from analyzer.pipeline import Analysis
 from analyzer.report import verdict
-from analyzer.report.html_findings import MAX_FULL_FINDINGS, MAX_FULL_PER_RULE, finding_cards
+from analyzer.report.html_findings import Cards
+from analyzer.report.html_incidents import incident_views
 from analyzer.report.html_sessions import (
+    MAX_DETAILED,
     MAX_HEADERS,
-    MAX_SESSION_SECTIONS,
-    MAX_TABLE_ROWS,
-    detailed_sessions,
-    table_row,
+    MAX_ROWS,
+    OPEN_UP_TO,
+    Connection,
+    add_details,
+    connections,
+    row_view,
 )
 from analyzer.report.html_text import clock, cut, plural, secs
 from analyzer.report.json_report import capture_facts
-from analyzer.rules.model import SEVERITIES
 
-MAX_VERDICT_LINES = 60  # verdict sentences (failed sessions first)
-VERDICT_OPEN = 8  # of those, shown before a "more" toggle
 MAX_WARNINGS = 50
+MAX_VERDICT_INCIDENTS = 5  # incidents the verdict lists, as the headline names them
 
 
 def render(result: Analysis) -> str:
@@ -58,29 +65,30 @@ def render(result: Analysis) -> str:
 def context(result: Analysis) -> dict[str, Any]:
     """Everything the template shows, already capped and formatted."""
     judged = verdict.build(result)
-    rows = {r["id"]: r for r in result.data.sessions.iter_rows(named=True)}
-    worst = {s.session: s for s in judged.sessions}
-    detailed = detailed_sessions(result, judged, rows)
-    shown = {s["id"] for s in detailed}
-    full, brief, omitted = finding_cards(result.findings, rows, shown)
-    _link_findings(detailed, {v["anchor"] for group in full.values() for v in group})
+    legs = result.data.sessions.select("id", "start", "other_leg").iter_rows(named=True)
+    starts, other = {}, {}
+    for r in legs:
+        starts[r["id"]], other[r["id"]] = r["start"], r["other_leg"]
+    cards = Cards(result.findings, starts, other)
+    cases = incident_views(result.incidents, cards)
+    rows = connections(result, judged)
+    shown = rows[:MAX_ROWS]
+    drawn = add_details(result, shown, cards)
+    sessions = _groups(shown, _incidents_by_session(result.incidents))
+    below = {sid for r in sessions["failed"] for sid in r["ids"]} if sessions["open"] else set()
+    for i in cases:  # the example is left out when its session's card is open below
+        i["example_below"] = i["example"] is not None and i["example"]["session"] in below
     return {
         "version": __version__,
         "title": _title(result),
         "redacted": result.redacted,
-        "verdict": _verdict(judged),
-        "severities": list(reversed(SEVERITIES)),
-        "findings": full,
-        "brief_findings": brief,
-        "omitted_findings": omitted,
-        "finding_count": len(result.findings),
-        "sessions": detailed,
-        "shown": shown,
-        "omitted_sessions": len(rows) - len(detailed),
-        "table": [
-            table_row(r, worst[r["id"]], shown) for r in list(rows.values())[:MAX_TABLE_ROWS]
-        ],
-        "table_omitted": max(0, len(rows) - MAX_TABLE_ROWS),
+        "verdict": _verdict(judged, rows, result.incidents),
+        "incidents": cases,
+        "sessions": sessions,
+        "rows_omitted": len(rows) - len(shown),
+        "drawn": drawn,
+        "capture_cards": cards.for_session(None),
+        "has_findings": bool(result.findings),
         "capture": _capture(result),
         "logs": result.data.logs[:MAX_WARNINGS],
         "hars": result.data.hars[:MAX_WARNINGS],
@@ -88,20 +96,27 @@ def context(result: Analysis) -> dict[str, Any]:
         "warnings_omitted": max(0, len(result.data.warnings) - MAX_WARNINGS),
         "inputs": result.inputs,
         "rules": _rules(result),
-        "caps": {
-            "sessions": MAX_SESSION_SECTIONS,
-            "findings": MAX_FULL_FINDINGS,
-            "per_rule": MAX_FULL_PER_RULE,
-        },
+        "caps": {"detailed": MAX_DETAILED, "rows": MAX_ROWS},
     }
 
 
-def _link_findings(sections: list[dict[str, Any]], anchors: set[str]) -> None:
-    """A session's list of findings links only to those shown in full."""
-    for section in sections:
-        section["findings"] = [
-            (s, t, a if a in anchors else None) for s, t, a in section["findings"]
-        ]
+def _incidents_by_session(incidents: list[dict[str, Any]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for incident in incidents:
+        for sid in incident["sessions"]:
+            out.setdefault(sid, []).append(incident["id"])
+    return out
+
+
+def _groups(rows: list[Connection], incidents_of: dict[str, list[str]]) -> dict[str, Any]:
+    """Failed rows (open when there are few), then the healthy and the undecryptable
+    ones, each group collapsed: they are what nobody needs to read first."""
+    groups: dict[str, list[dict[str, Any]]] = {"failed": [], "healthy": [], "blind": []}
+    for conn in rows:
+        view = row_view(conn, incidents_of)
+        kind = "failed" if view["failed"] else "blind" if conn.legs[0].blind else "healthy"
+        groups[kind].append(view)
+    return {**groups, "open": len(groups["failed"]) <= OPEN_UP_TO}
 
 
 def _title(result: Analysis) -> str:
@@ -118,19 +133,31 @@ def _state(judged: verdict.Verdict) -> str:
     return "unknown" if not judged.sessions or any(s.blind for s in judged.sessions) else "ok"
 
 
-def _verdict(judged: verdict.Verdict) -> dict[str, Any]:
-    failed = judged.failed[:MAX_VERDICT_LINES]
-    healthy = [s for s in judged.seen if not s.failed]
-    room = max(0, MAX_VERDICT_LINES - len(failed))
+def _verdict(
+    judged: verdict.Verdict, rows: list[Connection], found: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The counts, and the incidents of the failed sessions one line each (as the
+    headline names them, but as a list a person can scan, each linking to its card)."""
+    failed = {s.session for s in judged.failed}
+    named = [i for i in found if failed.intersection(i["sessions"])]
+    rest = named[MAX_VERDICT_INCIDENTS:]
+    seen = [c for c in rows if not c.legs[0].blind]
     return {
         "headline": judged.headline,
         "state": _state(judged),
-        "failed": failed,
-        "healthy": healthy[:room],
-        "omitted": len(judged.seen) - len(failed) - min(room, len(healthy)),
-        "open": VERDICT_OPEN,
+        "incidents": [
+            (i["id"], i["severity"], incidents.line(i)) for i in named[:MAX_VERDICT_INCIDENTS]
+        ],
+        "more": len(rest),
+        "more_sessions": len(failed.intersection(s for i in rest for s in i["sessions"])),
+        "connections": len(seen),
+        "sessions": len(judged.seen),
+        "failed": sum(c.worst.failed for c in seen),
+        "failed_sessions": len(failed),
+        "proxied": sum(len(c.legs) == 2 for c in seen),
         # TLS connections without keys: their own section, never among the sessions above.
         "tls": judged.tls,
+        "tls_count": sum(len(g.sessions) for g in judged.tls),
     }
 
 

@@ -1,8 +1,14 @@
-"""The HTML report's findings: full cards within a count and byte budget, then one-liners.
+"""The HTML report's finding cards: one per root cause, its symptoms folded inside.
 
-Full findings are grouped by severity and capped (MAX_FULL_FINDINGS, FINDINGS_BUDGET,
-MAX_FULL_PER_RULE per rule); the rest are listed one line each up to MAX_BRIEF_FINDINGS,
-and what is left is counted, never silently dropped.
+A finding whose `explained_by` names another (a missing close that a proxy's idle
+teardown explains; the upstream leg's copy of a cause seen on both legs) is no card of
+its own: it is listed under its root's card as "also seen". A card's fix is its
+incident's (shown once, in the incident); only a finding outside every incident (info,
+capture-level) carries its own fix.
+
+Evidence is shown within FINDINGS_BUDGET bytes over the whole report, most severe
+connections first (the order the sessions table asks in); past it a card keeps its
+summary and says the evidence is in the JSON report.
 """
 
 from __future__ import annotations
@@ -13,108 +19,131 @@ from typing import Any
 
 from markupsafe import Markup
 
+from analyzer.findings import RANK
 from analyzer.report import markup
 from analyzer.report.html_text import MAX_VALUE, clock, cut
-from analyzer.rules.model import SEVERITIES
 
-MAX_FULL_FINDINGS = 100  # findings shown with evidence, fix and references
-MAX_FULL_PER_RULE = 5  # of those, per rule: repeats of one rule go to the one-line list
-FINDINGS_BUDGET = 450_000  # bytes of fix HTML + evidence text over those findings
-MAX_BRIEF_FINDINGS = 300  # further findings listed one line each
+FINDINGS_BUDGET = 500_000  # bytes of evidence and fix HTML over every card
 MAX_EVIDENCE = 12  # evidence lines per finding
+MAX_LINE = 160  # characters of a summary in a one-line finding
+MAX_ALSO = 12  # symptoms listed under one root cause
 
 
-def finding_cards(
-    found: list[dict[str, Any]], rows: dict[str, dict[str, Any]], shown: set[str]
-) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]], int]:
-    """Full findings grouped by severity (within a byte budget), then one-liners.
+class Cards:
+    """Findings by session and by fingerprint, and the cards they make."""
 
-    A fix identical to one already shown becomes a link to it; the fix of a rule already
-    shown for another session starts collapsed, and its rationale links to the first card
-    that shows it; past MAX_FULL_PER_RULE a rule's findings are listed one line each, so a
-    rare rule is never crowded out by a frequent one."""
-    full: dict[str, list[dict[str, Any]]] = {s: [] for s in reversed(SEVERITIES)}
-    brief: list[dict[str, Any]] = []
-    fixes: dict[str, str] = {}  # fix text -> anchor of the finding that shows it
-    per_rule: dict[str, int] = {}
-    whys: dict[str, str] = {}  # rule -> anchor of the finding that shows its rationale
-    spent = 0
-    for i, f in enumerate(found):
-        view = _finding(i, f, rows.get(f["session"]), shown, fixes)
-        first = f["rule"] not in per_rule  # its rationale is shown once, with its first card
-        why_cost = view.pop("why_cost")
-        cost = view.pop("cost") + (why_cost if first else 0)
-        room = sum(map(len, full.values())) < MAX_FULL_FINDINGS and spent + cost <= FINDINGS_BUDGET
-        if room and per_rule.get(f["rule"], 0) < MAX_FULL_PER_RULE:
-            spent += cost
-            view["fix_open"] = first
-            view["same_why_as"] = None if first else whys[f["rule"]]
-            whys.setdefault(f["rule"], view["anchor"])
-            per_rule[f["rule"]] = per_rule.get(f["rule"], 0) + 1
-            if view["same_fix_as"] is None:
-                fixes.setdefault(f.get("fix") or "", view["anchor"])
-            full[f["severity"]].append(view)
-        elif len(brief) < MAX_BRIEF_FINDINGS:
-            brief.append(view)
-    omitted = len(found) - sum(map(len, full.values())) - len(brief)
-    return {k: v for k, v in full.items() if v}, brief, omitted
+    def __init__(
+        self,
+        found: list[dict[str, Any]],
+        starts: dict[str, datetime | None],
+        other_leg: dict[str, str | None],
+    ) -> None:
+        self.starts = starts  # session start: evidence offsets
+        self.other_leg = other_leg
+        self.index = {id(f): i for i, f in enumerate(found)}
+        self.by_session: dict[str | None, list[dict[str, Any]]] = {}
+        self.by_print: dict[tuple[str | None, str], dict[str, Any]] = {}
+        for f in found:
+            self.by_session.setdefault(f["session"], []).append(f)
+            self.by_print.setdefault((f["session"], f.get("fingerprint") or ""), f)
+        self.symptoms: dict[int, list[dict[str, Any]]] = {}
+        for f in found:
+            if root := self.root_of(f):
+                self.symptoms.setdefault(id(root), []).append(f)
+        self.spent = 0
+
+    def root_of(self, f: dict[str, Any]) -> dict[str, Any] | None:
+        """The finding that explains `f` (on its session or its other leg), or None when
+        `f` is a root cause itself."""
+        cause = f.get("explained_by")
+        if not cause:
+            return None
+        for sid in (f["session"], self.other_leg.get(f["session"])):
+            root = self.by_print.get((sid, cause))
+            if root is not None and root is not f:
+                return root
+        return None
+
+    def finding(self, sid: str, fingerprint: str) -> dict[str, Any] | None:
+        return self.by_print.get((sid, fingerprint))
+
+    def findings_of(self, sid: str | None) -> list[dict[str, Any]]:
+        return self.by_session.get(sid, [])
+
+    def for_session(self, sid: str | None, full: bool = True) -> list[dict[str, Any]]:
+        """The session's root findings as cards, most severe first; not `full`: one line
+        each (title, summary, symptoms by name), for rows past the detailed ones."""
+        roots = [f for f in self.findings_of(sid) if self.root_of(f) is None]
+        roots.sort(key=lambda f: -RANK[f["severity"]])
+        return [self.card(f) if full else self.line(f) for f in roots]
+
+    def line(self, f: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **self.symptom(f),
+            "summary": brief(f.get("summary"), MAX_LINE),
+            "compact": True,
+            "incident": f.get("incident"),
+            "also": self.also(f),
+        }
+
+    def also(self, f: dict[str, Any]) -> list[dict[str, Any]]:
+        """The symptoms `f` explains, one line each (a connection has a handful)."""
+        return [self.symptom(s) for s in self.symptoms.get(id(f), [])[:MAX_ALSO]]
+
+    def card(self, f: dict[str, Any]) -> dict[str, Any]:
+        evidence = [self.evidence(e, f["session"]) for e in f.get("evidence", [])[:MAX_EVIDENCE]]
+        own_fix = markup.render(f.get("fix")) if not f.get("incident") else Markup("")
+        cost = len(own_fix) + sum(len(e["text"]) + 120 for e in evidence)
+        kept = self.spent + cost <= FINDINGS_BUDGET
+        self.spent += cost if kept else 0
+        return {
+            "anchor": f"finding-{self.index[id(f)] + 1}",
+            "compact": False,
+            **{k: f.get(k) for k in ("rule", "category", "severity", "confidence", "title")},
+            "session": f["session"],
+            "incident": f.get("incident"),
+            "summary": markup.inline(f.get("summary")),
+            "evidence": evidence if kept else [],
+            "evidence_omitted": len(f.get("evidence", [])) - (len(evidence) if kept else 0),
+            "fix": own_fix if kept else Markup(""),
+            "references": [] if f.get("incident") else references(f),
+            "also": self.also(f),
+        }
+
+    def symptom(self, f: dict[str, Any]) -> dict[str, Any]:
+        """A finding folded under its root: one line, with its own numbers."""
+        return {
+            "anchor": f"finding-{self.index[id(f)] + 1}",
+            "severity": f["severity"],
+            "title": f["title"],
+            "session": f["session"],
+            "rule": f["rule"],
+            "summary": brief(f.get("summary")),
+        }
+
+    def evidence(self, e: dict[str, Any], sid: str | None) -> dict[str, Any]:
+        start = self.starts.get(sid) if sid else None
+        offset = ""
+        if e.get("time") and start is not None:
+            offset = f"+{(datetime.fromisoformat(e['time']) - start).total_seconds():.3f} s"
+        return {
+            "time": clock(e.get("time")),
+            "offset": offset,
+            "frame": e.get("frame"),
+            "log": e.get("log"),
+            "log_name": _log_name(e.get("log")),
+            "text": markup.inline(e["text"]),
+        }
 
 
-def _finding(
-    i: int,
-    f: dict[str, Any],
-    row: dict[str, Any] | None,
-    shown: set[str],
-    fixes: dict[str, str],
-) -> dict[str, Any]:
-    same = fixes.get(f.get("fix") or "")
-    fix_html = Markup("") if same else markup.render(f.get("fix"))
-    evidence = [_evidence(e, row) for e in f.get("evidence", [])[:MAX_EVIDENCE]]
-    why = markup.render(f.get("rationale"))  # the rule's own Markdown, made inert as the fix
-    doubts = [markup.inline(t) for t in f.get("false_positives", [])]
-    return {
-        "anchor": f"finding-{i + 1}",
-        **{k: f.get(k) for k in ("rule", "category", "severity", "confidence", "title")},
-        "summary": markup.inline(f.get("summary")),
-        "summary_text": _brief(f.get("summary")),
-        "session": f["session"],
-        "session_link": f["session"] in shown,
-        "evidence": evidence,
-        "evidence_omitted": max(0, len(f.get("evidence", [])) - MAX_EVIDENCE),
-        "fix": fix_html,
-        "same_fix_as": same,
-        "references": [{"url": u, "safe": markup.safe_url(u)} for u in f.get("references", [])],
-        "why": why,
-        "false_positives": doubts,
-        "tags": list(f.get("tags", [])),
-        "same_why_as": None,
-        "why_cost": len(why) + sum(map(len, doubts)),
-        "cost": len(fix_html)
-        + len(f.get("summary", ""))
-        + sum(len(e["text"]) + 80 for e in evidence)
-        + 800,
-    }
+def references(f: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"url": u, "safe": markup.safe_url(u)} for u in f.get("references", [])]
 
 
-def _brief(summary: str | None) -> str:
-    """The summary as plain text for the one-line list, cut; only its head is rendered,
+def brief(summary: str | None, limit: int = MAX_VALUE) -> str:
+    """The summary as plain text for a one-line mention, cut; only its head is rendered,
     since a one-liner never shows more (a 20k-character header costs nothing here)."""
-    return cut(markup.plain((summary or "")[: 4 * MAX_VALUE]))
-
-
-def _evidence(e: dict[str, Any], row: dict[str, Any] | None) -> dict[str, Any]:
-    offset = ""
-    if e.get("time") and row is not None and row["start"] is not None:
-        sec = (datetime.fromisoformat(e["time"]) - row["start"]).total_seconds()
-        offset = f"+{sec:.3f} s"
-    return {
-        "time": clock(e.get("time")),
-        "offset": offset,
-        "frame": e.get("frame"),
-        "log": e.get("log"),
-        "log_name": _log_name(e.get("log")),
-        "text": markup.inline(e["text"]),
-    }
+    return cut(markup.plain((summary or "")[: 4 * limit]), limit)
 
 
 def _log_name(ref: str | None) -> str | None:

@@ -1,9 +1,19 @@
-"""The HTML report's sessions: a section (timeline and facts) for the most severe ones
-within MAX_SESSION_SECTIONS and SESSIONS_BUDGET, and a row of the sessions table each.
+"""The HTML report's sessions table: one row per connection, details on demand.
+
+A connection is a session plus its other leg when a proxy sat in between (`other_leg`):
+the two legs are one story, so they share one row ("s1 ⇄ s2 via 127.0.0.31", downstream
+leg first). Rows come most severe first, healthy and undecryptable ones in their own
+collapsed groups, so the page (and its print) grows with the failures, not the sessions.
+
+Each row is a `<details>`: its summary is the row, its body the legs' timelines, findings
+and facts. Timelines and facts are drawn for the most severe connections within
+MAX_DETAILED and SESSIONS_BUDGET; the rest keep their findings only. Rows past MAX_ROWS
+are counted, never silently dropped.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import Markup
@@ -11,52 +21,146 @@ from markupsafe import Markup
 from analyzer.findings import RANK
 from analyzer.pipeline import Analysis
 from analyzer.report import timeline, verdict
+from analyzer.report.html_findings import Cards
 from analyzer.report.html_text import MAX_VALUE
 
-MAX_SESSION_SECTIONS = 50  # per-session sections (timeline + details), most severe first
-SESSIONS_BUDGET = 700_000  # bytes of those sections (SVG + facts); the rest: table only
-MAX_TABLE_ROWS = 500  # rows of the sessions table
+MAX_DETAILED = 25  # connections drawn with timelines and facts, most severe first
+SESSIONS_BUDGET = 450_000  # bytes of those timelines and facts; the rest: findings only
+MAX_ROWS = 1_500  # rows of the sessions table (connections)
 MAX_HEADERS = 40  # request/response headers shown per session
+OPEN_UP_TO = 3  # with this few failed connections, their details start open
 
 
-def detailed_sessions(
-    result: Analysis, judged: verdict.Verdict, rows: dict[str, dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Sections for the most severe sessions first, within MAX_SESSION_SECTIONS and the
-    byte budget; shown back in start order."""
-    order = sorted(
-        enumerate(judged.sessions),
-        key=lambda p: (-(RANK[p[1].severity] if p[1].severity else -1), p[0]),
-    )
-    frames = result.data.frames.partition_by("session", as_dict=True, maintain_order=True)
-    events = result.data.tcp_events.partition_by("session", as_dict=True, maintain_order=True)
-    logs = result.data.log_events.partition_by("session", as_dict=True, maintain_order=True)
-    windows = _windows(result)
-    by_session: dict[str, list[dict[str, Any]]] = {}
-    for i, f in enumerate(result.findings):
-        by_session.setdefault(f["session"], []).append({**f, "_index": i})
-    sections, spent = [], 0
-    for index, judged_session in order[:MAX_SESSION_SECTIONS]:
-        sid = judged_session.session
-        mine = by_session.get(sid, [])
-        svg = timeline.svg(
-            rows[sid],
-            frames.get((sid,), result.data.frames.clear()),
-            events.get((sid,), result.data.tcp_events.clear()),
+@dataclass
+class Connection:
+    """One row: its legs (downstream first) and what the row shows."""
+
+    legs: list[verdict.SessionVerdict]
+    order: int  # start order of its first leg
+    incident: int  # position of its first incident (rows of one incident stay together)
+    via: str | None = None
+    details: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def worst(self) -> verdict.SessionVerdict:
+        return max(self.legs, key=lambda s: RANK[s.severity] if s.severity else -1)
+
+    @property
+    def rank(self) -> int:
+        return RANK[self.worst.severity] if self.worst.severity else -1
+
+
+def connections(result: Analysis, judged: verdict.Verdict) -> list[Connection]:
+    """Every session once, legs of one proxied connection together, most severe first."""
+    rows = {r["id"]: r for r in result.data.sessions.iter_rows(named=True)}
+    incident_of = _incident_positions(result)
+    by_id = {s.session: s for s in judged.sessions}
+    out, seen = [], set()
+    for order, s in enumerate(judged.sessions):
+        if s.session in seen:
+            continue
+        legs = _legs(rows, by_id, s)
+        seen.update(leg.session for leg in legs)
+        ranks = [incident_of.get(leg.session, len(incident_of) + 1) for leg in legs]
+        conn = Connection(legs, order, min(ranks))
+        if len(legs) == 2:
+            conn.via = _host(rows[legs[0].session]["server"])
+        out.append(conn)
+    return sorted(out, key=lambda c: (-c.rank, c.incident, c.order))
+
+
+def _legs(
+    rows: dict[str, dict[str, Any]],
+    by_id: dict[str, verdict.SessionVerdict],
+    s: verdict.SessionVerdict,
+) -> list[verdict.SessionVerdict]:
+    """The session and its other leg, the downstream leg (client → proxy) first."""
+    other = rows[s.session].get("other_leg")
+    if other not in by_id:
+        return [s]
+    pair = [s, by_id[other]]
+    return sorted(pair, key=lambda leg: rows[leg.session]["hop_leg"] != "downstream")
+
+
+def _incident_positions(result: Analysis) -> dict[str, int]:
+    """Session id -> position of the first incident it belongs to."""
+    out: dict[str, int] = {}
+    for i, incident in enumerate(result.incidents):
+        for sid in incident["sessions"]:
+            out.setdefault(sid, i)
+    return out
+
+
+def _host(endpoint: str | None) -> str | None:
+    """`127.0.0.31:8080` -> `127.0.0.31`; `[::1]:80` -> `::1`."""
+    if not endpoint:
+        return None
+    host = endpoint.rpartition(":")[0] or endpoint
+    return host.strip("[]")
+
+
+def add_details(result: Analysis, rows: list[Connection], cards: Cards) -> int:
+    """Fill each row's legs: findings always; timelines and facts for the first rows (the
+    most severe) until MAX_DETAILED or the byte budget runs out. Returns how many rows
+    got timelines."""
+    draw = _Timelines(result, cards)
+    spent, drawn = 0, 0
+    facts = {r["id"]: r for r in result.data.sessions.iter_rows(named=True)}
+    for conn in rows:
+        svgs: dict[str, str] = {}
+        if drawn < MAX_DETAILED and spent <= SESSIONS_BUDGET:
+            svgs = {leg.session: draw(facts[leg.session]) for leg in conn.legs}
+            spent += sum(len(v) + _facts_cost(facts[sid]) for sid, v in svgs.items())
+            svgs = svgs if spent <= SESSIONS_BUDGET else {}
+            drawn += bool(svgs)
+        conn.details = [_leg(facts[leg.session], leg, svgs, cards) for leg in conn.legs]
+    return drawn
+
+
+class _Timelines:
+    """One session's timeline SVG from its frames, TCP events, log events and findings."""
+
+    def __init__(self, result: Analysis, cards: Cards) -> None:
+        data = result.data
+        self.frames = data.frames.partition_by("session", as_dict=True, maintain_order=True)
+        self.events = data.tcp_events.partition_by("session", as_dict=True, maintain_order=True)
+        self.logs = data.log_events.partition_by("session", as_dict=True, maintain_order=True)
+        self.no_frames, self.no_events = data.frames.clear(), data.tcp_events.clear()
+        self.windows = _windows(result)
+        self.cards = cards
+
+    def __call__(self, row: dict[str, Any]) -> str:
+        sid = row["id"]
+        mine = self.cards.findings_of(sid)
+        return timeline.svg(
+            row,
+            self.frames.get((sid,), self.no_frames),
+            self.events.get((sid,), self.no_events),
             mine,
-            _window_for(mine, windows),
-            logs.get((sid,)),
+            _window_for(mine, self.windows),
+            self.logs.get((sid,)),
         )
-        cost = len(svg) + _details_cost(rows[sid])
-        if spent + cost > SESSIONS_BUDGET:
-            break
-        spent += cost
-        sections.append((index, _session(rows[sid], judged_session, svg, mine)))
-    return [s for _, s in sorted(sections, key=lambda p: p[0])]
 
 
-def _details_cost(row: dict[str, Any]) -> int:
-    """Bytes a section's facts take besides the SVG: headers and texts dominate."""
+def _leg(
+    row: dict[str, Any], judged: verdict.SessionVerdict, svgs: dict[str, str], cards: Cards
+) -> dict[str, Any]:
+    sid = row["id"]
+    drawn = bool(svgs)
+    return {
+        "id": sid,
+        "hop_leg": row.get("hop_leg"),
+        "endpoints": judged.endpoints,
+        "outcome": judged.text,
+        "severity": judged.severity,
+        "svg": Markup(svgs[sid]) if drawn else None,  # timeline.svg escapes its text
+        "cards": cards.for_session(sid, full=drawn),
+        "row": row if drawn else None,  # facts: templates/session.html.j2
+    }
+
+
+def _facts_cost(row: dict[str, Any]) -> int:
+    """Bytes a leg's facts take besides the SVG: headers and texts dominate."""
     headers = (row["request_headers"] or [])[:MAX_HEADERS] + (row["response_headers"] or [])[
         :MAX_HEADERS
     ]
@@ -85,44 +189,22 @@ def _window_for(findings: list[dict[str, Any]], windows: dict[str, float]) -> fl
     return next((windows[f["rule"]] for f in findings if f["rule"] in windows), None)
 
 
-def _session(
-    row: dict[str, Any], judged: verdict.SessionVerdict, svg: str, mine: list[dict[str, Any]]
-) -> dict[str, Any]:
+def row_view(conn: Connection, incidents_of: dict[str, list[str]]) -> dict[str, Any]:
+    """What a row's summary shows: severity, legs, endpoints, outcome, incident links."""
+    worst = conn.worst
+    first = conn.legs[0]
+    endpoints = first.endpoints
+    if len(conn.legs) == 2:  # client → proxy → server
+        endpoints += " → " + conn.legs[1].endpoints.rpartition(" → ")[2]
+    incidents = [i for leg in conn.legs for i in incidents_of.get(leg.session, [])]
     return {
-        "id": row["id"],
-        "endpoints": judged.endpoints,
-        "outcome": judged.text,
-        "severity": judged.severity,
-        "failed": judged.failed,
-        "svg": Markup(svg),  # timeline.svg escapes every text it writes
-        "findings": [(f["severity"], f["title"], f"finding-{f['_index'] + 1}") for f in mine],
-        "row": row,  # handshake, close and traffic facts: templates/session.html.j2
-    }
-
-
-def _close_codes(r: dict[str, Any]) -> str:
-    if r["close_first_by"] is None:
-        return "—"
-    c = r["close_client_code"] if r["close_client_time"] else "·"
-    s = r["close_server_code"] if r["close_server_time"] else "·"
-    return f"{c or '∅'} / {s or '∅'}"
-
-
-def table_row(r: dict[str, Any], judged: verdict.SessionVerdict, shown: set[str]) -> dict[str, Any]:
-    tcp = (
-        "open"
-        if r["tcp_end"] == "open"
-        else f"{(r['tcp_end'] or '').upper()} {r['tcp_ended_by'] or ''}"
-    )
-    return {
-        "id": r["id"],
-        "link": r["id"] in shown,
-        "endpoints": judged.endpoints,
-        "kind": r["kind"],
-        "status": r["status"] if r["status"] is not None else "—",
-        "close": _close_codes(r),
-        "tcp": tcp.strip(),
-        "duration": verdict.seconds(r["duration_s"]),
-        "severity": judged.severity,
-        "worst": judged.finding["title"] if judged.finding else "",
+        "ids": [leg.session for leg in conn.legs],
+        "via": conn.via,
+        "endpoints": endpoints,
+        "severity": worst.severity,
+        "failed": worst.failed,
+        "outcome": worst.text,
+        "incidents": list(dict.fromkeys(incidents)),
+        "legs": conn.details,
+        "more": any(leg["svg"] or leg["cards"] for leg in conn.details),
     }

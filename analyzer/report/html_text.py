@@ -35,3 +35,13 @@ def secs(value: float | None) -> str | None:
 
 def plural(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def span(first: Any, last: Any) -> str:
+    """`2026-11-21 12:00:03 – 12:59:51 UTC`: the day once when both ends share it."""
+    a, b = clock(first)[:19], clock(last)[:19]
+    if not a or not b:
+        return a or b
+    if a[:10] == b[:10]:
+        b = b[11:]
+    return f"{a} UTC" if a == b else f"{a} – {b} UTC"

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from analyzer.pipeline import describe_inputs
-from analyzer.report import html, html_findings, html_sessions, markup, verdict
+from analyzer.report import html, html_sessions, markup, verdict
 from analyzer.schema import HEADER
 from analyzer.sessions.dataset import Dataset
 
@@ -25,7 +25,8 @@ CSP = (
 )
 EVIL = "<script>alert(1)</script>"
 EVIL_ATTR = '"><img src=x onerror=alert(2)>'
-SECTIONS = ("verdict", "findings", "sessions", "table", "capture", "provenance")
+# Issue 14, item 3: the verdict and the incidents first, then the sessions table.
+SECTIONS = ("verdict", "incidents", "sessions", "capture", "provenance")
 VOID = {"meta", "br", "hr", "img", "input", "link", "col", "wbr"}
 
 
@@ -91,7 +92,7 @@ def test_every_sample_renders_an_inert_ordered_report(name: str) -> None:
     text = report(name)
     assert_inert(text)
     positions = [text.index(f'<section id="{s}"') for s in SECTIONS]
-    assert positions == sorted(positions), "verdict, findings, sessions, table, capture, inputs"
+    assert positions == sorted(positions), "verdict, incidents, sessions, capture, inputs"
     assert "@media print" in text and "@media (max-width" in text
     assert len(text.encode()) < 300_000
 
@@ -99,15 +100,16 @@ def test_every_sample_renders_an_inert_ordered_report(name: str) -> None:
 def test_idle_1011_report_content() -> None:
     text = report("idle-1011")
     data = sample("idle-1011")
-    verdict_html = text[text.index('id="verdict"') : text.index('id="findings"')]
+    verdict_html = text[text.index('id="verdict"') : text.index('id="incidents"')]
     assert "1 of 1 session failed" in verdict_html
-    assert "silent for 10.0 s" in verdict_html and "1011" in verdict_html
+    assert "10.0 s" in verdict_html and "1011" in verdict_html  # the incident, one line
+    assert "silent for 10.0 s" in text[text.index('id="sessions"') :]  # the session's row
     assert "The client went silent and the server closed with 1011" in text
     assert 'class="badge sev-high"' in text and "high confidence" in text
     assert "#48" in text and "#52" in text and "2026-11-21 20:26:01.516 UTC" in text
     assert '<pre><code class="language-python">async def keepalive(ws):' in text
     assert '<a href="https://developers.deepgram.com/docs/audio-keep-alive"' in text
-    assert text.count("<svg") == 1 and 'id="session-s1"' in text and 'id="row-s1"' in text
+    assert text.count("<svg") == 1 and 'id="session-s1"' in text
     assert "ad3994ac-426c-4a35-8673-2cb4b3b4d521" in text  # dg-request-id
     assert "Token dg_t…redacted" in text and "dg_test_0123" not in text
     assert describe_inputs(data)[0]["sha256"] in text
@@ -169,25 +171,30 @@ def replicated(data: Dataset, copies: int) -> Dataset:
     def tag(df: pl.DataFrame, column: str, k: int) -> pl.DataFrame:
         return df.with_columns(pl.col(column) + f"x{k}")
 
+    def legs(df: pl.DataFrame, k: int) -> pl.DataFrame:
+        return tag(tag(df, "id", k), "other_leg", k)  # a proxied pair stays a pair
+
     return dataclasses.replace(
         data,
-        sessions=pl.concat([tag(data.sessions, "id", k) for k in range(copies)]),
+        sessions=pl.concat([legs(data.sessions, k) for k in range(copies)]),
         frames=pl.concat([tag(data.frames, "session", k) for k in range(copies)]),
         tcp_events=pl.concat([tag(data.tcp_events, "session", k) for k in range(copies)]),
     )
 
 
-def test_many_sessions_are_capped_and_counted() -> None:
+def test_many_sessions_are_capped_and_counted(monkeypatch: pytest.MonkeyPatch) -> None:
     result = analysis_of(replicated(sample("nginx-read-timeout"), 400))
     assert len(result.findings) == 1600
     text = html.render(result)
     assert_inert(text)
     assert len(text.encode()) <= 2_000_000, len(text.encode())
-    assert text.count("<svg") <= html_sessions.MAX_SESSION_SECTIONS
-    assert text.count('<article class="finding') <= html_findings.MAX_FULL_FINDINGS
-    assert "summarised in the" in text and "More findings" in text
-    assert "300 more session(s) are left out of this table" in text
-    assert "800 of 800 sessions failed" in text
+    # Timelines for at most MAX_DETAILED connections (two legs each), the rest one line.
+    assert text.count("<svg") <= 2 * html_sessions.MAX_DETAILED
+    assert "Timelines and facts are drawn for the" in text
+    assert text.count('<article class="finding') <= 2 * html_sessions.MAX_DETAILED + 1
+    assert "800 of 800 sessions failed, in 400 of 400 connections" in text
+    monkeypatch.setattr(html, "MAX_ROWS", 300)
+    assert "100 more connection(s), the least severe, are left out" in html.render(result)
 
 
 def test_oversized_capture_text_cannot_blow_the_size_bound() -> None:
