@@ -91,7 +91,7 @@ def build(findings: list[Finding], sessions: pl.DataFrame) -> list[dict[str, Any
         c for g in groups.values() for t in _by_timer(g, rows) for c in _loops(t, rows, conn)
     ]
     members = _members(findings, conn)
-    made = [_record(c, members, rows, conn) for c in clusters]
+    made = [_record(c, loop, members, rows, conn) for c, loop in clusters]
     made.sort(key=lambda m: (-RANK[m[0]["severity"]], -m[0]["connections"], m[0]["first"] or ""))
     for f in findings:
         f["incident"] = None
@@ -143,11 +143,11 @@ def _by_timer(group: list[Finding], rows: dict[str, dict[str, Any]]) -> list[lis
 
 def _loops(
     cluster: list[Finding], rows: dict[str, dict[str, Any]], conn: dict[str, str]
-) -> list[list[Finding]]:
+) -> list[tuple[list[Finding], bool]]:
     """A reconnect loop is an incident of its own: one client host's connections to one
     server, at least MIN_PERIODIC, each opened after the one before ended (a client that
     retries is one story; a fleet's clients failing alike is another). The rest stay
-    together."""
+    together. Each cluster comes with whether it is a loop."""
     by_client: dict[tuple[str | None, str | None], list[Finding]] = {}
     for f in cluster:
         first_leg = rows[conn[f["session"]]]
@@ -167,10 +167,10 @@ def _loops(
         ordered = sorted(spans.values())
         one_by_one = all(b[0] >= a[1] for a, b in pairwise(ordered))
         if len(ordered) >= MIN_PERIODIC and one_by_one:
-            loops.append(found)
+            loops.append((found, True))
         else:
             rest.extend(found)
-    return [*loops, rest] if rest else loops
+    return [*loops, (rest, False)] if rest else loops
 
 
 def _members(findings: list[Finding], conn: dict[str, str]) -> dict[int, list[Finding]]:
@@ -191,6 +191,7 @@ def _members(findings: list[Finding], conn: dict[str, str]) -> dict[int, list[Fi
 
 def _record(
     cluster: list[Finding],
+    loop: bool,
     members: dict[int, list[Finding]],
     rows: dict[str, dict[str, Any]],
     conn: dict[str, str],
@@ -223,6 +224,7 @@ def _record(
         "last": max(ends).strftime(ISO) if ends else None,
         "measure": _spread(measure, values),
         "every_s": _every(begun),
+        "loop": loop,
         "findings": [f["fingerprint"] for f in found],
         "fix": top["fix"],
     }
@@ -301,7 +303,7 @@ def line(incident: dict[str, Any], max_ids: int = 6) -> str:
         text = f"{count}: {text}"
     if incident["every_s"] is not None:
         text += f", every {seconds(incident['every_s'])} on average"
-        text += " (a reconnect loop)" if incident["clients"] == 1 else ""
+        text += " (a reconnect loop)" if incident["loop"] else ""
     return text
 
 

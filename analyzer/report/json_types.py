@@ -426,6 +426,7 @@ class Incident(TypedDict):
     last: Time | None
     measure: IncidentMeasure | None
     every_s: float | None
+    loop: bool
     findings: list[str]
     fix: str  # Markdown
 

@@ -223,15 +223,26 @@ def test_a_reconnect_loop_is_its_own_incident_with_its_period() -> None:
     ]
     found = [finding(r["id"], "idle-before-1011", "idle-timeout") for r in [*loop, *fleet]]
     made = built(sorted([*loop, *fleet], key=lambda r: r["start"]), found)
-    assert [(m["connections"], m["clients"], m["every_s"]) for m in made] == [
-        (5, 1, 97.0),
-        (4, 4, 97.0),
+    assert [(m["connections"], m["clients"], m["every_s"], m["loop"]) for m in made] == [
+        (5, 1, 97.0, True),
+        (4, 4, 97.0, False),
     ]
     assert incidents.line(made[0]).startswith("5 sessions: the idle-before-1011 happened")
     assert incidents.line(made[0]).endswith(
         "— 12:01:40 to 12:08:20 UTC, every 97.0 s on average (a reconnect loop)"
     )
     assert "reconnect loop" not in incidents.line(made[1])
+
+
+def test_one_clients_connections_to_different_servers_are_no_loop() -> None:
+    """client-killed, envoy-client-killed (through the proxy) and node-client-killed one
+    after another from one host: one incident, one client, but not a reconnect loop."""
+    servers = ["127.0.0.21:8080", "127.0.0.31:8080", "127.0.0.21:8080"]
+    rows = [session(i, 100.0 * i, server=servers[i - 1]) for i in (1, 2, 3)]
+    found = [finding(r["id"], "no-close-client-fin", "missing-close") for r in rows]
+    [made] = built(rows, found)
+    assert (made["clients"], made["every_s"], made["loop"]) == (1, 100.0, False)
+    assert incidents.line(made).endswith("every 100.0 s on average")
 
 
 def test_incidents_are_ordered_by_severity_then_connections() -> None:
