@@ -3,8 +3,8 @@
 Tables are cut to the width so that nothing wraps (a wrapped row reads as two sessions);
 colour follows the conventions people already configure once for every tool: `--color
 auto|always|never`, then `NO_COLOR` (no-color.org: any non-empty value), then whether the
-stream is a terminal. A pipe or a file gets neither colour nor a width limit unless asked
-(`--color always`, `COLUMNS`), so `wsdoctor sessions x.pcap > list.txt` keeps every cell.
+stream is a terminal. A pipe or a file gets no width limit, and colour only when asked
+(`--color always`), so `wsdoctor sessions x.pcap > list.txt` keeps every cell.
 """
 
 from __future__ import annotations
@@ -27,13 +27,15 @@ _RESET = "\033[0m"
 
 
 def width(stream: TextIO) -> int | None:
-    """Columns available: `COLUMNS` when set to a number, else the terminal's own width,
-    else None (not a terminal: no limit)."""
+    """Columns available on a terminal: `COLUMNS` when set to a number, else the
+    terminal's own width. None when the stream is not a terminal: a pipe or a file gets
+    whole lines, since a parent that loaded readline exports COLUMNS=80 to every child
+    (pytest, a Python shell) and `wsdoctor sessions x | grep` must still see every cell."""
+    if not _isatty(stream):
+        return None
     env = os.environ.get("COLUMNS", "").strip()
     if env.isdigit() and int(env) > 0:
         return int(env)
-    if not _isatty(stream):
-        return None
     try:
         return os.get_terminal_size(stream.fileno()).columns or None
     except (OSError, ValueError):
