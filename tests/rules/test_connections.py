@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
+
+from analyzer.features.legs import _READ, leg_pairs
 
 from conftest import REPO, SAMPLES, loaded_together, sample
 
@@ -71,3 +74,35 @@ def test_a_replayed_key_pairs_no_other_connection(tmp_path: Path) -> None:
     assert all(back == me for me, _, _, _, back in rows)
     downstream = [subnet[me] for me, hop, *_ in rows if hop == "downstream"]
     assert downstream.count("1") == downstream.count("2") >= 10  # every proxied sample
+
+
+def test_a_key_answered_after_the_clients_leg_pairs_nothing() -> None:
+    """The same Sec-WebSocket-Key on a connection opened during this one but answered
+    after it: a replay or a reused key, not the proxy's leg (a proxy relays the origin's
+    101, so the origin answers first)."""
+    t0 = datetime(2026, 12, 7, 5, 34, 9, tzinfo=UTC)
+
+    def row(id_: str, client: str, server: str, start: float, answer: float) -> dict:
+        at = {"start": start, "response_time": answer, "end": 19.0}
+        times = {k: t0 + timedelta(seconds=v) for k, v in at.items()}
+        return (
+            dict.fromkeys(_READ)
+            | times
+            | {"ws_key": "k", "input_index": 0}
+            | {
+                "id": id_,
+                "client": client,
+                "server": server,
+            }
+        )
+
+    def pairs(up_answer: float) -> list[tuple[str, str]]:
+        rows = [
+            row("s1", "127.0.0.40:1", "127.0.0.41:8080", 0.0, 0.0094),
+            row("s2", "127.0.0.1:2", "127.0.0.42:8080", 0.0073, up_answer),
+        ]
+        table = pl.DataFrame(rows).with_columns(pl.col(pl.Null).cast(pl.String))
+        return leg_pairs(table).rows()
+
+    assert pairs(0.0092) == [("s1", "s2")]  # caddy-stop-1001's timing
+    assert pairs(0.0500) == []

@@ -74,9 +74,10 @@ def test_legs_from_another_address_pair_by_the_forwarded_key() -> None:
     """Caddy 2.6 and mitmproxy dial on from 127.0.0.1: the forwarded Sec-WebSocket-Key (or
     the dg-request-id, or a CONNECT target) pairs the legs, even after the answer."""
     key = {"ws_key": "Ejw+WJUiaxToteywDzpsVg=="}
+    answered = {"response_time": T0 + timedelta(seconds=0.0094)}  # after the origin's 101
     table = _table(
         _row("s1", "127.0.0.40:32995", "127.0.0.41:8080", 0.0, close_first_by="server",
-             close_server_code=1001, close_server_frame=149, **key),
+             close_server_code=1001, close_server_frame=149, **key, **answered),
         _row("s2", "127.0.0.1:41338", "127.0.0.42:8080", 0.0035, close_first_by="client",
              close_client_code=1001, close_client_frame=152, **key),
         _row("s3", "127.0.0.1:41339", "127.0.0.43:8080", 0.0036, ws_key="other"),
