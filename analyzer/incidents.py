@@ -6,7 +6,8 @@ each time, a fleet of streams behind one proxy whose idle timer fires. Reading o
 per session hides that; an incident says it once: which sessions, from when to when, how
 often, the spread of the measured number, and one fix.
 
-Root-cause findings (`explained_by` null, on a session, low or above) form one incident
+Root-cause findings (`explained_by` null, on a session, low or above, of a cause: not
+`capture-quality`, which limits the evidence and explains nothing) form one incident
 when they share the rule, the hop (for `proxy-interference`, the proxy's host: two proxies
 are two incidents; any other cause is one incident across servers and input files) and,
 for a timer, its value (17 s and 60 s idle teardowns are two timers, 10.0 s and 10.1 s
@@ -65,6 +66,7 @@ MEASURED = sorted(
 # Two timer values are one timer when the larger is within this of the smaller.
 SAME_TIMER_RATIO, SAME_TIMER_SLACK_S = 1.25, 0.5
 LEAST = RANK["low"]  # info findings form no incident
+EVIDENCE = "capture-quality"  # what limits the evidence is no cause: it forms no incident
 MIN_PERIODIC = 3  # connections before "every N s" means anything
 ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -76,13 +78,16 @@ def measure_of(finding: Finding) -> Measure | None:
 def build(findings: list[Finding], sessions: pl.DataFrame) -> list[dict[str, Any]]:
     """The incidents of `findings` (already linked, `findings.link`), most severe first,
     then most connections; sets every finding's `incident` to its incident's id (null for
-    capture-level findings and below low)."""
+    capture-level findings, capture-quality ones and those below low)."""
     rows = _rows(sessions)
     conn = connections({s: r["other_leg"] for s, r in rows.items()})
     roots = [
         f
         for f in findings
-        if f["explained_by"] is None and f["session"] in rows and RANK[f["severity"]] >= LEAST
+        if f["explained_by"] is None
+        and f["session"] in rows
+        and RANK[f["severity"]] >= LEAST
+        and f["category"] != EVIDENCE
     ]
     groups: dict[tuple[str, str | None], list[Finding]] = {}
     for f in roots:
