@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from analyzer.report import markdown, markup
+from analyzer.report import markdown_text, markup
 from analyzer.rules.templates import ENV, markdown_escape
 
 from conftest import CRASHERS, run_cli
@@ -147,6 +147,6 @@ def test_links_only_for_http_urls_and_images_stay_text() -> None:
 
 def test_markdown_report_never_splits_a_code_span_or_doubles_an_escape() -> None:
     span = ENV.from_string("{{ v | code }}").render(v=EVIL_LINK * 20)
-    cut = markdown._first_paragraph(f"Find the hop ({span}) and fix it.")
+    cut = markdown_text.first_paragraph(f"Find the hop ({span}) and fix it.")
     assert EVIL_LINK not in _outside_code_spans(cut)
-    assert markdown._escape_outside_code("a \\<b\\> <c> `<d>`") == "a \\<b\\> \\<c\\> `<d>`"
+    assert markdown_text.escape_outside_code("a \\<b\\> <c> `<d>`") == "a \\<b\\> \\<c\\> `<d>`"

@@ -100,8 +100,13 @@ def test_escape_helper() -> None:
 
 
 def test_many_sessions_still_fit() -> None:
+    """40 copies of a proxied connection (two legs each): 40 failed connections, one line
+    each while the budget lasts; the legs of a copy stay paired."""
     data = sample("nginx-read-timeout")
-    copies = [data.sessions.with_columns(pl.col("id") + f"x{k}") for k in range(40)]
+    copies = [
+        data.sessions.with_columns(pl.col("id") + f"x{k}", pl.col("other_leg") + f"x{k}")
+        for k in range(40)
+    ]
     frames = [data.frames.with_columns(pl.col("session") + f"x{k}") for k in range(40)]
     events = [data.tcp_events.with_columns(pl.col("session") + f"x{k}") for k in range(40)]
     many = dataclasses.replace(
@@ -109,7 +114,8 @@ def test_many_sessions_still_fit() -> None:
     )
     text = markdown.render(analysis_of(many))
     assert len(text.splitlines()) <= markdown.MAX_LINES
-    assert "… and 73 more failed sessions" in text
+    assert "- **s1x0 ⇄ s2x0** 127.0.0.11:56413 → 127.0.0.31:8080: " in text
+    assert "… and 33 more failed connections" in text
     assert text.startswith("### wsdoctor: 80 of 80 sessions failed")
 
 

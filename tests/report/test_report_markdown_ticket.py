@@ -15,7 +15,7 @@ import yaml
 from markdown_it import MarkdownIt
 
 from analyzer.errors import InputError
-from analyzer.report import markdown, markup
+from analyzer.report import markdown, markdown_findings, markdown_text, markup
 
 from conftest import REPO, SAMPLES, analysis_of, loaded_together
 
@@ -76,7 +76,7 @@ def test_proxied_samples_carry_the_proxy_fix_and_the_evidence(
     found = [f for f in result.findings if f["rule"] == rule_id]
     assert found, rule_id
     rows = [line for line in text.splitlines() if line.startswith("- `")]
-    for f in found[: markdown.MAX_EVIDENCE_SESSIONS]:
+    for f in found[: markdown_findings.MAX_EVIDENCE_SESSIONS]:
         for e in f["evidence"]:
             where = f"frame #{e['frame']}" if e["frame"] is not None else None
             where = where or (f"`{e['log'].rsplit('/', 1)[1]}`" if e.get("log") else "—")
@@ -154,7 +154,7 @@ def test_a_seen_proxy_leaves_out_the_other_proxies_settings() -> None:
     its fix stays whole."""
     rule = RULES / "proxy-interference/proxy-idle-teardown.yaml"
     nginx = markdown.render(analysed("nginx-read-timeout", logs=True))
-    block = nginx[: nginx.index("`no-close-after-idle`")]
+    block = nginx[: nginx.index("#### Attach next time")]
     assert all(line in block for line in fix_section(rule, "'nginx' in sw or m == 60"))
     assert not any(line in block for line in fix_section(rule, "{% if m == 60 %}"))
     assert "(Settings for AWS ALB, which this capture does not show" in block
@@ -175,19 +175,23 @@ def test_a_proxy_item_keeps_its_code_block_whole() -> None:
         "",
         "Either way, reconnect.",
     ]
-    kept = markdown._for_proxies(fix, {"envoy"})
+    kept = markdown_text.for_proxies(fix, {"envoy"})
     assert kept[:6] == fix[:6] and "Either way, reconnect." in kept
     assert "- HAProxy: `timeout tunnel 1h`." not in kept
-    assert markdown._for_proxies(fix, {"haproxy"})[:4] == [fix[0], *fix[6:]], "block and all"
-    assert markdown._for_proxies(fix, {"squid"}) == fix, "nothing for squid: all of it"
+    assert markdown_text.for_proxies(fix, {"haproxy"})[:4] == [fix[0], *fix[6:]], "block and all"
+    assert markdown_text.for_proxies(fix, {"squid"}) == fix, "nothing for squid: all of it"
 
 
 def test_a_short_budget_cuts_the_lesser_findings_not_the_top_fix() -> None:
-    found = analysed("nginx-read-timeout").findings
-    whole = markdown._top_findings(found, markdown.MAX_LINES)
+    """Two blocks: nginx-read-timeout's findings unfolded (the budget, not the folding)."""
+    found = [
+        {**f, "explained_by": None, "incident": None}
+        for f in analysed("nginx-read-timeout").findings
+    ]
+    whole = markdown_findings.top_findings(found, markdown.MAX_LINES)
     top_end = whole.index(next(x for x in whole if "`no-close-after-idle`" in x))
-    short = markdown._top_findings(found, top_end + 25)
+    short = markdown_findings.top_findings(found, top_end + 25)
     assert short[:top_end] == whole[:top_end], "the top finding keeps its whole fix"
     assert short[-2].startswith("Fix (first part; the HTML report has it whole): Something")
-    tight = markdown._top_findings(found, top_end)
+    tight = markdown_findings.top_findings(found, top_end)
     assert tight[-2] == "… and 2 more finding(s); the HTML report has every fix."

@@ -17,7 +17,7 @@ import pytest
 
 from analyzer import config
 from analyzer.errors import PackError
-from analyzer.report import html_findings, markdown
+from analyzer.report import html_findings, markdown_findings
 from analyzer.rule_tests import feature_row, run_case
 from analyzer.rules import precedence
 from analyzer.rules.engine import evaluate
@@ -352,17 +352,17 @@ def test_html_card_shows_the_rationale_once_per_rule_and_inert(tmp_path: Path) -
 def test_markdown_says_why_in_one_line(tmp_path: Path) -> None:
     rules = load_rules([pair_pack(tmp_path)], builtin=False)
     found = evaluate(rules, sessions(GENERAL_ONLY), EMPTY)
-    lines = markdown._top_findings(found, 40)
+    lines = markdown_findings.top_findings(found, 40)
     assert lines[4:7] == [
         "The server closed with 1011.",
         "",
         "_Why we think so:_ The reason says so.",
     ]
     # only in lines the comment has left over: with 9, all go to the title, summary and fix
-    assert markdown._top_findings(found, 9) == [*lines[:5], *lines[7:]]
-    assert markdown._why("Uses `a. B` inside code. Then more.") == (
+    assert markdown_findings.top_findings(found, 9) == [*lines[:5], *lines[7:]]
+    assert markdown_findings._why("Uses `a. B` inside code. Then more.") == (
         "_Why we think so:_ Uses `a. B` inside code."
     )
-    assert markdown._why("Raw <b>html</b> | pipes. Next.") == (
+    assert markdown_findings._why("Raw <b>html</b> | pipes. Next.") == (
         "_Why we think so:_ Raw \\<b\\>html\\</b\\> \\| pipes."
     )
