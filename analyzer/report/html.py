@@ -39,6 +39,7 @@ from analyzer.report.html_sessions import (
     Connection,
     add_details,
     connections,
+    incidents_by_session,
     row_view,
 )
 from analyzer.report.html_text import clock, cut, plural, secs
@@ -71,10 +72,11 @@ def context(result: Analysis) -> dict[str, Any]:
         starts[r["id"]], other[r["id"]] = r["start"], r["other_leg"]
     cards = Cards(result.findings, starts, other)
     cases = incident_views(result.incidents, cards)
-    rows = connections(result, judged)
+    incidents_of = incidents_by_session(result.incidents)
+    rows = connections(result, judged, incidents_of)
     shown = rows[:MAX_ROWS]
     drawn = add_details(result, shown, cards)
-    sessions = _groups(shown, _incidents_by_session(result.incidents))
+    sessions = _groups(shown, incidents_of)
     below = {sid for r in sessions["failed"] for sid in r["ids"]} if sessions["open"] else set()
     for i in cases:  # the example is left out when its session's card is open below
         i["example_below"] = i["example"] is not None and i["example"]["session"] in below
@@ -86,6 +88,7 @@ def context(result: Analysis) -> dict[str, Any]:
         "incidents": cases,
         "sessions": sessions,
         "rows_omitted": len(rows) - len(shown),
+        "session_count": len(result.data.sessions),
         "drawn": drawn,
         "capture_cards": cards.for_session(None),
         "has_findings": bool(result.findings),
@@ -98,14 +101,6 @@ def context(result: Analysis) -> dict[str, Any]:
         "rules": _rules(result),
         "caps": {"detailed": MAX_DETAILED, "rows": MAX_ROWS},
     }
-
-
-def _incidents_by_session(incidents: list[dict[str, Any]]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for incident in incidents:
-        for sid in incident["sessions"]:
-            out.setdefault(sid, []).append(incident["id"])
-    return out
 
 
 def _groups(rows: list[Connection], incidents_of: dict[str, list[str]]) -> dict[str, Any]:

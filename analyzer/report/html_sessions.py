@@ -50,16 +50,20 @@ class Connection:
         return RANK[self.worst.severity] if self.worst.severity else -1
 
 
-def connections(result: Analysis, judged: verdict.Verdict) -> list[Connection]:
-    """Every session once, legs of one proxied connection together, most severe first."""
+def connections(
+    result: Analysis, judged: verdict.Verdict, incidents: dict[str, list[str]]
+) -> list[Connection]:
+    """Every session once, legs of one proxied connection together, most severe first,
+    then by incident (`incidents`: session id -> its incidents' ids, in their order)."""
     rows = {r["id"]: r for r in result.data.sessions.iter_rows(named=True)}
-    incident_of = _incident_positions(result)
+    position = {i["id"]: n for n, i in enumerate(result.incidents)}
+    incident_of = {sid: position[ids[0]] for sid, ids in incidents.items()}
     by_id = {s.session: s for s in judged.sessions}
     out, seen = [], set()
     for order, s in enumerate(judged.sessions):
         if s.session in seen:
             continue
-        legs = _legs(rows, by_id, s)
+        legs = [leg for leg in _legs(rows, by_id, s) if leg.session not in seen]
         seen.update(leg.session for leg in legs)
         ranks = [incident_of.get(leg.session, len(incident_of) + 1) for leg in legs]
         conn = Connection(legs, order, min(ranks))
@@ -74,20 +78,21 @@ def _legs(
     by_id: dict[str, verdict.SessionVerdict],
     s: verdict.SessionVerdict,
 ) -> list[verdict.SessionVerdict]:
-    """The session and its other leg, the downstream leg (client → proxy) first."""
+    """The session and its other leg, the downstream leg (client → proxy) first; a leg
+    is paired only when the pairing is mutual."""
     other = rows[s.session].get("other_leg")
-    if other not in by_id:
+    if other not in by_id or rows[other].get("other_leg") != s.session:
         return [s]
     pair = [s, by_id[other]]
     return sorted(pair, key=lambda leg: rows[leg.session]["hop_leg"] != "downstream")
 
 
-def _incident_positions(result: Analysis) -> dict[str, int]:
-    """Session id -> position of the first incident it belongs to."""
-    out: dict[str, int] = {}
-    for i, incident in enumerate(result.incidents):
+def incidents_by_session(incidents: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Session id -> the ids of the incidents it is in, in incident order."""
+    out: dict[str, list[str]] = {}
+    for incident in incidents:
         for sid in incident["sessions"]:
-            out.setdefault(sid, i)
+            out.setdefault(sid, []).append(incident["id"])
     return out
 
 
