@@ -11,7 +11,7 @@ import click
 from analyzer import config, resources
 from analyzer.errors import InputError, PackError
 from analyzer.ingest.logpacks import load_packs
-from analyzer.report import outputs, terminal
+from analyzer.report import outputs, tables, terminal
 from analyzer.rule_tests import run_all
 from analyzer.rules.loader import load_rules, log_pack_dirs
 from analyzer.rules.model import Rule
@@ -55,6 +55,15 @@ def effective_rules(config_path: str | None, rule_dirs: tuple[str, ...]) -> list
     return [tuned.get(r.id, r) for r in every]
 
 
+RULE_COLUMNS = (
+    tables.Column("ID"),
+    tables.Column("CATEGORY", keep=20),
+    tables.Column("SEVERITY"),
+    tables.Column("CONF", keep=10),
+    tables.Column("TITLE", keep=30, free=True, least=20, most=None),
+)
+
+
 def _out(text: str) -> None:
     """Standard output of the rules commands: rule text is user-supplied, so control
     characters in it are written out, as for everything else wsdoctor prints."""
@@ -78,11 +87,9 @@ def list_rules(rule_dirs: tuple[str, ...], config_path: str | None, fmt: str) ->
         rows = [{k: getattr(r, k) for k in keys} | {"path": str(r.path)} for r in rules_]
         _out(json.dumps(rows, indent=2))
         return
-    width = max((len(r.id) for r in rules_), default=2)
-    _out(f"{'ID':<{width}}  {'CATEGORY':<18}  {'SEVERITY':<8}  {'CONF':<6}  TITLE")
-    for r in rules_:
-        _out(f"{r.id:<{width}}  {r.category:<18}  {r.severity:<8}  {r.confidence:<6}  {r.title}")
-    outputs.say(f"{len(rules_)} rules")
+    rows = [[r.id, r.category, r.severity, r.confidence, r.title] for r in rules_]
+    click.echo(tables.fmt(RULE_COLUMNS, rows, terminal.width(sys.stdout)), nl=False)
+    outputs.note(f"{len(rules_)} rules")
 
 
 @rules.command("show")

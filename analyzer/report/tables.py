@@ -28,12 +28,14 @@ GAP = "  "
 @dataclass(frozen=True)
 class Column:
     """`keep`: the higher, the later the column goes when the table cannot fit (None:
-    never). `least`: the narrowest a free-text column is cut to before columns go."""
+    never). `least`: the narrowest a free-text column is cut to before columns go;
+    `most`: the widest it is without a terminal (None: whole)."""
 
     header: str
     keep: int | None = None
     free: bool = False
     least: int = 10
+    most: int | None = MAX_CELL
 
 
 def fmt(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int | None) -> str:
@@ -74,7 +76,7 @@ def _fitted(
     natural = {i: _natural(cells, columns[i].header, i) for i in shown}
     free = [i for i in shown if columns[i].free]
     if width is None:
-        return {i: min(w, MAX_CELL) if i in free else w for i, w in natural.items()}
+        return {i: min(w, columns[i].most or w) if i in free else w for i, w in natural.items()}
     room = width - len(GAP) * (len(shown) - 1) - sum(natural[i] for i in shown if i not in free)
     if sum(_least(columns[i], cells, i) for i in free) > room:
         return None

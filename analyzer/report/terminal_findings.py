@@ -27,7 +27,7 @@ FINDING_COLUMNS = (
     Column("SEVERITY"),
     Column("WHERE"),
     Column("RULE", keep=40),
-    Column("SUMMARY", keep=50, free=True, least=32),
+    Column("SUMMARY", keep=50, free=True, least=32, most=None),
 )
 INDENT = "    "
 MAX_INCIDENTS = 5

@@ -301,3 +301,11 @@ def test_progress_counts_every_packet_and_vanishes() -> None:
 def test_no_progress_when_stderr_is_not_a_terminal() -> None:
     proc = run_cli("sessions", EXTERNAL / "arkime-synthetic.pcap")
     assert "reading" not in proc.stderr and "\r" not in proc.stderr
+
+
+def test_rules_list_fits_80_columns_with_every_id_whole() -> None:
+    ids = {r["id"] for r in json.loads(run_cli("rules", "list", "--format", "json").stdout)}
+    code, shown, _ = in_terminal("rules", "list", COLUMNS="80")
+    rows = [line.split()[0] for line in shown.splitlines()[1:] if line.split()[:1] != ["wsdoctor:"]]
+    assert code == 0 and widest(shown) <= 80, shown
+    assert set(rows) == ids
