@@ -27,8 +27,6 @@ CAUSE_FIRST = (
 CARD = RANK["medium"]  # at or above: a failure the reports show as a card of its own
 SYMPTOM = "missing-close"  # what any cause on the connection leaves behind
 CAUSES = frozenset(CAUSE_FIRST) - {SYMPTOM, "capture-quality"}
-# A refused handshake and the proxy finding that says who refused it are one story.
-ONE_STORY = frozenset({"handshake-failure", "proxy-interference"})
 
 Finding = dict[str, Any]
 
@@ -96,9 +94,8 @@ def link(findings: list[Finding], legs: dict[str, dict[str, Any]]) -> None:
     One connection (a session, or both legs of a proxied one) tells one story, so it gets
     one card per cause: the same rule on both legs folds under the downstream leg's finding;
     a missing close folds under the connection's worst cause at medium or above (a proxy's
-    idle teardown explains it), a handshake failure and a proxy finding at medium or above
-    fold the lesser under the worse (`ONE_STORY`); of what is left at medium or above, a
-    lesser finding of the same category folds under the worst one.
+    idle teardown explains it); of what is left at medium or above, a lesser finding of the
+    same category folds under the worst one.
     """
     conn = connections({s: row["other_leg"] for s, row in legs.items()})
     by_conn: dict[str, list[Finding]] = {}
@@ -128,9 +125,9 @@ def _fold(group: list[Finding], downstream_first: Callable[[Finding], Any]) -> N
         (f for f in group if id(f) not in under), key=lambda f: (_rank(f), downstream_first(f))
     )
     cards = [f for f in ranked if RANK[f["severity"]] >= CARD]
+    cause = next((c for c in cards if c["category"] in CAUSES), None)
     for f in ranked:
-        cause = _cause_of(f, cards, under)
-        if cause is not None:
+        if f["category"] == SYMPTOM and cause is not None:
             under[id(f)] = cause
     same_category: dict[str, Finding] = {}
     for f in cards:
@@ -143,19 +140,6 @@ def _fold(group: list[Finding], downstream_first: Callable[[Finding], Any]) -> N
         while id(head) in under:
             head = under[id(head)]
         f["explained_by"] = None if head is f else head["fingerprint"]
-
-
-def _cause_of(f: Finding, cards: list[Finding], under: dict[int, Finding]) -> Finding | None:
-    """The root card `f` is a symptom of: for a missing close, the worst card of any cause;
-    for a handshake failure and a proxy finding, both cards, the worse of the two."""
-    if f["category"] == SYMPTOM:
-        pool, kinds = cards, CAUSES
-    elif f["category"] in ONE_STORY and any(c is f for c in cards):
-        pool = cards[: next(i for i, c in enumerate(cards) if c is f)]
-        kinds = ONE_STORY - {f["category"]}
-    else:
-        return None
-    return next((c for c in pool if c["category"] in kinds and id(c) not in under), None)
 
 
 def at_or_above(findings: list[Finding], threshold: str | None) -> list[Finding]:
