@@ -6,9 +6,11 @@ its own: it is listed under its root's card as "also seen". A card's fix is its
 incident's (shown once, in the incident); only a finding outside every incident (info,
 capture-level) carries its own fix.
 
-Evidence is shown within FINDINGS_BUDGET bytes over the whole report, most severe
-connections first (the order the sessions table asks in); past it a card keeps its
-summary and says the evidence is in the JSON report.
+Full cards (evidence, symptoms with their summaries) go to the incidents' examples and
+to the rows drawn with timelines; evidence is shown within FINDINGS_BUDGET bytes over
+the whole report, in that order, and past it a card says the JSON report has it. The
+other rows show each root finding as one line (`Cards.line`): a thousand sessions stay
+a few MB.
 """
 
 from __future__ import annotations

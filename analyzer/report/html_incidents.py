@@ -16,6 +16,7 @@ from analyzer.report.html_text import span
 
 MAX_IDS = 60  # session ids listed in an incident card before "+N more"
 FIXES_BUDGET = 150_000  # bytes of fixes repeated for one rule's further incidents
+MAX_CARDS = 150  # incidents with a card; the rest (least severe, smallest): a table row
 
 
 def incident_views(incidents: list[dict[str, Any]], cards: Cards) -> list[dict[str, Any]]:
@@ -30,6 +31,7 @@ def incident_views(incidents: list[dict[str, Any]], cards: Cards) -> list[dict[s
         view["same_why_as"] = whys[incident["rule"]]
         view["same_fix_as"] = fixes.setdefault(incident.get("fix") or "", incident["id"])
         view["own_values"] = False
+        view["card"] = len(views) < MAX_CARDS
         if view["same_fix_as"] == incident["id"] and not first:
             spent += len(view["fix"])
             if spent > FIXES_BUDGET:  # the rule's fix is shown, with another's values
