@@ -5,9 +5,12 @@ client that reconnects every 97 s for an hour, a fleet of streams behind one pro
 every other cause at once. Synthesising those would test our idea of the traffic, so this
 script replays the recordings of `sample_captures/` instead, rewritten packet by packet:
 
-- **mixed causes and proxied pairs**: every Ethernet/IPv4 sample capture, `--copies`
-  times; copy k moves each 127.0.0.x address to 127.k.0.x (both legs of a proxied sample
-  move together, so they stay a pair) and starts `--spacing` seconds after copy k-1;
+- **mixed causes and proxied pairs behind shared servers**: every Ethernet/IPv4 sample
+  capture, `--copies` times; copy k moves each client's 127.0.0.x address to 127.k.0.x and
+  keeps the servers' and proxies' (every host that accepts a connection), as a customer's
+  fleet of clients shares its proxies and servers; ephemeral ports move by 101·k so no
+  two copies share a connection's addresses and ports; copy k starts `--spacing` seconds
+  after copy k-1;
 - **a reconnect loop**: idle-1011 (the client goes silent, Deepgram closes 1011 after
   10 s) `--loop` times from one client, every 97 s, each time from the next client port.
 
@@ -55,13 +58,27 @@ def pcap_records(path: Path) -> tuple[int, float, list[tuple[int, int, bytes]]] 
     return linktype, units, out
 
 
-def rewrite(packet: bytes, subnet: int, port_shift: int) -> bytes:
-    """127.0.0.x -> 127.subnet.0.x in IPv4 addresses; client ports moved by port_shift."""
+def servers(packets: list[tuple[int, int, bytes]]) -> frozenset[int]:
+    """The last octets of the 127.0.0.x hosts that accept a connection (answer a SYN):
+    servers and proxies, which a fleet's clients share."""
+    accepted = set()
+    for _sec, _frac, p in packets:
+        if len(p) < 34 or struct.unpack_from("!H", p, 12)[0] != IPV4 or p[23] != TCP:
+            continue
+        tcp = 14 + (p[14] & 0x0F) * 4
+        if len(p) >= tcp + 14 and p[26:28] == b"\x7f\x00" and p[tcp + 13] & 0x12 == 0x12:
+            accepted.add(p[29])
+    return frozenset(accepted)
+
+
+def rewrite(packet: bytes, subnet: int, port_shift: int, keep: frozenset[int]) -> bytes:
+    """127.0.0.x -> 127.subnet.0.x in IPv4 addresses but the servers' (`keep`); ephemeral
+    ports moved by port_shift."""
     if len(packet) < 34 or struct.unpack_from("!H", packet, 12)[0] != IPV4:
         return packet
     p = bytearray(packet)
     for at in (26, 30):  # source, destination
-        if p[at] == 127 and p[at + 1] == 0:
+        if p[at] == 127 and p[at + 1] == 0 and p[at + 3] not in keep:
             p[at + 1] = subnet
     ihl = (p[14] & 0x0F) * 4
     tcp = 14 + ihl
@@ -80,8 +97,9 @@ def replay(recorded: Packets, start: float, subnet: int, port_shift: int) -> lis
     """One sample's packets, moved to begin at `start` (epoch seconds)."""
     units, packets = recorded
     first = packets[0][0] + packets[0][1] / units
+    keep = servers(packets) if subnet else frozenset()
     return [
-        (start + (sec + frac / units - first), rewrite(packet, subnet, port_shift))
+        (start + (sec + frac / units - first), rewrite(packet, subnet, port_shift, keep))
         for sec, frac, packet in packets
     ]
 
@@ -99,7 +117,7 @@ def fleet(copies: int, loop: int, spacing: float, base: float) -> Iterator[list[
     recorded = ethernet_samples()
     for k in range(1, copies + 1):
         for i, packets in enumerate(recorded):
-            yield replay(packets, base + (k - 1) * spacing + i * 0.5, k, 0)
+            yield replay(packets, base + (k - 1) * spacing + i * 0.5, k, 101 * k)
     read = pcap_records(SAMPLES / LOOP_SAMPLE / "capture.pcap")
     assert read is not None, "idle-1011 is a classic pcap"
     for j in range(loop):

@@ -92,7 +92,10 @@ def build(result: Analysis) -> Verdict:
 
 
 def session_verdict(row: dict[str, Any], findings: list[dict[str, Any]]) -> SessionVerdict:
-    top = worst(findings)
+    # The cause speaks, not a symptom it explains on this session (a finding folded under
+    # the same rule's on the other leg of a proxied connection is that same cause).
+    here = {f.get("fingerprint") for f in findings}
+    top = worst(f for f in findings if f.get("explained_by") not in here)
     # A log or a HAR may not name both ends: say which is unknown rather than "None".
     endpoints = f"{row['client'] or 'client ?'} → {row['server'] or 'server ?'}"
     if top is None or RANK[top["severity"]] < FAILED_AT:

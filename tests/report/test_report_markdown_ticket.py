@@ -60,7 +60,6 @@ PROXIED = [
     ("envoy-stream-idle", True, False, "proxy-interference/proxy-idle-teardown", "'envoy' in sw"),
     ("squid-connect", True, False, "proxy-interference/proxy-connect-refused", ":443') %}"),
     ("squid-connect", False, False, "proxy-interference/proxy-connect-refused", ":443') %}"),
-    ("squid-connect", True, False, "handshake-failure/handshake-proxy-refused-tunnel", ":443')"),
 ]
 
 

@@ -94,14 +94,20 @@ def test_separate_sessions_never_fold_into_each_other() -> None:
     }
 
 
-def test_a_refused_handshake_and_the_proxy_that_refused_it_are_two_causes() -> None:
-    """Two categories, two cards: the handshake's fix and the proxy's configuration
-    (squid-connect's Markdown carries both)."""
+def test_a_refused_handshake_folds_under_the_proxy_that_refused_it() -> None:
+    """One refusal, one card: the proxy's (its fix holds the proxy's settings); the
+    handshake failure it caused is a line under it (squid-connect). A handshake failure
+    with no proxy finding stays a cause of its own."""
     found = [
         finding("s1", "handshake-proxy-refused-tunnel", "handshake-failure"),
         finding("s1", "proxy-connect-refused", "proxy-interference"),
+        finding("s2", "handshake-401-unauthorized", "handshake-failure"),
     ]
-    assert set(linked(found, {"s1": (None, None)}).values()) == {None}
+    assert linked(found, {"s1": (None, None), "s2": (None, None)}) == {
+        "s1-handshake-proxy-refused-tunnel": "s1-proxy-connect-refused",
+        "s1-proxy-connect-refused": None,
+        "s2-handshake-401-unauthorized": None,
+    }
 
 
 def test_a_lesser_card_of_the_same_category_folds_under_the_worst() -> None:
