@@ -137,7 +137,7 @@ def test_example_runs(line: str, workspace: Path) -> None:
     allowed = {0, 1} if MAY_FAIL_ON.search(line) else {0}
     assert done.returncode in allowed, f"{line}\n{done.stderr}"
     assert "Traceback" not in done.stderr
-    assert done.stdout or _written(workspace, before), f"{line}: no output"
+    assert done.stdout or done.stderr or _written(workspace, before), f"{line}: no output"
 
 
 def _written(folder: Path, since: float) -> list[Path]:
