@@ -21,7 +21,7 @@ from analyzer.errors import InputError, PackError
 from analyzer.findings import RANK
 from analyzer.ingest import kinds
 from analyzer.ingest.tshark import find_tshark
-from analyzer.inputs import KEYLOG_LABELS, Inputs, classify, shown, stdin_spool
+from analyzer.inputs import Inputs, check_keylog, classify, shown, stdin_spool
 from analyzer.report import outputs, records, tables, terminal, terminal_run
 from analyzer.rules.loader import log_pack_dirs
 from analyzer.rules.model import SEVERITIES
@@ -58,22 +58,8 @@ def _key(keylog: str | None, sources: Inputs) -> Path | None:
         )
     if keylog is None:
         return None
-    _check_keylog(Path(keylog))
+    check_keylog(Path(keylog))
     return Path(keylog)
-
-
-def _check_keylog(path: Path) -> None:
-    """An NSS key log is text lines like `CLIENT_RANDOM <hex> <hex>`; say so if it is not."""
-    if not path.is_file():
-        raise InputError("no such key log file", source=str(path))
-    with path.open("rb") as fh:
-        head = fh.read(1 << 16)
-    if not any(line.startswith(KEYLOG_LABELS) for line in head.splitlines()):
-        raise InputError(
-            "not an NSS key log (no CLIENT_RANDOM / *_TRAFFIC_SECRET lines)",
-            source=str(path),
-            hint="write one with SSLKEYLOGFILE=path",
-        )
 
 
 def _common(f: Callable, required: bool = True) -> Callable:

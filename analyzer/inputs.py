@@ -157,7 +157,7 @@ def _not_an_input(path: Path, packs: list[LogPack], log_tz: str) -> str | None:
         head = read_head(path)
         if kind.name != "log":
             return None  # a pcapng may carry its key log: still a capture
-        if any(line.startswith(KEYLOG_LABELS) for line in head.splitlines()):
+        if _keylog_lines(head):
             return "key log"
         if markdown_document(head):
             return "a Markdown document"
@@ -215,3 +215,21 @@ def stdin_spool() -> Iterator[None]:
         for folder in _spools:
             shutil.rmtree(folder, ignore_errors=True)
         _spools.clear()
+
+
+def check_keylog(path: Path) -> None:
+    """An NSS key log is text lines like `CLIENT_RANDOM <hex> <hex>`; say so if it is not."""
+    if not path.is_file():
+        raise InputError("no such key log file", source=str(path))
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    if not _keylog_lines(head):
+        raise InputError(
+            "not an NSS key log (no CLIENT_RANDOM / *_TRAFFIC_SECRET lines)",
+            source=str(path),
+            hint="write one with SSLKEYLOGFILE=path",
+        )
+
+
+def _keylog_lines(head: bytes) -> bool:
+    return any(line.startswith(KEYLOG_LABELS) for line in head.splitlines())
