@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from analyzer import __version__
+from analyzer.findings import RANK
 from analyzer.incidents import line as incident_line
 from analyzer.pipeline import Analysis
 from analyzer.report import verdict
@@ -107,7 +108,10 @@ def _sessions(judged: verdict.Verdict, legs: dict[str, str]) -> list[str]:
     """One line per failed connection: a proxied connection's two legs are one line, told
     from the client's leg; healthy ones are named (legs joined) on one line."""
     ups = {down: up for up, down in legs.items()}
-    failed = [s for s in judged.failed if s.session not in legs]
+    failed = sorted(  # most severe first, then in start order
+        (s for s in judged.failed if s.session not in legs),
+        key=lambda s: -RANK[s.severity or "info"],
+    )
     lines = [_line(s, _joined(s.session, legs, ups)) for s in failed]
     if len(lines) > MAX_SESSION_LINES:
         rest = len(lines) - MAX_SESSION_LINES + 1

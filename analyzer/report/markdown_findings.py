@@ -27,6 +27,7 @@ from analyzer.rules.templates import code_span
 
 MAX_TOP_FINDINGS = 5  # distinct rules shown (most severe first) while the budget lasts
 MAX_EVIDENCE_SESSIONS = 2  # sessions of one rule whose evidence rows are listed
+MAX_IDS = 6  # session ids a block's head names before "+N more" (as an incident's line)
 # Where a sentence of rule prose ends: after . ! ? and before a capital, a digit or code.
 SENTENCE_END = re.compile(r"(?<=[.!?])\s(?=[A-Z0-9`(])")
 
@@ -102,7 +103,7 @@ def _also_seen(symptoms: list[dict[str, Any]]) -> str:
     for f in symptoms:
         by_rule.setdefault(f["rule"], []).append(f)
     parts = [
-        f"{escape(g[0]['title'])} (`{rule}`; {escape(', '.join(str(f['session']) for f in g))})"
+        f"{escape(g[0]['title'])} (`{rule}`; {escape(_ids([str(f['session']) for f in g]))})"
         for rule, g in by_rule.items()
     ]
     return f"_Also seen, explained by this cause:_ {'; '.join(parts)}" if parts else ""
@@ -134,7 +135,7 @@ def _finding(
     sessions' headers when it has settings for them), or (`whole` False, when the budget
     is short) its first paragraph."""
     f = group[0]
-    sessions = ", ".join(dict.fromkeys(str(g["session"] or "capture") for g in group))
+    sessions = _ids([str(g["session"] or "capture") for g in group])
     head = f"**{f['severity'].upper()}** {escape(f['title'])} (`{f['rule']}`; {escape(sessions)})"
     block = [head, "", escape_outside_code(" ".join(f["summary"].split()))]
     block += ["", also] if also else []
@@ -170,3 +171,10 @@ def _evidence_row(e: dict[str, Any]) -> str:
     else:
         where = "—"
     return f"- {time} · {where} · {escape_outside_code(' '.join(str(e['text']).split()))}"
+
+
+def _ids(sessions: list[str]) -> str:
+    """The first MAX_IDS distinct session ids, then how many more."""
+    ids = list(dict.fromkeys(sessions))
+    more = f" +{len(ids) - MAX_IDS} more" if len(ids) > MAX_IDS else ""
+    return ", ".join(ids[:MAX_IDS]) + more

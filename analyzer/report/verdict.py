@@ -345,9 +345,9 @@ def headline(
     noun = "session" if n == 1 else "sessions"
     if failed:
         named = _incidents(failed, incidents)
-        text = f"{len(failed)} of {n} {noun} failed{': ' if named else ''}{named}."
+        text = f"{len(failed):,} of {n:,} {noun} failed{': ' if named else ''}{named}."
     elif n:
-        text = f"{'The' if n == 1 else f'All {n}'} {noun} look{'s' if n == 1 else ''} healthy"
+        text = f"{'The' if n == 1 else f'All {n:,}'} {noun} look{'s' if n == 1 else ''} healthy"
         text += ": no finding at medium or above."
     elif not sessions:
         text = "No WebSocket session was found in the input."

@@ -116,6 +116,7 @@ def test_many_sessions_still_fit() -> None:
     assert len(text.splitlines()) <= markdown.MAX_LINES
     assert "- **s1x0 ⇄ s2x0** 127.0.0.11:56413 → 127.0.0.31:8080: " in text
     assert "… and 33 more failed connections" in text
+    assert "(`proxy-idle-teardown`; s1x0, s1x1, s1x2, s1x3, s1x4, s1x5 +74 more)" in text
     assert text.startswith("### wsdoctor: 80 of 80 sessions failed")
 
 
