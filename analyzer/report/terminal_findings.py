@@ -150,8 +150,8 @@ def totals(result: Analysis, view: View, files: list[str]) -> str:
     """The closing line: sessions, findings by severity, what was left out, where it went.
     Wrapped before it is coloured (colour codes take no room), each count kept whole."""
     counts = {s: sum(f["severity"] == s for f in result.findings) for s in reversed(SEVERITIES)}
-    tokens = {f"{n}{_GLUE}{s}": s for s, n in counts.items() if n}
-    found = f"{len(result.findings)} finding(s) ({', '.join(tokens)})"
+    tokens = {f"{n:,}{_GLUE}{s}": s for s, n in counts.items() if n}
+    found = f"{len(result.findings):,} finding(s) ({', '.join(tokens)})"
     left = []
     if symptoms := 0 if view.verbose else sum(folded(f) for f in result.findings):
         left.append(f"{symptoms} folded under their cause (-v lists them)")
@@ -159,7 +159,7 @@ def totals(result: Analysis, view: View, files: list[str]) -> str:
     if below := sum(RANK[f["severity"]] < floor for f in result.findings):
         left.append(f"{below} below {view.least} not listed")
     where_to = f" -> {', '.join(files)}" if files else ""
-    line = f"{result.data.sessions.height} session(s), "
+    line = f"{result.data.sessions.height:,} session(s), "
     line += (found if result.findings else "no finding") + "".join(f"; {x}" for x in left)
     text = "\n".join(_wrapped(line + where_to, view.width, "", "  ")) + "\n"
     for token, level in tokens.items():
