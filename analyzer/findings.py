@@ -95,9 +95,10 @@ def link(findings: list[Finding], legs: dict[str, dict[str, Any]]) -> None:
     one card per cause: the same rule on both legs folds under the downstream leg's finding;
     a missing close folds under the connection's worst cause at medium or above (a proxy's
     idle teardown explains it); a handshake failure folds under a proxy finding at medium
-    or above (the proxy that refused the upgrade or the CONNECT is the cause, and its fix
-    holds the proxy's settings: one card, one fix); of what is left at medium or above, a
-    lesser finding of the same category folds under the worst one.
+    or above that is as severe and as confident (the proxy that refused the upgrade or the
+    CONNECT is the cause, and its fix holds the proxy's settings: one card, one fix); a
+    weaker guess at a proxy does not outrank a refusal the capture shows; of what is left at
+    medium or above, a lesser finding of the same category folds under the worst one.
     """
     conn = connections({s: row["other_leg"] for s, row in legs.items()})
     by_conn: dict[str, list[Finding]] = {}
@@ -132,8 +133,13 @@ def _fold(group: list[Finding], downstream_first: Callable[[Finding], Any]) -> N
         if f["category"] == SYMPTOM and cause is not None:
             under[id(f)] = cause
     proxy = next((c for c in cards if c["category"] == "proxy-interference"), None)
-    for f in cards:  # a refused upgrade whose refusal a proxy finding names: the proxy's
-        if f["category"] == "handshake-failure" and proxy is not None and id(f) not in under:
+    for f in cards:  # a refused upgrade whose refusal a proxy finding names, as surely
+        if (
+            f["category"] == "handshake-failure"
+            and proxy is not None
+            and id(f) not in under
+            and _rank(proxy)[:2] <= _rank(f)[:2]
+        ):
             under[id(f)] = proxy
     same_category: dict[str, Finding] = {}
     for f in cards:

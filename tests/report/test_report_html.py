@@ -225,7 +225,7 @@ def test_verdict_states_the_measured_numbers() -> None:
     assert "refused the CONNECT to api.deepgram.test:9443 with 403" in lines("squid-connect")[2]
     assert lines("clean-close")[0].endswith("closed normally (1000 both ways) after 12.1 s.")
     head = verdict.build(analysis_of(sample("squid-connect"))).headline
-    assert head.startswith("1 of 3 sessions failed: the forward proxy refused the tunnel")
+    assert head.startswith("1 of 3 sessions failed: an explicit forward proxy refused the CONNECT")
 
 
 # markup.py ---------------------------------------------------------------------------

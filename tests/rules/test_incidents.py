@@ -97,16 +97,22 @@ def test_separate_sessions_never_fold_into_each_other() -> None:
 def test_a_refused_handshake_folds_under_the_proxy_that_refused_it() -> None:
     """One refusal, one card: the proxy's (its fix holds the proxy's settings); the
     handshake failure it caused is a line under it (squid-connect). A handshake failure
-    with no proxy finding stays a cause of its own."""
+    with no proxy finding, or with only a weaker guess at one (a medium
+    proxy-response-without-request-id beside a high 401), stays a cause of its own."""
     found = [
         finding("s1", "handshake-proxy-refused-tunnel", "handshake-failure"),
         finding("s1", "proxy-connect-refused", "proxy-interference"),
         finding("s2", "handshake-401-unauthorized", "handshake-failure"),
+        finding("s3", "handshake-401-unauthorized", "handshake-failure"),
+        finding("s3", "proxy-response-without-request-id", "proxy-interference", "medium"),
     ]
-    assert linked(found, {"s1": (None, None), "s2": (None, None)}) == {
+    sessions = {s: (None, None) for s in ("s1", "s2", "s3")}
+    assert linked(found, sessions) == {
         "s1-handshake-proxy-refused-tunnel": "s1-proxy-connect-refused",
         "s1-proxy-connect-refused": None,
         "s2-handshake-401-unauthorized": None,
+        "s3-handshake-401-unauthorized": None,
+        "s3-proxy-response-without-request-id": None,
     }
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from analyzer import config
 from analyzer.errors import PackError
-from analyzer.report import html_findings, markdown_findings
+from analyzer.report import html_findings, html_incidents, markdown_findings
 from analyzer.rule_tests import feature_row, run_case
 from analyzer.rules import precedence
 from analyzer.rules.engine import evaluate
@@ -338,15 +338,33 @@ def test_findings_carry_the_rules_rationale_false_positives_and_tags(tmp_path: P
     assert found["tags"] == ["test", "precedence"]
 
 
-def test_html_card_shows_the_rationale_once_per_rule_and_inert(tmp_path: Path) -> None:
+def test_html_incident_shows_the_rationale_once_per_rule_and_inert(tmp_path: Path) -> None:
+    """Two incidents of one rule (two timers, say): the first writes out the rule's
+    reasoning, with the rule's markup rendered and raw HTML inert; the second links to it."""
     rules = load_rules([pair_pack(tmp_path)], builtin=False)
     found = evaluate(rules, sessions(GENERAL_ONLY, GENERAL_ONLY), EMPTY)
-    full, _, _ = html_findings.finding_cards(found, {}, set())
-    first, second = full["medium"]
+    incidents = []
+    for n, f in enumerate(found, 1):
+        f.update(fingerprint=f"p{n}", explained_by=None, incident=f"i{n}")
+        incidents.append(
+            {
+                **{k: f[k] for k in ("rule", "category", "severity", "confidence", "fix")},
+                "id": f"i{n}",
+                "cause": "the server closed with 1011",
+                "sessions": [f["session"]],
+                "connections": 1,
+                "first": None,
+                "last": None,
+                "measure": None,
+                "every_s": None,
+                "findings": [f"p{n}"],
+            }
+        )
+    first, second = html_incidents.incident_views(incidents, html_findings.Cards(found, {}, {}))
     assert "<b>" not in first["why"] and "&lt;b&gt;with markup&lt;/b&gt;" in first["why"]
     assert "<em>second</em>" in first["why"] and "<code>code</code>" in first["why"]
     assert "&lt;i&gt;in transit&lt;/i&gt;" in first["false_positives"][0]
-    assert first["same_why_as"] is None and second["same_why_as"] == first["anchor"]
+    assert (first["same_why_as"], second["same_why_as"], second["why"]) == ("i1", "i1", "")
 
 
 def test_markdown_says_why_in_one_line(tmp_path: Path) -> None:
