@@ -37,7 +37,7 @@ def test_the_fleet_headline_names_at_most_five_incidents(fleet: Any) -> None:
     rest = [i for i in fleet.incidents[MAX_INCIDENTS:] if failed.intersection(i["sessions"])]
     k = len(failed.intersection(s for i in rest for s in i["sessions"]))
     assert f"; +{len(rest)} more incidents ({k} sessions)." in head
-    assert head.startswith(f"{len(failed)} of {len(judged.seen)} sessions failed: ")
+    assert head.startswith(f"{len(failed):,} of {len(judged.seen):,} sessions failed: ")
     assert len(head) < 1_500
 
 
