@@ -134,7 +134,7 @@ def _verdict(
     """The counts, and the incidents of the failed sessions one line each (as the
     headline names them, but as a list a person can scan, each linking to its card)."""
     failed = {s.session for s in judged.failed}
-    named = [i for i in found if failed.intersection(i["sessions"])]
+    named = verdict.named_incidents(judged.failed, found)
     rest = named[MAX_VERDICT_INCIDENTS:]
     seen = [c for c in rows if not c.legs[0].blind]
     return {

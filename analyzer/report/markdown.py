@@ -31,7 +31,7 @@ MAX_TLS_LINES = 3  # server names of TLS connections without keys, one line each
 
 def render(result: Analysis) -> str:
     judged = verdict.build(result)
-    named = _named(judged, result.incidents)
+    named = verdict.named_incidents(judged.failed, result.incidents)
     head = _header(result, judged, named) + _incidents(named)
     attached = attach(result)
     sessions = _sessions(judged, _legs(result))
@@ -75,12 +75,6 @@ def _lead(judged: verdict.Verdict, named: list[dict[str, Any]]) -> str:
     if len(named) <= 1:
         return judged.headline
     return verdict.headline(judged.sessions, judged.capture_findings, [])
-
-
-def _named(judged: verdict.Verdict, incidents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The incidents the verdict names: those of failed sessions, in their order."""
-    failed = {s.session for s in judged.failed}
-    return [i for i in incidents if failed.intersection(i["sessions"])]
 
 
 def _incidents(named: list[dict[str, Any]]) -> list[str]:

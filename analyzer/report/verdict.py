@@ -363,11 +363,20 @@ def headline(
     return text
 
 
+def named_incidents(
+    failed: list[SessionVerdict], incidents: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The incidents any failed session is in, in their order (most severe, then largest):
+    what the verdict names, in every report."""
+    ids = {s.session for s in failed}
+    return [i for i in incidents if ids.intersection(i["sessions"])]
+
+
 def _incidents(failed: list[SessionVerdict], incidents: list[dict[str, Any]]) -> str:
     """The incidents any failed session is in, the first MAX_INCIDENTS as one line each,
     then how many more and how many failed sessions they hold."""
     ids = {s.session for s in failed}
-    named = [i for i in incidents if ids.intersection(i["sessions"])]
+    named = named_incidents(failed, incidents)
     text = "; ".join(line(i) for i in named[:MAX_INCIDENTS])
     if rest := named[MAX_INCIDENTS:]:
         k = len(ids.intersection(s for i in rest for s in i["sessions"]))
