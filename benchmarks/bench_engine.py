@@ -56,6 +56,8 @@ class Row:
     runs: list[Run] = field(default_factory=list)
     note: str = ""
     wall_override: float | None = None  # for the extrapolated pyshark line
+    keep_stdout: bool = False  # only the pyshark slice reports on stdout; the rest -> /dev/null
+    extra_roots: tuple[int, ...] = ()  # more process trees to sum (a Dask cluster's)
 
     @property
     def ok(self) -> bool:
@@ -134,11 +136,15 @@ def read_status(pid: int) -> tuple[str, int, int] | None:
 
 
 class TreeSampler(threading.Thread):
-    """Polls the child's process tree every ~50 ms while the main thread waits on it."""
+    """Polls the child's process tree every ~50 ms while the main thread waits on it.
 
-    def __init__(self, root: int) -> None:
+    `extra_roots` adds trees that are not the child's descendants but work for it, such
+    as the Dask workers an `analyze --scheduler` run hands its shards to.
+    """
+
+    def __init__(self, root: int, extra_roots: Sequence[int] = ()) -> None:
         super().__init__(daemon=True)
-        self.root = root
+        self.roots = (root, *extra_roots)
         self.stop = threading.Event()
         self.tree_kib = 0
         self.tshark_hwm_kib = 0
@@ -146,7 +152,7 @@ class TreeSampler(threading.Thread):
     def run(self) -> None:
         while not self.stop.is_set():
             total = 0
-            for pid in process_tree(self.root):
+            for pid in (pid for root in self.roots for pid in process_tree(root)):
                 status = read_status(pid)
                 if status is None:
                     continue
@@ -158,14 +164,22 @@ class TreeSampler(threading.Thread):
             self.stop.wait(SAMPLE_INTERVAL_S)
 
 
-def measure(argv: Sequence[str], cwd: Path = REPO) -> Run:
-    """Run argv once; wall time from spawn to reap, memory from wait4 and the sampler."""
+def measure(argv: Sequence[str], keep_stdout: bool = False, extra_roots: Sequence[int] = ()) -> Run:
+    """Run argv once; wall time from spawn to reap, memory from wait4 and the sampler.
+
+    stdout goes to /dev/null unless kept: tshark's field text written to a file would
+    add disk writes the engine (reading a pipe) never pays.
+    """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         began = time.perf_counter()
         proc = subprocess.Popen(
-            list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err
+            list(argv),
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=out if keep_stdout else subprocess.DEVNULL,
+            stderr=err,
         )
-        sampler = TreeSampler(proc.pid)
+        sampler = TreeSampler(proc.pid, extra_roots)
         sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - began
@@ -197,7 +211,7 @@ def run_rounds(rows: Sequence[Row], times: int) -> None:
         for row in rows:
             if row.argv is None or row.note:
                 continue
-            run = measure(row.argv)
+            run = measure(row.argv, row.keep_stdout, row.extra_roots)
             row.runs.append(run)
             if run.returncode != 0:
                 row.note = f"FAILED (exit {run.returncode}): {run.stderr_tail[:160]}"
@@ -281,7 +295,7 @@ def packet_count(capture: Path) -> int | None:
 def pyshark_row(capture: Path, limit: int) -> Row:
     argv = [sys.executable, str(Path(__file__).resolve()), "--capture", str(capture)]
     argv += ["--pyshark-packets", str(limit), "--pyshark-worker"]
-    return Row(f"pyshark, first {limit} pkts (measured)", argv)
+    return Row(f"pyshark, first {limit} pkts (measured)", argv, keep_stdout=True)
 
 
 def extrapolate(measured: Row, total: int | None) -> Row | None:

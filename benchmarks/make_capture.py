@@ -45,7 +45,7 @@ CHUNK_INTERVAL_US = 100_000  # real-time streaming: one 100 ms chunk every 100 m
 CHUNK_BYTES = 3200  # 100 ms of 16 kHz mono linear16
 RESULTS_EVERY = 10  # chunks between server Results messages
 COALESCE_EVERY = 50  # chunks between Results pairs sent in a single segment
-SESSION_STAGGER_US = 250_000  # mean gap between session starts
+SESSION_STAGGER_US = 250_000  # default gap between session starts (--stagger-us)
 AUDIO_POOL = 64  # distinct audio chunks; masking makes every frame's bytes unique anyway
 
 OP_TEXT, OP_BINARY, OP_CLOSE = 1, 2, 8
@@ -310,17 +310,28 @@ class SessionWriter:
         return ws_frame(opcode, payload, self.rng.randbytes(4) if from_client else None)
 
 
+@dataclass(frozen=True)
+class Shape:
+    """What every session looks like and how they overlap: the knobs of the command line."""
+
+    chunks: int
+    port: int
+    seed: int
+    chunk_bytes: int = CHUNK_BYTES
+    stagger_us: int = SESSION_STAGGER_US
+
+
 def session_packets(
-    index: int, seed: int, chunks: int, port: int, audio: list[bytes], client_port: int
+    index: int, shape: Shape, audio: list[bytes], client_port: int
 ) -> tuple[SessionWriter, Iterator[tuple[int, bytes]]]:
     """The writer (for frame counts) and the lazy packet stream of session `index`."""
-    rng = random.Random(f"{seed}:session:{index}")
+    rng = random.Random(f"{shape.seed}:session:{index}")
     client_ip = bytes([127, 0, 0, 10 + index % 10])  # 127.0.0.10 .. 127.0.0.19
     client = Side(client_ip, client_port, rng.getrandbits(32), rng.getrandbits(16))
-    server = Side(SERVER_IP_BYTES, port, rng.getrandbits(32), rng.getrandbits(16))
-    start = BASE_EPOCH_US + index * SESSION_STAGGER_US + rng.randint(0, SESSION_STAGGER_US // 2)
+    server = Side(SERVER_IP_BYTES, shape.port, rng.getrandbits(32), rng.getrandbits(16))
+    start = BASE_EPOCH_US + index * shape.stagger_us + rng.randint(0, shape.stagger_us // 2)
     writer = SessionWriter(Connection(client, server), rng, start)
-    return writer, _session_body(writer, chunks, port, audio)
+    return writer, _session_body(writer, shape.chunks, shape.port, audio)
 
 
 def _session_body(
@@ -378,26 +389,30 @@ def results_frames(w: SessionWriter, request_id: str, model_uuid: str, chunk: in
     return w.frame(False, OP_TEXT, first) + w.frame(False, OP_TEXT, second)
 
 
-def write_capture(
-    path: Path, sessions: int, chunks: int, port: int, seed: int, chunk_bytes: int = CHUNK_BYTES
-) -> Stats:
-    """Merge all sessions by timestamp and stream the records into one buffered file."""
-    rng = random.Random(f"{seed}:global")
-    audio = audio_pool(rng, chunk_bytes)
+def write_capture(path: Path, sessions: int, shape: Shape) -> Stats:
+    """Merge all sessions by timestamp and stream the records into one buffered file.
+
+    The records go to a `.partial` file renamed over `path` at the end, so a benchmark
+    reading the previous capture never sees a half-written one.
+    """
+    rng = random.Random(f"{shape.seed}:global")
+    audio = audio_pool(rng, shape.chunk_bytes)
     ports = rng.sample(range(32768, 61000), sessions)  # distinct Linux ephemeral ports
     writers, streams = [], []
     for i in range(sessions):
-        writer, stream = session_packets(i, seed, chunks, port, audio, ports[i])
+        writer, stream = session_packets(i, shape, audio, ports[i])
         writers.append(writer)
         streams.append(stream)
     stats = Stats(sessions=sessions)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb", buffering=16 * 1024 * 1024) as out:
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("wb", buffering=16 * 1024 * 1024) as out:
         out.write(PCAP_GLOBAL.pack(0xA1B2C3D4, 2, 4, 0, 0, 262144, LINKTYPE_ETHERNET))
         for _, record in heapq.merge(*streams, key=itemgetter(0)):
             out.write(record)
             stats.packets += 1
             stats.bytes += len(record)
+    partial.replace(path)
     names = {OP_TEXT: "text", OP_BINARY: "binary", OP_CLOSE: "close"}
     for writer in writers:
         for opcode, count in writer.frames.items():
@@ -419,6 +434,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="audio bytes per chunk (3200 = 100 ms of 16 kHz linear16; smaller makes "
         "frame-heavy captures cheap to write)",
     )
+    parser.add_argument(
+        "--stagger-us",
+        type=int,
+        default=SESSION_STAGGER_US,
+        help="gap between session starts in microseconds (250000; smaller runs more "
+        "sessions at once: 1000 keeps ~800 five-chunk sessions open together)",
+    )
     parser.add_argument("--port", type=int, default=8080, help="server TCP port (8080)")
     parser.add_argument("--seed", type=int, default=6455, help="RNG seed (6455)")
     parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, help="pcap path")
@@ -428,15 +450,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     began = time.perf_counter()
-    stats = write_capture(
-        args.output, args.sessions, args.chunks, args.port, args.seed, args.chunk_bytes
-    )
+    shape = Shape(args.chunks, args.port, args.seed, args.chunk_bytes, args.stagger_us)
+    stats = write_capture(args.output, args.sessions, shape)
     elapsed = time.perf_counter() - began
     manifest = {
         "capture": str(args.output),
         "sessions": stats.sessions,
         "chunks_per_session": args.chunks,
         "chunk_bytes": args.chunk_bytes,
+        "stagger_us": args.stagger_us,
         "packets": stats.packets,
         "bytes": stats.bytes,
         "ws_frames": stats.ws_frames,
