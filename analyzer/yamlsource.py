@@ -30,6 +30,7 @@ MAX_DEPTH = 64
 MAX_INT_DIGITS = 19  # 2**63 has 19 digits; nothing wsdoctor reads needs more
 _YAML = "tag:yaml.org,2002:"
 TAGS = {f"{_YAML}{t}" for t in ("null", "bool", "int", "float", "str", "timestamp")}
+_STR = f"{_YAML}str"
 COLLECTION_TAGS = {yaml.MappingNode: f"{_YAML}map", yaml.SequenceNode: f"{_YAML}seq"}
 
 
@@ -39,6 +40,7 @@ class Source:
 
     path: Path
     data: Any
+    text: str = ""  # the document as read
     lines: dict[Where, int] = field(default_factory=dict)
     duplicates: list[tuple[Where, int]] = field(default_factory=list)
 
@@ -77,7 +79,7 @@ def parse(text: str, path: Path) -> Source:
         raise YamlProblem(1, f"YAML: {exc}") from None
     except RecursionError:  # the pure-Python composer, without libyaml's depth limit
         raise YamlProblem(1, "YAML nested too deeply") from None
-    source = Source(path, None)
+    source = Source(path, None, text)
     if node is not None:
         _expanded_size(node, 0, {}, set())
         source.data = _convert(node, (), source)
@@ -102,7 +104,10 @@ def _expanded_size(node: yaml.Node, depth: int, sizes: dict[int, int], path: set
         raise YamlProblem(line, "an alias refers to a value that contains it")
     path.add(id(node))
     children = [n for pair in node.value for n in pair] if _is_map(node) else node.value
-    total = 1 + sum(_expanded_size(c, depth + 1, sizes, path) for c in children)
+    total = 1  # a scalar child is one value: counted here, without a call per scalar
+    for child in children:
+        scalar = isinstance(child, yaml.ScalarNode)
+        total += 1 if scalar else _expanded_size(child, depth + 1, sizes, path)
     path.discard(id(node))
     if total > MAX_VALUES:
         raise YamlProblem(line, f"more than {MAX_VALUES:,} values once aliases are expanded")
@@ -137,6 +142,8 @@ def _convert(node: yaml.Node, where: Where, source: Source) -> Any:
 
 
 def _scalar(node: yaml.Node) -> Any:
+    if node.tag == _STR:  # most values: the text itself, as SafeConstructor would give it
+        return node.value
     line = node.start_mark.line + 1
     if node.tag not in TAGS:
         raise YamlProblem(line, _tag_message(node.tag))

@@ -34,6 +34,7 @@ ARITH = ("add", "sub", "mul")
 AGGREGATES = ("frames", "anomalies")
 # The closed value sets of each aggregate table's columns (`opcode`, anomaly `kind`, ...).
 TABLE_VALUES = {"frames": FRAMES.values, "anomalies": ANOMALIES.values}
+SESSION_VALUES = SESSIONS.values  # built once: every rule's scope reads it
 # Operators whose literals must be among an enumerated column's values.
 ENUM_OPS = ("eq", "ne", "in", "not_in")
 # Columns every aggregate leaf adds to the session row under its alias.
@@ -84,7 +85,10 @@ class Scope:
     problems: list[Problem]
     aggregates: list[Aggregate]
     key: str = "feature"
-    values: dict[str, tuple[str, ...]] = field(default_factory=lambda: SESSIONS.values)
+    values: dict[str, tuple[str, ...]] = field(default_factory=lambda: SESSION_VALUES)
+    # the rule's text passed every check before (analyzer/rules/checked.py): polars is not
+    # asked again whether its regular expressions compile
+    checked: bool = False
 
     def fail(self, where: Where, message: str) -> None:
         self.problems.append(Problem(where, message))
@@ -176,7 +180,9 @@ def _aggregate(table: str, body: Any, where: Where, scope: Scope) -> Aggregate |
         scope.fail(where, f"`{table}` takes `where`, `count` and `as`")
         return None
     values = TABLE_VALUES.get(table, {})
-    inner = Scope(scope.tables[table], scope.params, {}, scope.problems, [], "field", values)
+    inner = Scope(
+        scope.tables[table], scope.params, {}, scope.problems, [], "field", values, scope.checked
+    )
     cond = parse(body["where"], (*where, "where"), inner) if "where" in body else None
     count_spec = body.get("count", {"ge": 1})
     alias = body.get("as", f"_{table}{len(scope.aggregates) + 1}")  # generated: not checked
@@ -257,6 +263,8 @@ def _regex(raw: Any, dtype: pl.DataType, where: Where, scope: Scope) -> Any:
         scope.fail(where, f"regular expressions need a text column, not {dtype}")
     if not isinstance(raw, str):
         scope.fail(where, "a regular expression must be a string")
+        return raw
+    if scope.checked:
         return raw
     try:
         pl.Series([""]).str.contains(raw)  # polars' (Rust) regex dialect decides

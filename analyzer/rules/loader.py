@@ -12,7 +12,7 @@ from pathlib import Path
 
 from analyzer import resources
 from analyzer.errors import InputError, PackError
-from analyzer.rules import precedence
+from analyzer.rules import checked, precedence
 from analyzer.rules.condition import Problem
 from analyzer.rules.model import Rule
 from analyzer.rules.parse import parse_rule
@@ -42,28 +42,33 @@ def load_rules(paths: list[Path], builtin: bool = True, known: Iterable[Rule] = 
     `rules validate` checks another pack alone)."""
     packs = [resources.rules_dir()] if builtin else []
     files = [f for p in packs + paths for f in rule_files(p)]
-    rules, problems, unread = [], [], set()
+    rules, problems, unread, passed = [], [], set(), []
+    before = checked.remembered()
     for file in files:
-        rule, found, rule_id = _load_one(file)
+        rule, found, rule_id, text = _load_one(file, before)
         problems += found
         if rule is not None:
             rules.append(rule)
+            passed.append(text)
         elif isinstance(rule_id, str):
             unread.add(rule_id)  # its own problems are listed; naming it is not one more
     problems += _duplicate_ids(rules) + precedence.problems(rules, known, unread)
     if problems:
         raise PackError(f"{len(problems)} problem(s) in the rule pack(s)", problems=tuple(problems))
+    checked.remember(before, passed)
     return rules
 
 
-def _load_one(file: Path) -> tuple[Rule | None, list[str], object]:
-    """The rule, or its problems and the `id` its file gives (if any)."""
+def _load_one(file: Path, before: set[str]) -> tuple[Rule | None, list[str], object, str]:
+    """The rule, or its problems and the `id` its file gives (if any); the digest of its
+    text. `before`: the digests of texts that passed every check (analyzer/rules/checked.py)."""
     source, unreadable = read_or_problems(file)
     if source is None:
-        return None, unreadable, None
-    rule, problems = parse_rule(source)
+        return None, unreadable, None, ""
+    text = checked.digest(source.text)
+    rule, problems = parse_rule(source, checked=text in before)
     rule_id = source.data.get("id") if isinstance(source.data, dict) else None
-    return rule, [_format(file, source.line(p.where), p) for p in problems], rule_id
+    return rule, [_format(file, source.line(p.where), p) for p in problems], rule_id, text
 
 
 def _format(file: Path, line: int, problem: Problem) -> str:

@@ -101,6 +101,12 @@ def empty_table(table: str) -> pl.DataFrame:
 
 
 def tables() -> dict[str, dict[str, pl.DataType]]:
+    """A fresh copy of the aggregate tables' schemas, which are built once."""
+    return {name: dict(columns) for name, columns in _table_schemas().items()}
+
+
+@functools.cache
+def _table_schemas() -> dict[str, dict[str, pl.DataType]]:
     return {"frames": dict(FRAMES.polars), "anomalies": dict(ANOMALIES.polars)}
 
 

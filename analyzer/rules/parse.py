@@ -33,19 +33,23 @@ from analyzer.yamlsource import Source, Where
 KEPT = ("status", "tags", "false_positives")  # optional fields the Rule takes as written
 
 
-def parse_rule(source: Source) -> tuple[Rule | None, list[Problem]]:
-    """Check every field of one rule file; the Rule only when nothing is wrong."""
+def parse_rule(source: Source, checked: bool = False) -> tuple[Rule | None, list[Problem]]:
+    """Check every field of one rule file; the Rule only when nothing is wrong.
+
+    `checked`: this very text passed every check before (analyzer/rules/checked.py), so
+    the two costly ones, type-checking the condition with polars and compiling and
+    rendering the templates, are skipped; the rest (which build the Rule) still run."""
     data = source.data
     if not isinstance(data, dict):
         return None, [Problem((), "a rule file must be a YAML mapping")]
     problems = [Problem(w, "duplicate key") for w, _ in source.duplicates]
     problems += metadata.field_problems(data)
     params = metadata.declared_params(data, SESSIONS.columns, problems)
-    scope = Scope(session_columns(), params, tables(), problems, [])
+    scope = Scope(session_columns(), params, tables(), problems, [], checked=checked)
     when = parse(data["when"], ("when",), scope) if "when" in data else None
-    if when is not None and not problems:
+    if when is not None and not problems and not checked:
         problems += _type_check(when, scope)
-    evidence = _texts(data, when, scope)
+    evidence = _texts(data, when, scope, checked)
     tests = parse_cases(data.get("tests"), source, (scope.columns, params), problems)
     if problems:
         return None, problems
@@ -67,9 +71,11 @@ def parse_rule(source: Source) -> tuple[Rule | None, list[Problem]]:
     ), []
 
 
-def _texts(data: dict[str, Any], when: Any, scope: Scope) -> list[Evidence]:
+def _texts(data: dict[str, Any], when: Any, scope: Scope, checked: bool) -> list[Evidence]:
     """Check the summary, fix and evidence templates against the names the rule may use,
-    rendered on a typical session the rule matches; the evidence items."""
+    rendered on a typical session the rule matches (unless `checked`); the evidence items."""
+    if checked:
+        return _evidence(data.get("evidence", []), scope.columns, None, scope.problems)
     known = set(scope.columns) | set(scope.params)
     row = typical_row(scope.columns, scope.params) | _when_values(when) | _hit_features(data)
     for key in ("summary", "fix"):
@@ -141,10 +147,11 @@ def _hit_features(data: dict[str, Any]) -> dict[str, Any]:
 def _evidence(
     raw: Any,
     columns: dict[str, pl.DataType],
-    names: tuple[set[str], dict[str, Any]],
+    names: tuple[set[str], dict[str, Any]] | None,
     problems: list[Problem],
 ) -> list[Evidence]:
-    """The evidence items; `names` are the template names allowed and a typical row."""
+    """The evidence items; `names` are the template names allowed and a typical row
+    (None: the texts passed before, unchanged)."""
     if not isinstance(raw, list):
         problems.append(Problem(("evidence",), "evidence must be a list"))
         return []
@@ -158,7 +165,7 @@ def _evidence(
         ):
             problems.append(Problem(where, "an evidence item is {text, frame?, time?, log?}"))
             continue
-        if msg := templates.check(item["text"], *names):
+        if names is not None and (msg := templates.check(item["text"], *names)):
             problems.append(Problem((*where, "text"), msg))
         for key, want in (("frame", pl.Int64), ("time", pl.Datetime), ("log", pl.String)):
             name = item.get(key)
