@@ -60,7 +60,7 @@ class Recipe:
 CAPTURES = {
     # The shared benchmark capture (make_capture.py's defaults): 241 MB, 200 sessions.
     "large": Recipe(OUT / "large.pcap"),
-    # 10,000 five-chunk sessions starting 1 ms apart (~800 open at once): handshake,
+    # 10,000 five-chunk sessions starting 1 ms apart (up to 650 open at once): handshake,
     # 5 binary frames, CloseStream, Metadata, close both ways, FIN both ways. 60 MB.
     "short10k": Recipe(
         OUT / "speed" / "short10k.pcap", sessions=10_000, chunks=5, chunk_bytes=640,

@@ -439,7 +439,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         default=SESSION_STAGGER_US,
         help="gap between session starts in microseconds (250000; smaller runs more "
-        "sessions at once: 1000 keeps ~800 five-chunk sessions open together)",
+        "sessions at once: 1000 keeps ~650 five-chunk sessions open together)",
     )
     parser.add_argument("--port", type=int, default=8080, help="server TCP port (8080)")
     parser.add_argument("--seed", type=int, default=6455, help="RNG seed (6455)")
