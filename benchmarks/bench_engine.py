@@ -42,6 +42,7 @@ class Run:
     maxrss_kib: int  # wait4 ru_maxrss: largest single process (child or waited-for descendant)
     tree_kib: int  # max over samples of the summed VmRSS of the whole process tree
     tshark_hwm_kib: int  # max VmHWM sampled for processes named tshark (0 if none seen)
+    tsharks_at_once: int  # most tshark processes alive in one sample: did sharding happen?
     returncode: int
     stdout: str = ""
     stderr_tail: str = ""
@@ -148,10 +149,11 @@ class TreeSampler(threading.Thread):
         self.stop = threading.Event()
         self.tree_kib = 0
         self.tshark_hwm_kib = 0
+        self.tsharks_at_once = 0
 
     def run(self) -> None:
         while not self.stop.is_set():
-            total = 0
+            total = tsharks = 0
             for pid in (pid for root in self.roots for pid in process_tree(root)):
                 status = read_status(pid)
                 if status is None:
@@ -160,7 +162,9 @@ class TreeSampler(threading.Thread):
                 total += rss
                 if name == "tshark":
                     self.tshark_hwm_kib = max(self.tshark_hwm_kib, hwm)
+                    tsharks += 1
             self.tree_kib = max(self.tree_kib, total)
+            self.tsharks_at_once = max(self.tsharks_at_once, tsharks)
             self.stop.wait(SAMPLE_INTERVAL_S)
 
 
@@ -196,6 +200,7 @@ def measure(argv: Sequence[str], keep_stdout: bool = False, extra_roots: Sequenc
             maxrss_kib=usage.ru_maxrss,
             tree_kib=sampler.tree_kib,
             tshark_hwm_kib=sampler.tshark_hwm_kib,
+            tsharks_at_once=sampler.tsharks_at_once,
             returncode=proc.returncode,
             stdout=out.read().decode(errors="replace"),
             stderr_tail=stderr_lines[-1] if stderr_lines else "",

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from bench_engine import SAMPLE_INTERVAL_S, Row
 
-COLUMNS = ("line", "wall s", "runs s", "x tshark", "bar", "peak MiB", "x tshark", "bar")
-WIDTHS = (30, 7, 20, 8, 17, 8, 8, 17)
+COLUMNS = ("line", "wall s", "runs s", "x tshark", "bar", "peak MiB", "x tshark", "bar", "tsharks")
+WIDTHS = (30, 7, 20, 8, 17, 8, 8, 17, 7)
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def cells(result: CaptureResult, key: str, bars: dict[tuple[str, str, str], Bar]
     row = result.rows[key]
     base = result.rows.get("tshark")
     if wall(row) is None:
-        return [row.label, "n/a", row.note or "not run", "", "", "", "", ""]
+        return [row.label, "n/a", row.note or "not run", "", "", "", "", "", ""]
     out = [row.label, fmt(wall(row), ".2f")]
     out.append(" ".join(f"{run.wall_s:.2f}" for run in row.runs) or "(computed)")
     for kind, value, den in (
@@ -91,7 +91,8 @@ def cells(result: CaptureResult, key: str, bars: dict[tuple[str, str, str], Bar]
         if kind == "memory":
             out.append(fmt(value, ".0f"))
         out += [fmt(r, ".2f", "x"), bar.verdict(r) if bar else ""]
-    return out
+    most = max((run.tsharks_at_once for run in row.runs), default=0)
+    return [*out, str(most) if row.runs else "-"]
 
 
 def aligned(line: Sequence[str]) -> str:
@@ -116,8 +117,8 @@ def print_text(
 def print_markdown(results: list[CaptureResult], bars: dict[tuple[str, str, str], Bar]) -> None:
     """The same cells as a Markdown table, capture and load in the first column."""
     header = ("capture", "line", "wall s", "runs s", "× tshark", "bar", "peak MiB", "× tshark")
-    print("\n| " + " | ".join((*header, "bar")) + " |")
-    print("|" + "---|" * (len(header) + 1))
+    print("\n| " + " | ".join((*header, "bar", "tsharks")) + " |")
+    print("|" + "---|" * (len(header) + 2))
     for result in results:
         for n, key in enumerate(result.rows):
             first = result.heading() if n == 0 else ""
@@ -142,6 +143,8 @@ what is measured (each line a subprocess run {repeats}x per capture, round-robin
   peak MiB       max over {ms} samples of the summed VmRSS of the process and all its
                  descendants (wsdoctor + its tshark/capinfos children), median of runs.
   x tshark       the line's median divided by tshark alone's, for wall and for memory.
+  tsharks        the most tshark processes seen alive in one sample (any run): more than
+                 one means the capture was dissected in shards.
   load           1-minute load average before and after the capture's runs; above the
                  cpu count the absolute times are inflated (ratios hold up better)."""
     )

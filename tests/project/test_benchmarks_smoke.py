@@ -23,7 +23,7 @@ def markdown_rows(stdout: str) -> dict[str, list[str]]:
     rows = {}
     for line in stdout.splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if line.startswith("|") and len(cells) == 9 and cells[1] not in ("line", "---"):
+        if line.startswith("|") and len(cells) == 10 and cells[1] not in ("line", "---"):
             rows[cells[1]] = cells
     return rows
 
@@ -41,6 +41,7 @@ def test_one_round_on_a_sample_prints_medians_and_ratios() -> None:
     low, high = (analyze - 0.005) / (tshark + 0.005), (analyze + 0.005) / (tshark - 0.005)
     assert low - 0.005 <= float(rows["analyze (default)"][4].rstrip("x")) <= high + 0.005
     assert float(rows["analyze (default)"][6]) > 0  # peak MiB of the process tree
+    assert int(rows["analyze (default)"][9]) >= 1  # its tshark child was seen
 
 
 def test_an_option_the_cli_lacks_is_a_row_note_not_a_crash() -> None:
