@@ -20,6 +20,7 @@ from analyzer.cli_rules import color_option, config_option, rule_paths, rules, s
 from analyzer.errors import InputError, PackError
 from analyzer.findings import RANK
 from analyzer.ingest import kinds
+from analyzer.ingest.capture import Parallel
 from analyzer.ingest.tshark import find_tshark
 from analyzer.inputs import Inputs, check_keylog, classify, shown, stdin_spool
 from analyzer.report import outputs, records, tables, terminal, terminal_run
@@ -276,6 +277,27 @@ def _classified(flags: dict[str, Any], inputs: tuple[str, ...], rule_dirs: list[
 @click.option(
     "-v", "--verbose", is_flag=True, help="list every finding in full, symptoms and warnings"
 )
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="tsharks at a time; a big capture is cut by connection into shards "
+    "(default: one per core, for captures of 32 MB or more)",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="tcp://HOST:PORT",
+    help="dissect on this Dask cluster (pip install 'wsdoctor[cluster]'); "
+    "its workers must see the inputs and --work-dir at the same paths",
+)
+@click.option(
+    "--work-dir",
+    type=click.Path(exists=True, file_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="folder for the shards of big captures (default: the system's temporary folder)",
+)
 @color_option
 def analyze(
     inputs: tuple[str, ...],
@@ -290,6 +312,7 @@ def analyze(
     quiet: bool,
     verbose: bool,
     color: str,
+    work_dir: Path | None,
     **flags: Any,
 ) -> None:
     """Diagnose every session: the reports (the help text, built above, lists the kinds)."""
@@ -304,7 +327,8 @@ def analyze(
     _protect_analyze(targets, sources, key, config_path, settings.rule_paths)
     progress = terminal_run.progress(quiet)
     with redact.disabled() if no_redact else contextlib.nullcontext():
-        result = pipeline.run(sources, settings, key, tshark, progress)
+        parallel = Parallel(settings.jobs, settings.scheduler, work_dir)
+        result = pipeline.run(sources, settings, key, tshark, progress, parallel)
     terminal_run.done(progress, result.data.warnings, every=verbose)
     if no_redact:
         outputs.note("warning: --no-redact: secrets are kept in the report")

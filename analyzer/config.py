@@ -30,6 +30,7 @@ from analyzer.schema import CATEGORIES
 from analyzer.yamlsource import Source, YamlProblem, read
 
 RULE_KEYS = ("paths", "select", "exclude", "severity", "params")
+RUN_KEYS = ("jobs", "scheduler")  # how the run dissects; a flag of the same name overrides
 
 
 @dataclass
@@ -40,6 +41,8 @@ class Settings:
     severity: dict[str, str] = field(default_factory=dict)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     fail_on: str | None = None
+    jobs: int | None = None  # tsharks at a time (None: one per core, for big captures)
+    scheduler: str | None = None  # a Dask scheduler's address: dissect on that cluster
     origin: dict[str, str] = field(default_factory=dict)  # setting -> where it was set
 
 
@@ -111,12 +114,18 @@ def _yaml_where(source: Source) -> Any:
 
 
 def _settings(data: Any, base: Path, where: Any) -> Settings:
-    if not isinstance(data, dict) or set(data) - {"rules", "fail_on"}:
-        raise InputError("expected the keys `rules` and `fail_on`", source=where("(top)"))
+    if not isinstance(data, dict) or set(data) - {"rules", "fail_on", *RUN_KEYS}:
+        raise InputError(
+            "expected the keys `rules`, `fail_on`, `jobs` and `scheduler`", source=where("(top)")
+        )
     rules = data.get("rules") or {}
     if not isinstance(rules, dict) or set(rules) - set(RULE_KEYS):
         raise InputError(f"`rules` takes {', '.join(RULE_KEYS)}", source=where("rules"))
-    out = Settings(fail_on=_severity(data.get("fail_on"), where("fail_on"), allow_none=True))
+    out = Settings(
+        fail_on=_severity(data.get("fail_on"), where("fail_on"), allow_none=True),
+        jobs=_jobs(data.get("jobs"), where("jobs")),
+        scheduler=_scheduler(data.get("scheduler"), where("scheduler")),
+    )
     out.rule_paths = [base / p for p in _strings(rules.get("paths", []), where("rules.paths"))]
     if "select" in rules:
         out.select = _strings(rules["select"], where("rules.select"))
@@ -127,10 +136,22 @@ def _settings(data: Any, base: Path, where: Any) -> Settings:
     }
     params = _mapping(rules.get("params", {}), where("rules.params"))
     out.params = {str(k): _mapping(v, where(f"rules.params.{k}")) for k, v in params.items()}
-    out.origin = {key: where(f"rules.{key}") for key in rules} | (
-        {"fail_on": where("fail_on")} if "fail_on" in data else {}
-    )
+    out.origin = {key: where(f"rules.{key}") for key in rules} | {
+        key: where(key) for key in ("fail_on", *RUN_KEYS) if key in data
+    }
     return out
+
+
+def _jobs(value: Any, where: str) -> int | None:
+    if value is not None and (type(value) is not int or value < 1):
+        raise InputError(f"{value!r} is not a number of jobs (1 or more)", source=where)
+    return value
+
+
+def _scheduler(value: Any, where: str) -> str | None:
+    if value is not None and not (isinstance(value, str) and "://" in value):
+        raise InputError(f"{value!r} is not a scheduler address (tcp://HOST:PORT)", source=where)
+    return value
 
 
 def _strings(value: Any, where: str) -> list[str]:
@@ -190,6 +211,9 @@ def with_flags(base: Settings, flags: dict[str, Any]) -> Settings:
         out.params.setdefault(rule_id, {})[name] = _flag_value(value, f"--param {key}")
     if flags.get("fail_on"):
         out.fail_on = flags["fail_on"]
+    for key in RUN_KEYS:
+        if flags.get(key) is not None:
+            setattr(out, key, flags[key])
     return out
 
 

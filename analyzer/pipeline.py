@@ -1,20 +1,25 @@
 """The whole run, stage by stage: inputs -> tables -> sessions -> features -> rules -> findings.
 
-Rule packs are loaded and checked before any input is read, so a typo in a rule costs a
-second, not a tshark pass over a large capture. Each stage lives in its own package:
-`ingest` (files -> tables), `sessions` (tables -> sessions, with `features`), `rules`
-(sessions -> findings); the reports read the `Analysis` this returns.
+tshark starts first: the inputs are read on a side thread while this one loads and checks
+the rule packs, and the inputs' digests are taken beside both, so none of that work adds
+to the dissection's time. A typo in a rule still ends the run at once: the dissection is
+stopped (`tshark_run.stopped`) and the rule's error is the one reported. Each stage
+lives in its own package: `ingest` (files -> tables), `sessions` (tables -> sessions,
+with `features`), `rules` (sessions -> findings); the reports read the `Analysis` this
+returns.
 """
 
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from analyzer import config, findings, incidents, redact
-from analyzer.ingest import kinds
+from analyzer.ingest import kinds, tshark_run
+from analyzer.ingest.capture import Parallel
 from analyzer.inputs import Inputs
 from analyzer.rules.engine import evaluate
 from analyzer.rules.loader import load_rules, log_pack_dirs
@@ -45,12 +50,22 @@ def run(
     keylog: Path | None = None,
     tshark_path: str | None = None,
     progress: kinds.Progress | None = None,
+    parallel: Parallel | None = None,
 ) -> Analysis:
-    rules = select_rules(settings)
+    inputs = paths if isinstance(paths, Inputs) else Inputs({"capture": paths})
     packs = log_pack_dirs(settings.rule_paths)
-    data = load(paths, keylog, tshark_path, progress, packs)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="wsdoctor-side") as side:
+        loading = side.submit(load, inputs, keylog, tshark_path, progress, packs, parallel)
+        digests = {p: side.submit(sha256, p) for p in inputs.paths()}
+        try:
+            rules = select_rules(settings)
+        except BaseException:
+            with tshark_run.stopped():
+                wait([loading])
+            raise
+        data = loading.result()
     found = diagnose(rules, data)
-    return Analysis(data, rules, found, describe_inputs(data), redact.active())
+    return Analysis(data, rules, found, describe_inputs(data, digests), redact.active())
 
 
 def select_rules(settings: config.Settings) -> list[Rule]:
@@ -63,6 +78,7 @@ def load(
     tshark_path: str | None = None,
     progress: kinds.Progress | None = None,
     log_packs: list[Path] | None = None,
+    parallel: Parallel | None = None,
 ) -> Dataset:
     """Read every input into tables, kind by kind (analyzer/ingest/kinds.py), then build
     the sessions. A plain list is captures only (the pre-HAR/log callers).
@@ -70,7 +86,13 @@ def load(
     `log_packs`: folders or files of log pattern packs read besides the built-in ones."""
     inputs = paths if isinstance(paths, Inputs) else Inputs({"capture": paths})
     how = kinds.Reading(
-        keylog, tshark_path, progress, log_packs, inputs.log_tz, frozenset(inputs.sniffed)
+        keylog,
+        tshark_path,
+        progress,
+        log_packs,
+        inputs.log_tz,
+        frozenset(inputs.sniffed),
+        parallel or Parallel(),
     )
     tables: dict[str, list[Any]] = {}
     first = 0  # a file's input index: its position over every kind
@@ -95,9 +117,13 @@ def diagnose(rules: list[Rule], data: Dataset) -> list[dict[str, Any]]:
     return findings.order(found, {k: v["start"] for k, v in rows.items()})
 
 
-def describe_inputs(data: Dataset) -> list[dict[str, Any]]:
+def describe_inputs(
+    data: Dataset, digests: dict[Path, Future[str]] | None = None
+) -> list[dict[str, Any]]:
     """Every input file, kind by kind (captures, HAR files, logs), each as its kind's facts
-    name it: `kind` is the file's `format` where it has one (pcap|pcapng), else the kind."""
+    name it: `kind` is the file's `format` where it has one (pcap|pcapng), else the kind.
+    `digests`: SHA-256s already being taken, by path."""
+    known = {str(p): d for p, d in (digests or {}).items()}
     files = [
         (facts["path"], facts.get("format") or kind.name)
         for kind in kinds.KINDS
@@ -107,7 +133,7 @@ def describe_inputs(data: Dataset) -> list[dict[str, Any]]:
         {
             "path": path,
             "kind": kind,
-            "sha256": sha256(Path(path)),
+            "sha256": known[path].result() if path in known else sha256(Path(path)),
             "size_bytes": Path(path).stat().st_size,
         }
         for path, kind in files

@@ -1,12 +1,23 @@
-"""One capture file -> typed packet table, capture facts and warnings.
+"""Capture files -> typed packet tables, capture facts and warnings.
 
-A damaged capture still yields every packet tshark could read; what was lost becomes a
-warning. Only a file from which nothing at all can be read is an error.
+Every capture is dissected at once, each big one cut by TCP connection into shards that
+tsharks dissect side by side (ingest/shards.py, sharding.py), on threads here or on a
+Dask cluster (ingest/executor.py); a capture that cannot be cut with certainty is read
+whole, as a small one is. A damaged capture still yields every packet tshark could read;
+what was lost becomes a warning. Only a file from which nothing at all can be read is an
+error.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
+import subprocess
+import tempfile
+import threading
+from array import array
 from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,15 +26,8 @@ from typing import Any
 import polars as pl
 
 from analyzer.errors import InputError
-from analyzer.ingest import tshark, tshark_argv, tshark_run
-from analyzer.ingest.frames import small_binary_packets
-from analyzer.ingest.packets import (
-    attach_payloads,
-    normalise,
-    payload_rows,
-    stream_spans,
-    worth_a_row,
-)
+from analyzer.ingest import executor, sharding, shards, tshark, tshark_run
+from analyzer.ingest.dissect import Dissected, Dissection, dissect
 from analyzer.ingest.sniff import CaptureFile, sniff_capture
 
 # tshark's own words for a file it could only partly read -> what we tell the user.
@@ -53,52 +57,142 @@ class CaptureData:
     warnings: list[str] = field(default_factory=list)
 
 
-def load_capture(
-    path: Path,
+@dataclass(frozen=True)
+class Parallel:
+    """How captures are dissected: `jobs` tsharks at a time (None: one per core, for
+    captures worth cutting), on the Dask cluster at `scheduler` if one is named, shards
+    written under `work_dir` (a folder the cluster's workers see)."""
+
+    jobs: int | None = None
+    scheduler: str | None = None
+    work_dir: Path | None = None
+
+
+@dataclass
+class _Started:
+    """A capture whose dissection is under way: its tasks, and how to put shards back."""
+
+    info: CaptureFile
+    census: subprocess.Popen[str] | None
+    tasks: list[Future[Dissected]]
+    frames: list[array] | None  # per shard, the original frame numbers; None: one piece
+    folder: Path | None  # the shards' files, removed once dissected
+    progress: Callable[[Path, int, int], None] | None
+    job: Dissection  # the first task's: the options of a whole-file pass, if one is needed
+
+
+def load_captures(
+    paths: list[Path],
+    first: int,
+    keylog: Path | None,
+    binary: tshark.Tshark,
+    parallel: Parallel,
+    progress: Callable[[Path, int, int], None] | None = None,
+) -> list[CaptureData]:
+    """Every capture, in order; all of them (and the shards of big ones) are dissected
+    concurrently. `first` is the input index of the first."""
+    files = [sniff_capture(p) for p in paths]  # a wrong file fails before any tshark runs
+    with executor.executor(parallel.jobs, parallel.scheduler) as pool:
+        local = parallel.scheduler is None
+        started = [
+            _start(info, first + i, keylog, binary, pool, parallel, progress if local else None)
+            for i, info in enumerate(files)
+        ]
+        try:
+            return [_finish(s) for s in started]
+        finally:
+            for s in started:
+                if s.folder:
+                    shutil.rmtree(s.folder, ignore_errors=True)
+
+
+def _start(
+    info: CaptureFile,
     index: int,
     keylog: Path | None,
     binary: tshark.Tshark,
-    on_progress: Callable[[int, int], None] | None = None,
-) -> CaptureData:
-    info = sniff_capture(path)
-    counting = tshark_run.start_census(binary, path)
-    argv = tshark_argv.fields_command(path, keylog, binary)
-    raw, run = tshark_run.read_packets(argv, on_progress)
-    census = tshark_run.finish_census(counting)
-    if on_progress and census.packets is not None:  # the packets after the last TCP one too
-        on_progress(census.packets, path.stat().st_size)
-    messages = [ln for ln in run.stderr_lines if ln and not ln.startswith(NOISE)]
+    pool: Executor,
+    parallel: Parallel,
+    progress: Callable[[Path, int, int], None] | None,
+) -> _Started:
+    census = tshark_run.start_census(binary, info.path)
+    count = sharding.shard_count(info.size, parallel.jobs, executor.cores())
+    folder, cut = _cut(info.path, count, parallel.work_dir) if count > 1 else (None, None)
+    files = cut.paths if cut else [info.path]
+    tell = _Progress(info.path, len(files), progress) if progress else None
+    jobs = [Dissection(f, keylog, binary, index) for f in files]
+    tasks = [
+        pool.submit(dissect, job, *([tell.part(i)] if tell else [])) for i, job in enumerate(jobs)
+    ]
+    frames = cut.frames if cut else None
+    return _Started(info, census, tasks, frames, folder, progress, jobs[0])
+
+
+def _cut(path: Path, count: int, work_dir: Path | None) -> tuple[Path | None, shards.Cut | None]:
+    """The capture cut into `count` shards in a new folder, or (None, None) when it cannot
+    be cut with certainty (then one tshark reads it whole, as always)."""
+    folder = Path(tempfile.mkdtemp(prefix="wsdoctor-shards-", dir=work_dir))
+    try:
+        return folder, shards.cut(path, [folder / f"{i}.pcap" for i in range(count)])
+    except shards.Unshardable:
+        shutil.rmtree(folder, ignore_errors=True)
+        return None, None
+
+
+def _finish(started: _Started) -> CaptureData:
+    parts = [task.result() for task in started.tasks]
+    whole = sharding.merge(parts, started.frames) if started.frames else parts[0]
+    if whole is None:  # the shards could not be put back exactly: read the file whole
+        whole = dissect(dataclasses.replace(started.job, path=started.info.path))
+    census = tshark_run.finish_census(started.census)
+    if started.progress and census.packets is not None:  # the packets after the last TCP one
+        started.progress(started.info.path, census.packets, started.info.path.stat().st_size)
+    return _capture_data(started.info, whole, census)
+
+
+def _capture_data(info: CaptureFile, whole: Dissected, census: tshark_run.Census) -> CaptureData:
+    path = info.path
+    messages = [ln for ln in whole.messages if ln and not ln.startswith(NOISE)]
     damage = _damage(messages)
-    if run.returncode != 0 and raw.height == 0 and not damage:
-        detail = messages[-1] if messages else f"tshark exited with {run.returncode}"
+    if whole.returncode != 0 and whole.packets.height == 0 and not damage:
+        detail = messages[-1] if messages else f"tshark exited with {whole.returncode}"
         raise InputError(f"tshark could not read it: {detail}", source=str(path))
-    if run.returncode != 0 and not damage:
-        detail = messages[-1] if messages else f"exited with {run.returncode}"
+    if whole.returncode != 0 and not damage:
+        detail = messages[-1] if messages else f"exited with {whole.returncode}"
         damage = [f"tshark stopped early ({detail})"]
-    every, timeless = _timed(normalise(raw, index))
-    spans = stream_spans(every)
-    packets, recovered = _recover_streams(worth_a_row(every), path, index, keylog, binary)
-    packets = _binary_payloads(packets, path, keylog, binary, recovered)
+    packets = whole.packets
     read = census.packets if census.packets is not None else _packets_seen(packets)
     warnings = [f"{path}: {d} (kept the {read} packets read before it)" for d in damage]
-    if timeless:
+    if whole.timeless:
         warnings.append(
-            f"{path}: {timeless} packet(s) stamped outside the years 1677-2262 were left out "
-            "(a corrupt timestamp; every time in the capture is suspect)"
+            f"{path}: {whole.timeless} packet(s) stamped outside the years 1677-2262 were "
+            "left out (a corrupt timestamp; every time in the capture is suspect)"
         )
     facts = _facts(info, packets, bool(damage)) | {"packets": read}
-    if not timeless:  # a corrupt timestamp anywhere would be capinfos' first or last
+    if not whole.timeless:  # a corrupt timestamp anywhere would be capinfos' first or last
         facts |= _census_times(census, facts)
     if facts["truncated_packets"]:
         warnings.append(_snaplen_warning(path, packets, facts))
-    return CaptureData(info, packets, facts, spans, warnings)
+    return CaptureData(info, packets, facts, whole.spans, warnings)
 
 
-def _timed(packets: pl.DataFrame) -> tuple[pl.DataFrame, int]:
-    """The packets with a usable time, and how many had none: every stage after this one
-    orders and measures by time, and a wrapped date would invent silences."""
-    kept = packets.filter(pl.col("ts").is_not_null())
-    return kept, packets.height - kept.height
+class _Progress:
+    """Adds up the progress of a capture's shards into the capture's: packets read and
+    bytes into the file (the shards' sizes add up to the file's)."""
+
+    def __init__(self, path: Path, parts: int, tell: Callable[[Path, int, int], None]) -> None:
+        self.path, self.tell = path, tell
+        self.seen = [(0, 0)] * parts
+        self.lock = threading.Lock()
+
+    def part(self, i: int) -> Callable[[int, int], None]:
+        def moved(packets: int, offset: int) -> None:
+            with self.lock:
+                self.seen[i] = (packets, offset)
+                total = [sum(x) for x in zip(*self.seen, strict=True)]
+            self.tell(self.path, *total)
+
+        return moved
 
 
 def _census_times(census: tshark_run.Census, facts: dict[str, Any]) -> dict[str, Any]:
@@ -129,83 +223,6 @@ def _snaplen_warning(path: Path, packets: pl.DataFrame, facts: dict[str, Any]) -
         f"snapshot length (at most {kept} bytes kept): frames in them are missing, so missing "
         "frames prove nothing; capture again with `tcpdump -s 0`"
     )
-
-
-def _recover_streams(
-    packets: pl.DataFrame, path: Path, index: int, keylog: Path | None, binary: tshark.Tshark
-) -> tuple[pl.DataFrame, dict[int, list[int]]]:
-    """Re-read, as WebSocket, streams that began before the capture and decoded as nothing.
-
-    A WebSocket connection that starts inside the capture shows its HTTP upgrade; one that
-    started earlier shows bare frames, which tshark leaves undecoded when the port belongs
-    to another dissector (8080 is HTTP's). Only such streams are re-read, so a normal
-    capture never pays for a second pass; `sessions.plausible_recovered` later drops any
-    that turn out not to be WebSocket. Returns the re-read streams with their ports.
-    """
-    candidates = _undecoded_without_syn(packets)
-    if not candidates:
-        return packets, {}
-    argv = tshark_argv.fields_command(path, keylog, binary, recover=candidates)
-    again, _ = tshark_run.read_packets(argv)
-    kept = packets.filter(~pl.col("stream").is_in(list(candidates)))
-    again = worth_a_row(_timed(normalise(again, index))[0])
-    return pl.concat([kept, again]).sort("frame_no"), candidates
-
-
-def _binary_payloads(
-    packets: pl.DataFrame,
-    path: Path,
-    keylog: Path | None,
-    binary: tshark.Tshark,
-    recovered: dict[int, list[int]],
-) -> pl.DataFrame:
-    """Read the payloads of small binary frames: JSON sent with the wrong opcode.
-
-    Some SDKs send `{"type": "KeepAlive"}` as a binary frame, which Deepgram takes for
-    audio. The first pass does not print binary payloads (audio would double its output),
-    so packets carrying a 2-125 byte binary message are re-read here, by frame number; a
-    capture without such frames (plain audio streaming) never pays for it. Re-read streams
-    need their Decode As, which would mis-dissect the other streams on those ports, so
-    they get a run of their own.
-    """
-    small = small_binary_packets(packets)
-    if small.height == 0:
-        return packets
-    parts = []
-    in_recovered = pl.col("stream").is_in(list(recovered))
-    for frames, recover in (
-        (small.filter(~in_recovered), None),
-        (small.filter(in_recovered), recovered),
-    ):
-        if frames.height:
-            argv = tshark_argv.payload_command(
-                path, frames["frame_no"].to_list(), keylog, binary, recover
-            )
-            raw, _ = tshark_run.read_packets(argv, columns=list(tshark_argv.PAYLOAD_FIELDS))
-            parts.append(payload_rows(raw))
-    return attach_payloads(packets, pl.concat(parts))
-
-
-def _undecoded_without_syn(packets: pl.DataFrame) -> dict[int, list[int]]:
-    decoded = (
-        pl.col("http_method").is_not_null()
-        | pl.col("http_status").is_not_null()
-        | pl.col("ws_opcode").is_not_null()
-        | pl.col("tls")
-        | pl.col("syn")
-    )
-    streams = (
-        packets.filter(pl.col("stream").is_not_null())
-        .group_by("stream")
-        .agg(
-            (pl.col("tcp_len") > 0).any().alias("payload"),
-            decoded.any().alias("decoded"),
-            pl.col("sport").first(),
-            pl.col("dport").first(),
-        )
-        .filter(pl.col("payload") & ~pl.col("decoded"))
-    )
-    return {row[0]: [row[1], row[2]] for row in streams.select("stream", "sport", "dport").rows()}
 
 
 def _damage(messages: list[str]) -> list[str]:

@@ -16,12 +16,12 @@ has one entry per kind, by name. docs/architecture.md walks through adding a kin
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from analyzer.ingest import tshark
-from analyzer.ingest.capture import load_capture
+from analyzer.ingest.capture import Parallel, load_captures
 from analyzer.ingest.har import looks_like_har, read_har
 from analyzer.ingest.logpacks import load_packs
 from analyzer.ingest.logs import read_log
@@ -40,6 +40,7 @@ class Reading:
     log_packs: list[Path] | None = None  # log packs besides the built-in ones (--rules)
     log_tz: str = "UTC"  # zone of log times written without one (--log-tz)
     sniffed: frozenset[Path] = frozenset()  # files whose kind was guessed, not forced
+    parallel: Parallel = field(default_factory=Parallel)  # --jobs, --scheduler, --work-dir
 
 
 # (files of the kind, in command-line order; the run's options; the input index of the
@@ -60,14 +61,7 @@ class InputKind:
 
 def _captures(paths: list[Path], how: Reading, first: int) -> list[Any]:
     binary = tshark.find_tshark(how.tshark)  # only here: a HAR or a log needs no tshark
-    return [
-        load_capture(p, first + i, how.keylog, binary, _progress_of(how.progress, p))
-        for i, p in enumerate(paths)
-    ]
-
-
-def _progress_of(progress: Progress | None, path: Path) -> Callable[[int, int], None] | None:
-    return (lambda n, off: progress(path, n, off)) if progress else None
+    return load_captures(paths, first, how.keylog, binary, how.parallel, how.progress)
 
 
 def _hars(paths: list[Path], how: Reading, first: int) -> list[Any]:

@@ -81,6 +81,10 @@ FIELDS: dict[str, str] = {
     "ws_close_code": "websocket.payload.close.status_code",
     "ws_close_reason": "websocket.payload.close.reason",
     "ws_decompress_failed": "websocket.decompression.failed.expert",
+    # SOCKS makes tshark open a TCP conversation for the tunnelled endpoints, which takes
+    # a stream number no packet shows: a capture with it is never put back from shards
+    # (ingest/sharding.py). Read in ingest/dissect.py, not kept in the packet table.
+    "socks": "socks",
 }
 
 # The targeted payload pass (`payload_command`): tshark's `data.data` is the unmasked

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,10 @@ from analyzer.ingest.tshark import INSTALL_HINT, Tshark
 from analyzer.ingest.tshark_argv import FIELDS
 
 CHUNK_BYTES = 16 << 20
+# Every dissection running in this process, so a run that fails elsewhere (a rule pack
+# with a typo, found while tshark works) can stop them rather than wait for them.
+_RUNNING: set[subprocess.Popen[bytes]] = set()
+_STOPPED = threading.Event()
 PIPE_BYTES = 1 << 16  # one read of tshark's pipe, at most
 
 
@@ -110,16 +115,35 @@ def read_packets(
         raise InputError(
             f"cannot start: {exc.strerror}", source=argv[0], hint=INSTALL_HINT
         ) from None
+    _RUNNING.add(proc)
+    if _STOPPED.is_set():
+        proc.kill()
     stderr_lines: list[str] = []
     err_thread = threading.Thread(
         target=_drain_lines, args=(proc.stderr, stderr_lines), daemon=True
     )
     err_thread.start()
-    frames = [_parse_chunk(chunk, names) for chunk in _chunks(proc, on_progress)]
-    proc.wait()
+    try:
+        frames = [_parse_chunk(chunk, names) for chunk in _chunks(proc, on_progress)]
+    finally:
+        proc.wait()
+        _RUNNING.discard(proc)
     err_thread.join()
     table = pl.concat(frames) if frames else _empty_packets(names)
     return table, RunResult(proc.returncode, stderr_lines)
+
+
+@contextmanager
+def stopped() -> Iterator[None]:
+    """Within: every dissection of this process is killed, those started too; the caller
+    waits inside for whatever was running tshark to end."""
+    _STOPPED.set()
+    try:
+        for proc in list(_RUNNING):
+            proc.kill()
+        yield
+    finally:
+        _STOPPED.clear()
 
 
 def _chunks(

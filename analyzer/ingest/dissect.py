@@ -1,0 +1,150 @@
+"""One tshark dissection of one file (a whole capture or one shard of it) -> typed rows.
+
+This is the unit of work that runs in parallel: locally in a thread per file or shard,
+on a cluster as a Dask task (analyzer/ingest/executor.py). It takes and returns plain
+data (paths, polars tables), so it runs the same wherever it runs. The first pass reads
+every TCP packet; two targeted passes follow only when the first finds a reason:
+streams that began before the capture on a port another dissector owns, and the
+payloads of small binary frames.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from analyzer.ingest import tshark, tshark_argv, tshark_run
+from analyzer.ingest.frames import small_binary_packets
+from analyzer.ingest.packets import (
+    attach_payloads,
+    normalise,
+    payload_rows,
+    stream_spans,
+    worth_a_row,
+)
+
+
+@dataclass(frozen=True)
+class Dissection:
+    """What to dissect: a file, its key log, the tshark to run, the capture's input index."""
+
+    path: Path
+    keylog: Path | None
+    binary: tshark.Tshark
+    index: int
+
+
+@dataclass
+class Dissected:
+    packets: pl.DataFrame  # the rows later stages read (packets.worth_a_row)
+    # (input, stream) -> first/last frame and time over every packet, pure ACKs included.
+    spans: pl.DataFrame
+    timeless: int  # packets left out for a time outside 1677-2262
+    returncode: int
+    messages: list[str] = field(default_factory=list)  # tshark's stderr
+    socks: bool = False  # SOCKS seen: tshark numbered a stream no packet shows
+
+
+def dissect(job: Dissection, on_progress: Callable[[int, int], None] | None = None) -> Dissected:
+    binary = _here(job.binary)
+    argv = tshark_argv.fields_command(job.path, job.keylog, binary)
+    raw, run = tshark_run.read_packets(argv, on_progress)
+    socks = raw["socks"].is_not_null().any()
+    every, timeless = timed(normalise(raw, job.index))
+    del raw
+    spans = stream_spans(every)
+    packets, recovered = _recover_streams(worth_a_row(every), job, binary)
+    packets = _binary_payloads(packets, job, binary, recovered)
+    return Dissected(packets, spans, timeless, run.returncode, run.stderr_lines, socks)
+
+
+def _here(binary: tshark.Tshark) -> tshark.Tshark:
+    """The client's tshark, or this machine's own when a cluster worker has it elsewhere."""
+    return binary if os.path.exists(binary.path) else tshark.find_tshark()
+
+
+def timed(packets: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """The packets with a usable time, and how many had none: every stage after this one
+    orders and measures by time, and a wrapped date would invent silences."""
+    kept = packets.filter(pl.col("ts").is_not_null())
+    return kept, packets.height - kept.height
+
+
+def _recover_streams(
+    packets: pl.DataFrame, job: Dissection, binary: tshark.Tshark
+) -> tuple[pl.DataFrame, dict[int, list[int]]]:
+    """Re-read, as WebSocket, streams that began before the capture and decoded as nothing.
+
+    A WebSocket connection that starts inside the capture shows its HTTP upgrade; one that
+    started earlier shows bare frames, which tshark leaves undecoded when the port belongs
+    to another dissector (8080 is HTTP's). Only such streams are re-read, so a normal
+    capture never pays for a second pass; `sessions.plausible_recovered` later drops any
+    that turn out not to be WebSocket. Returns the re-read streams with their ports.
+    """
+    candidates = _undecoded_without_syn(packets)
+    if not candidates:
+        return packets, {}
+    argv = tshark_argv.fields_command(job.path, job.keylog, binary, recover=candidates)
+    again, _ = tshark_run.read_packets(argv)
+    kept = packets.filter(~pl.col("stream").is_in(list(candidates)))
+    again = worth_a_row(timed(normalise(again, job.index))[0])
+    return pl.concat([kept, again]).sort("frame_no"), candidates
+
+
+def _binary_payloads(
+    packets: pl.DataFrame,
+    job: Dissection,
+    binary: tshark.Tshark,
+    recovered: dict[int, list[int]],
+) -> pl.DataFrame:
+    """Read the payloads of small binary frames: JSON sent with the wrong opcode.
+
+    Some SDKs send `{"type": "KeepAlive"}` as a binary frame, which Deepgram takes for
+    audio. The first pass does not print binary payloads (audio would double its output),
+    so packets carrying a 2-125 byte binary message are re-read here, by frame number; a
+    capture without such frames (plain audio streaming) never pays for it. Re-read streams
+    need their Decode As, which would mis-dissect the other streams on those ports, so
+    they get a run of their own.
+    """
+    small = small_binary_packets(packets)
+    if small.height == 0:
+        return packets
+    parts = []
+    in_recovered = pl.col("stream").is_in(list(recovered))
+    for frames, recover in (
+        (small.filter(~in_recovered), None),
+        (small.filter(in_recovered), recovered),
+    ):
+        if frames.height:
+            argv = tshark_argv.payload_command(
+                job.path, frames["frame_no"].to_list(), job.keylog, binary, recover
+            )
+            raw, _ = tshark_run.read_packets(argv, columns=list(tshark_argv.PAYLOAD_FIELDS))
+            parts.append(payload_rows(raw))
+    return attach_payloads(packets, pl.concat(parts))
+
+
+def _undecoded_without_syn(packets: pl.DataFrame) -> dict[int, list[int]]:
+    decoded = (
+        pl.col("http_method").is_not_null()
+        | pl.col("http_status").is_not_null()
+        | pl.col("ws_opcode").is_not_null()
+        | pl.col("tls")
+        | pl.col("syn")
+    )
+    streams = (
+        packets.filter(pl.col("stream").is_not_null())
+        .group_by("stream")
+        .agg(
+            (pl.col("tcp_len") > 0).any().alias("payload"),
+            decoded.any().alias("decoded"),
+            pl.col("sport").first(),
+            pl.col("dport").first(),
+        )
+        .filter(pl.col("payload") & ~pl.col("decoded"))
+    )
+    return {row[0]: [row[1], row[2]] for row in streams.select("stream", "sport", "dport").rows()}

@@ -1,0 +1,97 @@
+"""How many shards a capture gets, and the shards' rows put back into the whole's.
+
+Shards are cut by TCP connection (ingest/shards.py) and dissected apart; their rows are
+then the rows one tshark would have printed for the whole file, once three numbers are
+mapped back: the frame number (and `http.request_in`, which names one), and the TCP
+stream index, which tshark gives each connection in the order of its first packet.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+
+import polars as pl
+
+from analyzer.ingest.dissect import Dissected
+
+# Below this size one tshark is as fast: each extra one costs ~0.3 s of start-up.
+SHARD_MIN_BYTES = 32 << 20
+# At most this much capture per shard: tshark's memory grows with the bytes it reads
+# (measured on the 200-session benchmark, tshark 4.0: ~160 MB + 1.75 x its file), so
+# shards of this size, a few at a time, keep a multi-GB capture in bounded memory.
+SHARD_BYTES = 64 << 20
+# `--jobs 1` reads a capture in one piece up to this size (one tshark, ~2 GB of memory).
+ONE_PIECE_MAX = 1 << 30
+
+
+def shard_count(size: int, jobs: int | None, cores: int) -> int:
+    """1 = read the file whole. `jobs` None is the default: every core, for big files."""
+    by_size = math.ceil(size / SHARD_BYTES)
+    if jobs == 1:
+        return by_size if size > ONE_PIECE_MAX else 1
+    if jobs is None and (cores < 2 or size < SHARD_MIN_BYTES):
+        return 1
+    return max(jobs or cores, by_size)
+
+
+def merge(parts: list[Dissected], frames: list[array]) -> Dissected | None:
+    """The shards' results as the whole file's: frame numbers, streams, rows in order.
+
+    None when a dissector opened a TCP conversation of its own, which took a stream
+    number no packet shows, so where it falls among the other shards' connections cannot
+    be told: SOCKS does, for the endpoints it tunnels to; a gap in a shard's stream
+    numbers shows any other that does."""
+    if any(p.socks for p in parts) or not all(_contiguous(p.spans) for p in parts):
+        return None
+    packets, spans = [], []
+    for shard, (part, numbers) in enumerate(zip(parts, frames, strict=True)):
+        lookup = pl.Series("frame", numbers, dtype=pl.Int64)
+        packets.append(_frames_back(part.packets, lookup, shard))
+        spans.append(_frames_back(part.spans, lookup, shard))
+    streams = _stream_numbers(pl.concat(spans))
+    return Dissected(
+        _restream(pl.concat(packets), streams).sort("frame_no"),
+        _restream(pl.concat(spans), streams).sort("input", "stream"),
+        sum(p.timeless for p in parts),
+        max(p.returncode for p in parts),
+        [line for p in parts for line in p.messages],
+    )
+
+
+def _contiguous(spans: pl.DataFrame) -> bool:
+    streams = spans["stream"].drop_nulls()
+    return streams.n_unique() == len(streams) and (streams.max() or 0) + 1 == len(streams)
+
+
+def _frames_back(table: pl.DataFrame, lookup: pl.Series, shard: int) -> pl.DataFrame:
+    """Shard frame numbers -> the original file's (the n-th packet of the shard is
+    lookup[n - 1]); a number the shard cannot hold becomes null rather than wrong."""
+    mapped = {
+        name: pl.when(pl.col(name).is_between(1, lookup.len()))
+        .then(pl.lit(lookup).gather(pl.col(name).clip(1, lookup.len()) - 1))
+        .alias(name)
+        for name in ("frame_no", "http_request_in", "first_frame", "last_frame")
+        if name in table.columns
+    }
+    return table.with_columns(*mapped.values(), pl.lit(shard, pl.Int32).alias("_shard"))
+
+
+def _stream_numbers(spans: pl.DataFrame) -> pl.DataFrame:
+    """(shard, shard's stream) -> the whole file's stream: tshark numbers connections in
+    the order of their first packet, and every TCP packet is in the spans."""
+    return (
+        spans.select("_shard", "stream", "first_frame")
+        .sort("first_frame")
+        .with_row_index("_whole")
+        .select("_shard", "stream", pl.col("_whole").cast(pl.Int64))
+    )
+
+
+def _restream(table: pl.DataFrame, streams: pl.DataFrame) -> pl.DataFrame:
+    columns = table.columns
+    return (
+        table.join(streams, on=["_shard", "stream"], how="left")
+        .with_columns(pl.col("_whole").alias("stream"))
+        .select([c for c in columns if c != "_shard"])
+    )
