@@ -1,0 +1,99 @@
+"""The dissection tasks run unchanged on a real Dask cluster (issue 15, item 3).
+
+A scheduler and two workers are started on 127.0.0.1 as a user would start them
+(`dask scheduler`, `dask worker`), `wsdoctor analyze --scheduler` reads several samples
+through them, each cut into shards, and the JSON report must equal the local run's. The
+scheduler is then asked whether it ran the dissection tasks, so a run that silently
+stayed local cannot pass.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import distributed  # the cluster extra; the test extra has it
+import pytest
+
+from conftest import SAMPLES, run_cli
+
+DASK = Path(sys.executable).with_name("dask")
+PICKS = ["idle-1011", "nginx-read-timeout", "keepalive-binary", "ipv6-cooked"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def scheduler(tmp_path_factory) -> Iterator[str]:
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    logs = tmp_path_factory.mktemp("dask")
+    common = {"stdin": subprocess.DEVNULL, "stderr": subprocess.STDOUT}
+    port = address.rsplit(":", 1)[1]
+    procs = [
+        subprocess.Popen(
+            [DASK, "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"],
+            stdout=(logs / "scheduler.log").open("w"),
+            **common,
+        )
+    ]
+    for i in range(2):
+        procs.append(
+            subprocess.Popen(
+                [DASK, "worker", address, "--host", "127.0.0.1", "--nthreads", "1",
+                 "--no-dashboard", "--name", f"w{i}"],
+                stdout=(logs / f"worker{i}.log").open("w"),
+                **common,
+            )
+        )  # fmt: skip
+    try:
+        with distributed.Client(address, timeout="60s") as client:
+            client.wait_for_workers(2, timeout=120)
+        yield address
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _inputs() -> list[str]:
+    return [str(next(iter(sorted((SAMPLES / name).glob("capture.pcap*"))))) for name in PICKS]
+
+
+def _report(*args: str) -> dict:
+    out = run_cli("analyze", *_inputs(), "--format", "json", "-o", "-", "-q", *args, check=True)
+    return json.loads(out.stdout)
+
+
+def test_a_dask_cluster_reports_what_a_local_run_reports(scheduler, tmp_path) -> None:
+    local = _report("--jobs", "1")
+    started = time.monotonic()
+    remote = _report("--scheduler", scheduler, "--jobs", "3", "--work-dir", str(tmp_path))
+    assert remote == local
+    assert time.monotonic() - started < 300
+    with distributed.Client(scheduler, timeout="30s") as client:
+        prefixes = client.run_on_scheduler(
+            lambda dask_scheduler: list(dask_scheduler.task_prefixes)
+        )
+    assert "dissect" in prefixes
+    assert list(tmp_path.iterdir()) == []  # the shards are cleaned up
+
+
+def test_an_unreachable_scheduler_is_one_line_and_exit_2() -> None:
+    out = run_cli("analyze", _inputs()[0], "--format", "json", "-o", "-",
+                  "--scheduler", f"tcp://127.0.0.1:{_free_port()}")  # fmt: skip
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot reach the Dask scheduler" in lines[0], out.stderr
