@@ -7,13 +7,12 @@ tshark gives away is read once from `tshark -G decodes` and cached on disk per b
 
 from __future__ import annotations
 
-import hashlib
-import os
 import subprocess
 from functools import lru_cache
-from pathlib import Path
+from typing import Any
 
 from analyzer.ingest.tshark import Tshark
+from analyzer.ingest.tshark_cache import cached
 
 # Port owners that stay: HTTP carries the upgrade, TLS wss://, WebSocket itself, and SOCKS
 # and HTTP/2 tunnel them. The ports of every other owner are read as HTTP (`foreign_ports`).
@@ -35,35 +34,29 @@ def foreign_ports(tshark: Tshark) -> tuple[int, ...]:
 
 @lru_cache(maxsize=4)
 def _port_owners(tshark: Tshark) -> list[tuple[str, str]]:
-    """(port, dissector) pairs of `tshark -G decodes` (~0.7 s), cached per binary on disk.
+    """(port, dissector) pairs of `tshark -G decodes` (0.2-0.7 s), cached per binary on disk.
 
     A tshark that cannot list them gets no override: the ports then behave as before.
     """
-    stat = os.stat(tshark.path)
-    key = f"{tshark.path}|{stat.st_size}|{stat.st_mtime_ns}|{tshark.version_text}"
-    cache_dir = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wsdoctor"
-    cache = cache_dir / f"tcp-ports-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
-    try:
-        return _tcp_port_rows(cache.read_text())
-    except OSError:
-        pass
+    return cached(tshark.path, "tcp-ports", lambda: _ask_port_owners(tshark), _owner_pairs)
+
+
+def _ask_port_owners(tshark: Tshark) -> list[tuple[str, str]]:
+    """The tcp.port rows of `tshark -G decodes`; none when tshark cannot list them."""
     try:
         out = subprocess.run(
             [tshark.path, "-G", "decodes"], capture_output=True, text=True, timeout=60
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
-    owners = _tcp_port_rows(out)
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        partial = cache.with_name(f"{cache.name}.{os.getpid()}")
-        partial.write_text("".join(f"tcp.port\t{port}\t{owner}\n" for port, owner in owners))
-        partial.replace(cache)
-    except OSError:
-        pass  # an unwritable cache only costs the next run the same 0.7 s
-    return owners
-
-
-def _tcp_port_rows(text: str) -> list[tuple[str, str]]:
-    rows = (line.split("\t") for line in text.splitlines())
+    rows = (line.split("\t") for line in out.splitlines())
     return sorted({(r[1], r[2]) for r in rows if len(r) == 3 and r[0] == "tcp.port"})
+
+
+def _owner_pairs(data: Any) -> list[tuple[str, str]]:
+    """The cached JSON list of [port, dissector] back as pairs; raises on any other shape
+    and on an empty list (a tshark that could not answer is asked again next run)."""
+    pairs = [(str(int(port)), str(owner)) for port, owner in data]
+    if not pairs:
+        raise ValueError("no port owners")
+    return pairs
