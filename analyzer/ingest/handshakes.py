@@ -1,12 +1,17 @@
 """HTTP upgrade requests and their responses -> one handshake row per TCP stream.
 
-There is one upgrade per WebSocket connection, so headers are parsed in Python per
-handshake (a few rows), not per packet. Everything that can carry a credential is
-redacted here, at ingestion, so no later stage can leak it by accident.
+Built column by column over every request at once: with thousands of connections a
+Python pass per request (its headers split, looked up and redacted one by one) cost
+seconds. What stays in Python runs once per distinct value (a header name, a URI, a
+subprotocol list) or is cheap per row (the accept key's SHA-1). Everything that can carry
+a credential is redacted here, at ingestion, so no later stage can leak it by accident.
+`request_header_fields` / `response_header_fields` describe one handshake the same way
+for HAR files (analyzer/ingest/har_handshake.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -14,9 +19,35 @@ import polars as pl
 
 from analyzer import redact
 from analyzer.protocol import accept_key
-from analyzer.schema import HANDSHAKES
+from analyzer.schema import HANDSHAKES, HEADER
 
 BODY_PREVIEW = 300
+# Python's whitespace (str.strip, str.isspace): Unicode White_Space plus the four
+# information separators U+001C-U+001F, which polars' strip_chars() alone keeps.
+PY_WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+PY_WHITESPACE += "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+# HANDSHAKES column -> the request or response header it holds (`request_header_fields`,
+# `response_header_fields`).
+REQUEST_HEADERS = {
+    "host": "host",
+    "origin": "origin",
+    "user_agent": "user-agent",
+    "upgrade_header": "upgrade",
+    "connection_header": "connection",
+    "ws_version": "sec-websocket-version",
+    "ws_key": "sec-websocket-key",
+    "extensions_offered": "sec-websocket-extensions",
+}
+RESPONSE_HEADERS = {
+    "subprotocol_accepted": "sec-websocket-protocol",
+    "extensions_accepted": "sec-websocket-extensions",
+    "accept": "sec-websocket-accept",
+    "server_software": "server",
+    "via": "via",
+    "dg_request_id": "dg-request-id",
+    "dg_error": "dg-error",
+}
+OFFERED = "sec-websocket-protocol"
 
 
 def _headers(lines: list[str] | None) -> list[tuple[str, str]]:
@@ -32,11 +63,6 @@ def _headers(lines: list[str] | None) -> list[tuple[str, str]]:
 def get_header(headers: list[tuple[str, str]], name: str) -> str | None:
     wanted = name.lower()
     return next((v for n, v in headers if n.lower() == wanted), None)
-
-
-def _is_attempt(method: str | None, headers: list[tuple[str, str]], status: int | None) -> bool:
-    upgrade = (get_header(headers, "upgrade") or "").lower()
-    return method == "CONNECT" or "websocket" in upgrade or status == 101
 
 
 def handshake_rows(packets: pl.DataFrame) -> pl.DataFrame:
@@ -66,16 +92,154 @@ def handshake_rows(packets: pl.DataFrame) -> pl.DataFrame:
         "http_body",
     )
     answers = responses.drop("stream", "src", "dst")
-    joined = requests.join(answers, on=["input", "frame_no"], how="left")
-    by_stream: dict[tuple[int, int], list[dict[str, Any]]] = {}
-    for row in joined.sort("input", "frame_no").iter_rows(named=True):
-        by_stream.setdefault((row["input"], row["stream"]), []).append(row)
-    rows = [r for reqs in by_stream.values() if (r := _stream_handshake(reqs))]
-    rows += _lone_upgrades(responses, {(r["input"], r["stream"]) for r in rows})
-    return pl.DataFrame(rows, schema=HANDSHAKES.polars) if rows else HANDSHAKES.empty()
+    joined = requests.join(
+        answers, on=["input", "frame_no"], how="left", maintain_order="left"
+    ).sort("input", "frame_no")
+    chosen = _chosen(joined.with_row_index("row"))
+    requested = _request_columns(chosen)
+    keyed = chosen.join(
+        requested.select("row", "ws_key"), on="row", how="left", maintain_order="left"
+    )
+    rows = requested.join(_response_columns(keyed), on="row", how="left", maintain_order="left")
+    return pl.concat([_conformed(rows), _conformed(_lone_upgrades(responses, rows))])
 
 
-def _lone_upgrades(responses: pl.DataFrame, known: set[tuple[int, int]]) -> list[dict[str, Any]]:
+def _chosen(joined: pl.DataFrame) -> pl.DataFrame:
+    """Per stream with an upgrade attempt (an Upgrade: websocket, a 101, or a CONNECT),
+    in the order of each stream's first request: the request that tells the handshake
+    (the upgrade answered 101, else the last upgrade, else the last CONNECT) with its
+    answer, how many upgrades were tried, and the last CONNECT's target and answer."""
+    upgrade = _first_values(_header_table(joined, "http_req_headers"), {"upgrade": "upgrade"})
+    websocket = _per_value(upgrade["upgrade"], lambda v: "websocket" in v.lower(), pl.Boolean)
+    joined = joined.join(
+        upgrade.with_columns(websocket=websocket), on="row", how="left", maintain_order="left"
+    )
+    connect = pl.col("http_method") == "CONNECT"
+    attempt = connect | pl.col("websocket").fill_null(False) | (pl.col("http_status") == 101)
+    upgrade_try = attempt & ~connect
+    picks = (
+        joined.group_by("input", "stream", maintain_order=True)
+        .agg(
+            pl.coalesce(
+                pl.col("row").filter(upgrade_try & (pl.col("http_status") == 101)).first(),
+                pl.col("row").filter(upgrade_try).last(),
+                pl.col("row").filter(attempt).last(),
+            ).alias("row"),
+            upgrade_try.sum().cast(pl.Int64).alias("upgrade_attempts"),
+            pl.col("http_uri").filter(connect).last().alias("connect_target"),
+            pl.col("http_status").filter(connect).last().alias("connect_status"),
+        )
+        .filter(pl.col("row").is_not_null())
+    )
+    return picks.drop("input", "stream").join(
+        joined.drop("upgrade", "websocket"), on="row", how="left", maintain_order="left"
+    )
+
+
+def _request_columns(req: pl.DataFrame) -> pl.DataFrame:
+    """The request's HANDSHAKES columns (as `request_header_fields` gives them)."""
+    headers = _header_table(req, "http_req_headers")
+    named = _first_values(headers, REQUEST_HEADERS | {"offered": OFFERED})
+    offered = _per_value(named["offered"].fill_null(""), redact.subprotocols, pl.List(pl.String))
+    seen: dict[tuple[str, str | None], tuple[str, list[tuple[str, str]], str]] = {}
+    uris = [
+        seen.get((m, u)) or seen.setdefault((m, u), _uri_fields(m, u))
+        for m, u in req.select("http_method", "http_uri").iter_rows()
+    ]
+    return (
+        req.select(
+            "row",
+            "input",
+            "stream",
+            pl.col("frame_no").alias("request_frame"),
+            pl.col("ts").alias("request_time"),
+            pl.col("src").alias("client"),
+            pl.col("dst").alias("server"),
+            pl.col("http_method").alias("method"),
+            pl.Series("path", [u[0] for u in uris], pl.String),
+            _query_lists([u[1] for u in uris]),
+            pl.Series("uri", [u[2] for u in uris], pl.String),
+            "upgrade_attempts",
+            "connect_target",
+            "connect_status",
+        )
+        .join(
+            _redacted_lists(headers, "request_headers"), on="row", how="left", maintain_order="left"
+        )
+        .join(
+            named.with_columns(subprotocols_offered=offered),
+            on="row",
+            how="left",
+            maintain_order="left",
+        )
+        .with_columns(
+            pl.col("request_headers").fill_null(pl.lit([], dtype=HEADER)),
+            pl.col("subprotocols_offered").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+        )
+    )
+
+
+def _uri_fields(method: str, uri: str | None) -> tuple[str, list[tuple[str, str]], str]:
+    """Path, redacted query parameters and redacted URI of a request."""
+    uri = uri or ""
+    # A CONNECT target is authority-form (host:port, RFC 9110 §9.3.6), not a URL.
+    split = urlsplit("" if method == "CONNECT" else uri)
+    query = [(k, redact.query_value(k, v)) for k, v in parse_qsl(split.query, True)]
+    path = split.path or uri
+    return path, query, _redacted_uri(path, query)
+
+
+def _query_lists(queries: list[list[tuple[str, str]]]) -> pl.Series:
+    """[{name, value}] per row, built as one long table (a Series of nested dicts costs a
+    conversion per row)."""
+    long = pl.DataFrame(
+        [(i, k, v) for i, query in enumerate(queries) for k, v in query],
+        schema={"i": pl.Int64, "name": pl.String, "value": pl.String},
+        orient="row",
+    )
+    lists = long.group_by("i").agg(pl.struct("name", "value").alias("query"))
+    rows = pl.DataFrame({"i": range(len(queries))}, schema={"i": pl.Int64})
+    joined = rows.join(lists, on="i", how="left", maintain_order="left")
+    return joined["query"].fill_null(pl.lit([], dtype=HEADER)).cast(HEADER)
+
+
+def _response_columns(rows: pl.DataFrame) -> pl.DataFrame:
+    """A response's HANDSHAKES columns (as `response_header_fields` gives them), keyed by
+    `row`; `rows` has the request's Sec-WebSocket-Key as `ws_key` when it was seen."""
+    headers = _header_table(rows, "http_resp_headers")
+    named = _first_values(headers, RESPONSE_HEADERS)
+    keys = rows.select("row", "ws_key", "http_body").join(
+        named, on="row", how="left", maintain_order="left"
+    )
+    valid = [
+        (accept == accept_key(key)) if (accept and key) else None
+        for accept, key in zip(keys["accept"], keys["ws_key"], strict=True)
+    ]
+    body = [redact.free_text(str(b)[:BODY_PREVIEW]) if b else None for b in keys["http_body"]]
+    return (
+        rows.select(
+            "row",
+            "response_frame",
+            "response_time",
+            pl.col("http_status").alias("status"),
+            pl.col("http_phrase").alias("reason"),
+        )
+        .join(
+            _redacted_lists(headers, "response_headers"),
+            on="row",
+            how="left",
+            maintain_order="left",
+        )
+        .with_columns(pl.col("response_headers").fill_null(pl.lit([], dtype=HEADER)))
+        .join(named, on="row", how="left", maintain_order="left")
+        .with_columns(
+            accept_valid=pl.Series(valid, dtype=pl.Boolean),
+            body_preview=pl.Series(body, dtype=pl.String),
+        )
+    )
+
+
+def _lone_upgrades(responses: pl.DataFrame, known: pl.DataFrame) -> pl.DataFrame:
     """A 101 on a connection where no upgrade request was seen (a capture of the server's
     packets only, or one that starts between request and response) is still a WebSocket
     session: what its response says is known, the request is not. The receiver of the 101
@@ -84,52 +248,128 @@ def _lone_upgrades(responses: pl.DataFrame, known: set[tuple[int, int]]) -> list
         responses.filter(pl.col("http_status") == 101)
         .sort("input", "response_frame")
         .unique(["input", "stream"], keep="first", maintain_order=True)
+        .join(known.select("input", "stream"), on=["input", "stream"], how="anti")
+        .with_columns(ws_key=pl.lit(None, pl.String))
+        .with_row_index("row")
     )
-    rows = []
-    for r in lone.iter_rows(named=True):
-        if (r["input"], r["stream"]) in known:
-            continue
-        row = dict.fromkeys(HANDSHAKES.polars, None) | _response_fields(r, None)
-        rows.append(row | {"input": r["input"], "stream": r["stream"], "client": r["dst"],
-                           "server": r["src"], "upgrade_attempts": 0})  # fmt: skip
-    return rows
+    return lone.select(
+        "row",
+        "input",
+        "stream",
+        pl.col("dst").alias("client"),
+        pl.col("src").alias("server"),
+        upgrade_attempts=pl.lit(0, pl.Int64),
+    ).join(_response_columns(lone), on="row", how="left", maintain_order="left")
 
 
-def _stream_handshake(requests: list[dict[str, Any]]) -> dict[str, Any] | None:
-    parsed = [(r, _headers(r["http_req_headers"])) for r in requests]
-    attempts = [(r, h) for r, h in parsed if _is_attempt(r["http_method"], h, r["http_status"])]
-    if not attempts:
-        return None
-    upgrades = [(r, h) for r, h in attempts if r["http_method"] != "CONNECT"]
-    connects = [r for r, _ in attempts if r["http_method"] == "CONNECT"]
-    chosen = next((a for a in upgrades if a[0]["http_status"] == 101), None)
-    req, headers = chosen or (upgrades[-1] if upgrades else attempts[-1])
-    row = _request_fields(req, headers)
-    row |= _response_fields(req, row["ws_key"])
-    row["upgrade_attempts"] = len(upgrades)
-    row["connect_target"] = connects[-1]["http_uri"] if connects else None
-    row["connect_status"] = connects[-1]["http_status"] if connects else None
-    return row
+def _conformed(rows: pl.DataFrame) -> pl.DataFrame:
+    """The HANDSHAKES columns, in order and type; the ones a row cannot know are null."""
+    missing = [pl.lit(None).alias(c) for c in HANDSHAKES.columns if c not in rows.columns]
+    return HANDSHAKES.conform(rows.with_columns(missing))
 
 
-def _request_fields(req: dict[str, Any], headers: list[tuple[str, str]]) -> dict[str, Any]:
-    uri = req["http_uri"] or ""
-    # A CONNECT target is authority-form (host:port, RFC 9110 §9.3.6), not a URL.
-    split = urlsplit("" if req["http_method"] == "CONNECT" else uri)
-    query = [(k, redact.query_value(k, v)) for k, v in parse_qsl(split.query, True)]
-    return {
-        "input": req["input"],
-        "stream": req["stream"],
-        "request_frame": req["frame_no"],
-        "request_time": req["ts"],
-        "client": req["src"],
-        "server": req["dst"],
-        "method": req["http_method"],
-        "path": split.path or uri,
-        "query": [{"name": k, "value": v} for k, v in query],
-        "uri": _redacted_uri(split.path or uri, query),
-        **request_header_fields(headers),
+def _header_table(rows: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Each row's header lines as (row, name, lname, value), in order, split like
+    `_headers`: tshark's literal `\\r\\n` dropped, at the first colon, both sides stripped."""
+    line = pl.col("line").str.strip_suffix("\\r\\n").str.strip_suffix("\\n")
+    parts = line.str.splitn(":", 2)
+    table = (
+        rows.select("row", pl.col(column).alias("line"))
+        .explode("line")
+        .filter(pl.col("line").is_not_null())
+        .select(
+            "row",
+            parts.struct.field("field_0").str.strip_chars(PY_WHITESPACE).alias("name"),
+            parts.struct.field("field_1").str.strip_chars(PY_WHITESPACE).alias("value"),
+        )
+        .filter(pl.col("value").is_not_null())
+    )
+    return table.with_columns(lname=_per_value(table["name"], str.lower))
+
+
+def _first_values(headers: pl.DataFrame, wanted: dict[str, str]) -> pl.DataFrame:
+    """Per row, the value of the first header of each wanted name (`get_header`), in a
+    column named by `wanted`'s keys; rows without any of them are left out."""
+    first = headers.filter(pl.col("lname").is_in(list(wanted.values()))).unique(
+        ["row", "lname"], keep="first", maintain_order=True
+    )
+    out = first.select("row").unique(maintain_order=True)
+    for column, name in wanted.items():
+        values = first.filter(pl.col("lname") == name).select("row", pl.col("value").alias(column))
+        out = out.join(values, on="row", how="left", maintain_order="left")
+    return out
+
+
+def _redacted_lists(headers: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Per row, its headers as [{name, value}] with values redacted (`redacted`)."""
+    redacted = headers.with_columns(_redacted_values(headers))
+    pairs = pl.struct("name", "value").alias(column)
+    return redacted.group_by("row", maintain_order=True).agg(pairs)
+
+
+def _redacted_values(headers: pl.DataFrame) -> pl.Series:
+    """`redact.header_value` of every header: credentials by name masked, other values
+    by polars' form of the text pattern where both regex engines read them alike
+    (printable ASCII), the rest (subprotocol lists, other text) by `header_value` itself,
+    once per distinct name and value."""
+    if not redact.active():
+        return headers["value"]
+    kind = _per_value(headers["name"], _name_kind)
+    value = pl.col("value")
+    mask = (
+        pl.when(value == "")
+        .then(value)
+        .otherwise(value.str.slice(0, redact.KEEP) + redact.REDACTED)
+    )
+    scheme, secret = (
+        value.str.splitn(" ", 2).struct.field("field_0"),
+        value.str.splitn(" ", 2).struct.field("field_1"),
+    )
+    auth = (
+        pl.when(secret.is_not_null() & (secret != ""))
+        .then(scheme + " " + secret.str.slice(0, redact.KEEP) + redact.REDACTED)
+        .otherwise(mask)
+    )
+    plain = (pl.col("kind") == "text") & value.str.contains(r"^[ -~]*$")
+    vector = (
+        pl.when(pl.col("kind") == "secret")
+        .then(mask)
+        .when(pl.col("kind") == "auth")
+        .then(auth)
+        .when(plain)
+        .then(redact.text_expr(value))
+    )
+    done = headers.with_columns(kind=kind).select(vector.alias("done"), "name", "value")
+    rest = done.filter(pl.col("done").is_null()).unique(["name", "value"])
+    fallback = {
+        (n, v): redact.header_value(n, v) for n, v in rest.select("name", "value").iter_rows()
     }
+    return pl.Series(
+        "value",
+        [d if d is not None else fallback[(n, v)] for d, n, v in done.iter_rows()],
+        pl.String,
+    )
+
+
+def _name_kind(name: str) -> str:
+    """How `redact.header_value` treats a header of this name."""
+    lname = name.strip().lower()
+    if redact.secret_name(lname):
+        return "auth" if lname.endswith("authorization") else "secret"
+    return "subprotocol" if lname == "sec-websocket-protocol" else "text"
+
+
+def _per_value(values: pl.Series, fn: Callable[[Any], Any], dtype: Any = pl.String) -> pl.Series:
+    """`fn` of each value, computed once per distinct value (nulls stay null)."""
+    distinct = values.drop_nulls().unique()
+    results = pl.Series("result", [fn(v) for v in distinct.to_list()], dtype)
+    mapping = pl.DataFrame([distinct.rename("value"), results])
+    looked_up = (
+        values.rename("value")
+        .to_frame()
+        .join(mapping, on="value", how="left", maintain_order="left")
+    )
+    return looked_up["result"].rename(values.name)
 
 
 def request_header_fields(headers: list[tuple[str, str]]) -> dict[str, Any]:
