@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -21,6 +22,7 @@ from analyzer.ingest import tshark, tshark_argv, tshark_run
 from analyzer.ingest.frames import small_binary_packets
 from analyzer.ingest.packets import (
     attach_payloads,
+    merge_spans,
     normalise,
     payload_rows,
     stream_spans,
@@ -52,14 +54,25 @@ class Dissected:
 def dissect(job: Dissection, on_progress: Callable[[int, int], None] | None = None) -> Dissected:
     binary = _here(job.binary)
     argv = tshark_argv.fields_command(job.path, job.keylog, binary)
-    raw, run = tshark_run.read_packets(argv, on_progress)
-    socks = raw["socks"].is_not_null().any()
-    every, timeless = timed(normalise(raw, job.index))
-    del raw
-    spans = stream_spans(every)
-    packets, recovered = _recover_streams(worth_a_row(every), job, binary)
+    blocks, run = tshark_run.stream_packets(argv, partial(_block, job.index), on_progress)
+    rows, spans, timeless, socks = zip(*blocks, strict=True) if blocks else ((), (), (), ())
+    packets = pl.concat(rows) if rows else _no_rows(job.index)
+    spans = merge_spans(pl.concat(spans)) if spans else stream_spans(packets)
+    packets, recovered = _recover_streams(packets, job, binary)
     packets = _binary_payloads(packets, job, binary, recovered)
-    return Dissected(packets, spans, timeless, run.returncode, run.stderr_lines, socks)
+    return Dissected(packets, spans, sum(timeless), run.returncode, run.stderr_lines, any(socks))
+
+
+def _block(index: int, raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int, bool]:
+    """One block of tshark's rows, as soon as it is parsed: typed, its connections' spans
+    taken, pure ACKs dropped, so the run never holds every packet's row at once."""
+    every, timeless = timed(normalise(raw, index))
+    socks = raw["socks"].is_not_null().any()
+    return worth_a_row(every), stream_spans(every), timeless, socks
+
+
+def _no_rows(index: int) -> pl.DataFrame:
+    return worth_a_row(normalise(tshark_run.empty_packets(list(tshark_argv.FIELDS)), index))
 
 
 def _here(binary: tshark.Tshark) -> tshark.Tshark:

@@ -135,6 +135,16 @@ def stream_spans(packets: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def merge_spans(spans: pl.DataFrame) -> pl.DataFrame:
+    """Spans taken block by block (a connection can cross blocks) -> one per connection."""
+    return spans.group_by("input", "stream").agg(
+        pl.col("start").min(),
+        pl.col("end").max(),
+        pl.col("first_frame").min(),
+        pl.col("last_frame").max(),
+    )
+
+
 def payload_rows(raw: pl.DataFrame) -> pl.DataFrame:
     """The payload pass's rows (frame.number, data.data) -> frame_no, list of hex payloads."""
     return raw.select(

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -27,7 +28,8 @@ from analyzer.errors import InputError
 from analyzer.ingest.tshark import INSTALL_HINT, Tshark
 from analyzer.ingest.tshark_argv import FIELDS
 
-CHUNK_BYTES = 16 << 20
+T = TypeVar("T")
+CHUNK_BYTES = 8 << 20
 # Every dissection running in this process, so a run that fails elsewhere (a rule pack
 # with a typo, found while tshark works) can stop them rather than wait for them.
 _RUNNING: set[subprocess.Popen[bytes]] = set()
@@ -102,10 +104,24 @@ def read_packets(
     on_progress: Callable[[int, int], None] | None = None,
     columns: list[str] | None = None,
 ) -> tuple[pl.DataFrame, RunResult]:
-    """Run tshark and parse its output, chunk by chunk, into one all-String DataFrame.
+    """Run tshark and parse its output into one all-String DataFrame.
 
     `columns` names the `-e` fields of argv in order (default: FIELDS).
     """
+    names = columns or list(FIELDS)
+    blocks, run = stream_packets(argv, lambda block: block, on_progress, names)
+    return (pl.concat(blocks) if blocks else empty_packets(names)), run
+
+
+def stream_packets(
+    argv: list[str],
+    each: Callable[[pl.DataFrame], T],
+    on_progress: Callable[[int, int], None] | None = None,
+    columns: list[str] | None = None,
+) -> tuple[list[T], RunResult]:
+    """Run tshark and hand its output to `each` block by block (all-String DataFrames of
+    CHUNK_BYTES of text) while tshark is still running: the blocks' work overlaps the
+    dissection, and only what `each` keeps stays in memory."""
     names = columns or list(FIELDS)
     try:
         proc = subprocess.Popen(
@@ -124,13 +140,12 @@ def read_packets(
     )
     err_thread.start()
     try:
-        frames = [_parse_chunk(chunk, names) for chunk in _chunks(proc, on_progress)]
+        kept = [each(_parse_chunk(chunk, names)) for chunk in _chunks(proc, on_progress)]
     finally:
         proc.wait()
         _RUNNING.discard(proc)
     err_thread.join()
-    table = pl.concat(frames) if frames else _empty_packets(names)
-    return table, RunResult(proc.returncode, stderr_lines)
+    return kept, RunResult(proc.returncode, stderr_lines)
 
 
 @contextmanager
@@ -213,5 +228,5 @@ def _parse_chunk(chunk: bytes, names: list[str]) -> pl.DataFrame:
     )
 
 
-def _empty_packets(names: list[str]) -> pl.DataFrame:
+def empty_packets(names: list[str]) -> pl.DataFrame:
     return pl.DataFrame(schema=dict.fromkeys(names, pl.String))
