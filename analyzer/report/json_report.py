@@ -6,12 +6,12 @@ published as a JSON Schema in `report.schema.json`.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, Final, cast
 
 from analyzer import __version__
 from analyzer.pipeline import Analysis
+from analyzer.report import json_text
 from analyzer.report.json_types import (
     CaptureFacts,
     CaptureFile,
@@ -81,4 +81,5 @@ def report(result: Analysis) -> Report:
 
 
 def render(result: Analysis) -> str:
-    return json.dumps(report(result), indent=2, ensure_ascii=False) + "\n"
+    """The report as `json.dumps(indent=2, ensure_ascii=False)` writes it (json_text)."""
+    return json_text.dumps(report(result)) + "\n"
