@@ -96,13 +96,33 @@ def params_used(node: Any) -> set[str]:
 
 
 def aggregate_columns(agg: Aggregate, table: pl.DataFrame, params: dict[str, Any]) -> pl.DataFrame:
-    """Per-session count / first / last of the rows an aggregate leaf selects."""
-    rows = table if agg.where is None else table.filter(compile_condition(agg.where, params))
-    a = agg.alias
-    return rows.group_by("session").agg(
-        pl.len().alias(f"{a}_count"),
-        pl.col("frame").min().alias(f"{a}_first_frame"),
-        pl.col("time").min().alias(f"{a}_first_time"),
-        pl.col("frame").max().alias(f"{a}_last_frame"),
-        pl.col("time").max().alias(f"{a}_last_time"),
+    """Per-session count / first / last of the rows an aggregate leaf selects (the sessions
+    with none are left out)."""
+    return (
+        table.group_by("session").agg(aggregate_exprs(agg, params)).drop_nulls(f"{agg.alias}_count")
     )
+
+
+def aggregate_exprs(
+    agg: Aggregate, params: dict[str, Any], names: Mapping[str, str] | None = None
+) -> list[pl.Expr]:
+    """An aggregate leaf's columns as expressions over one session's rows of its table, so
+    the selections of every rule are computed in one `group_by` of that table: the count
+    of the rows it selects (null when none, as for a session without rows), and the
+    first / last frame and time among them. `names`: the column each AGG_COLUMNS key is
+    written to (default `{alias}_{key}`)."""
+    picked = compile_condition(agg.where, params) if agg.where is not None else None
+
+    def rows(column: str) -> pl.Expr:
+        return pl.col(column) if picked is None else pl.col(column).filter(picked)
+
+    count = pl.len() if picked is None else rows("session").len()
+    columns = {
+        "count": pl.when(count > 0).then(count),
+        "first_frame": rows("frame").min(),
+        "first_time": rows("time").min(),
+        "last_frame": rows("frame").max(),
+        "last_time": rows("time").max(),
+    }
+    names = names or {c: f"{agg.alias}_{c}" for c in columns}
+    return [columns[c].alias(name) for c, name in names.items()]

@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 
 from analyzer.rules import precedence
-from analyzer.rules.compiler import aggregate_columns, compile_condition, params_used
+from analyzer.rules.compiler import aggregate_exprs, compile_condition, params_used
 from analyzer.rules.condition import AGG_COLUMNS, Aggregate
 from analyzer.rules.model import Rule
 from analyzer.rules.sandbox import RenderError
@@ -37,9 +37,10 @@ def own_columns(rule: Rule) -> dict[str, str]:
 def with_aggregates(
     rules: Iterable[Rule], sessions: pl.DataFrame, tables: dict[str, pl.DataFrame]
 ) -> pl.DataFrame:
-    """Every rule's aggregate columns joined under the rule's id (`own_columns`). A
-    selection several rules make alike is computed once. A column the session table
-    already has under the plain name (a test's hand-written row) is taken as given."""
+    """Every rule's aggregate columns joined under the rule's id (`own_columns`): one
+    `group_by` per table for all the selections on it. A selection several rules make
+    alike is computed once. A column the session table already has under the plain name
+    (a test's hand-written row) is taken as given."""
     # what a selection is (table, where, the params it reads) -> (it, its params, columns)
     wanted: dict[str, tuple[Aggregate, dict[str, Any], list[tuple[str, str]]]] = {}
     given = []
@@ -54,11 +55,20 @@ def with_aggregates(
                 else:
                     wanted.setdefault(key, (agg, rule.params, []))[2].append((c, own))
     out = sessions.with_columns(given) if given else sessions
+    by_table: dict[str, list[pl.Expr]] = {}
+    copies = []  # the same selection made by another rule: the first rule's column
     for agg, params, names in wanted.values():
-        cols = aggregate_columns(agg, tables[agg.table], params)
-        renamed = (pl.col(f"{agg.alias}_{c}").alias(own) for c, own in names)
-        out = out.join(cols.select(pl.col("session").alias("id"), *renamed), on="id", how="left")
-    return out
+        first: dict[str, str] = {}
+        for c, own in names:
+            if c in first:
+                copies.append(pl.col(first[c]).alias(own))
+            else:
+                first[c] = own
+        by_table.setdefault(agg.table, []).extend(aggregate_exprs(agg, params, first))
+    for table, exprs in by_table.items():
+        cols = tables[table].group_by("session").agg(exprs).rename({"session": "id"})
+        out = out.join(cols, on="id", how="left", maintain_order="left")
+    return out.with_columns(copies) if copies else out
 
 
 def match(rules: list[Rule], sessions: pl.DataFrame) -> pl.DataFrame:
