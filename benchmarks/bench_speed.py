@@ -24,7 +24,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_engine import Row, extrapolate, packet_count, pyshark_row, run_rounds, tshark_argv
+from bench_engine import (
+    Row,
+    extrapolate,
+    packet_count,
+    process_tree,
+    pyshark_row,
+    read_status,
+    run_rounds,
+    tshark_argv,
+)
 from dask_cluster import LOG, DaskCluster
 from speed_table import Bar, CaptureResult, print_legend, print_markdown, print_text
 
@@ -185,7 +194,15 @@ def maybe_cluster(args: argparse.Namespace) -> Iterator[DaskCluster | None]:
         except Exception as exc:
             print(f"dask cluster did not start ({exc}); see {LOG}", file=sys.stderr)
             cluster = None
+        if cluster:
+            print(f"dask cluster at {cluster.address}, idle: {tree_mib(cluster.pids):.0f} MiB")
         yield cluster
+
+
+def tree_mib(roots: tuple[int, ...]) -> float:
+    """The summed VmRSS of these processes and their descendants right now."""
+    pids = (pid for root in roots for pid in process_tree(root))
+    return sum(status[1] for status in map(read_status, pids) if status) / 1024
 
 
 def revision() -> str:

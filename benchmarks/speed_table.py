@@ -136,7 +136,8 @@ what is measured (each line a subprocess run {repeats}x per capture, round-robin
                  [--jobs 1 | nothing | --scheduler tcp://127.0.0.1:P].
   --scheduler    a real `dask scheduler` and two `dask worker --nworkers 1 --nthreads 1`
                  on 127.0.0.1, started before the first capture; its peak memory sums
-                 the scheduler's and workers' trees (idle ones included) with analyze's.
+                 the scheduler's and workers' trees with analyze's, so it includes the
+                 idle cluster's footprint printed when the cluster started.
   pyshark        FileCapture(keep_packets=False) over the first {pyshark_packets} packets,
                  extrapolated to the whole capture (computed, not run; no memory).
   wall s         spawn to reap, median of the runs listed under `runs s`.
