@@ -33,6 +33,9 @@ INT64_MAX = (1 << 63) - 1
 _JSON_TYPE = r'^\s*\{.*?"type"\s*:\s*"([^"\\]{1,64})"'
 _PRINTABLE_HEX = r"^(?:[2-6][0-9a-fA-F]|7[0-9a-eA-E]|09|0[aAdD])$"
 _PACKET = ["input", "frame_no"]
+# A frame's packet as one sorted number (the frames of a packet are adjacent rows): the
+# windows over a packet group by it far faster than by (input, frame_no).
+_PKT = "_pkt"
 _HEADER = ("ws_fin", "ws_rsv", "ws_opcode", "ws_mask", "ws_len7")
 # Per-packet fields that only some frames carry: matched to frames by rank, never exploded.
 _OPTIONAL = ("ws_len16", "ws_len64", "ws_close_code", "ws_close_reason", "ws_text", "ws_binary")
@@ -41,11 +44,11 @@ _CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 def _rank(condition: pl.Expr) -> pl.Expr:
     """0-based rank of this frame among the frames of its packet that satisfy `condition`."""
-    return (condition.cast(pl.Int32).cum_sum().over("input", "frame_no") - 1).cast(pl.Int32)
+    return (condition.cast(pl.Int32).cum_sum().over(_PKT) - 1).cast(pl.Int32)
 
 
 def _count(condition: pl.Expr) -> pl.Expr:
-    return condition.cast(pl.Int32).sum().over("input", "frame_no")
+    return condition.cast(pl.Int32).sum().over(_PKT)
 
 
 def small_binary_packets(packets: pl.DataFrame) -> pl.DataFrame:
@@ -89,7 +92,9 @@ def explode_frames(packets: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     good = ws.filter(aligned)
     frames = (
         good.select(*_PACKET, "ts", "stream", "src", "dst", *_HEADER, "ws_decompress_failed")
+        .with_row_index(_PKT)
         .explode(list(_HEADER))
+        .with_columns(pl.col(_PKT).set_sorted())
         .with_columns(
             (pl.col("ws_fin") == "1").alias("fin"),
             pl.col("ws_rsv")
@@ -168,12 +173,13 @@ def _values(extras: pl.DataFrame, column: str) -> pl.DataFrame:
     )
 
 
-def _joined(frames: pl.DataFrame, values: pl.DataFrame, condition: pl.Expr) -> pl.DataFrame:
+def _joined(
+    frames: pl.DataFrame, values: pl.DataFrame, condition: pl.Expr, counted: bool = True
+) -> pl.DataFrame:
     """The frames satisfying `condition` get the value of their rank (`_v`, `_n`, `_whole`)
-    and `_c`, the number of such frames in their packet."""
-    keyed = frames.with_columns(
-        pl.when(condition).then(_rank(condition)).alias("_r"), _count(condition).alias("_c")
-    )
+    and (when `counted`) `_c`, the number of such frames in their packet."""
+    count = [_count(condition).alias("_c")] if counted else []
+    keyed = frames.with_columns(pl.when(condition).then(_rank(condition)).alias("_r"), *count)
     return keyed.join(values, on=[*_PACKET, "_r"], how="left", maintain_order="left")
 
 
@@ -181,10 +187,12 @@ def _nth(
     frames: pl.DataFrame, values: pl.DataFrame, condition: pl.Expr, alias: str
 ) -> pl.DataFrame:
     """The k-th value goes to the k-th frame satisfying `condition` (fields that zip)."""
+    if values.height == 0:  # no packet has the field (no 64-bit length, no close code)
+        return frames.with_columns(pl.lit(None, values.schema["_v"]).alias(alias))
     return (
-        _joined(frames, values, condition)
+        _joined(frames, values, condition, counted=False)
         .with_columns(pl.col("_v").alias(alias))
-        .drop("_r", "_c", "_v", "_n", "_whole")
+        .drop("_r", "_v", "_n", "_whole")
     )
 
 
