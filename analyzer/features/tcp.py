@@ -98,6 +98,10 @@ def _payload_gaps(packets: pl.DataFrame, name: str, is_client: bool) -> pl.DataF
 
 
 def _ip_id_before_rst(packets: pl.DataFrame) -> pl.DataFrame:
+    """Per session with an RST, the IP ID each side sent before its first RST (the others
+    have none: only their packets are sorted and windowed)."""
+    reset = packets.filter(pl.col("rst")).select("session").unique()
+    packets = packets.join(reset, on="session", how="semi")
     ordered = packets.sort("session", "frame_no").with_columns(
         pl.col("ip_id").shift(1).over("session", "from_client").alias("prev_ip_id")
     )
