@@ -11,21 +11,17 @@ for HAR files (analyzer/ingest/har_handshake.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import polars as pl
 
 from analyzer import redact
+from analyzer.ingest.header_table import first_values, header_table, per_value, redacted_lists
 from analyzer.protocol import accept_key
 from analyzer.schema import HANDSHAKES, HEADER
 
 BODY_PREVIEW = 300
-# Python's whitespace (str.strip, str.isspace): Unicode White_Space plus the four
-# information separators U+001C-U+001F, which polars' strip_chars() alone keeps.
-PY_WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
-PY_WHITESPACE += "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 # HANDSHAKES column -> the request or response header it holds (`request_header_fields`,
 # `response_header_fields`).
 REQUEST_HEADERS = {
@@ -109,8 +105,8 @@ def _chosen(joined: pl.DataFrame) -> pl.DataFrame:
     in the order of each stream's first request: the request that tells the handshake
     (the upgrade answered 101, else the last upgrade, else the last CONNECT) with its
     answer, how many upgrades were tried, and the last CONNECT's target and answer."""
-    upgrade = _first_values(_header_table(joined, "http_req_headers"), {"upgrade": "upgrade"})
-    websocket = _per_value(upgrade["upgrade"], lambda v: "websocket" in v.lower(), pl.Boolean)
+    upgrade = first_values(header_table(joined, "http_req_headers"), {"upgrade": "upgrade"})
+    websocket = per_value(upgrade["upgrade"], lambda v: "websocket" in v.lower(), pl.Boolean)
     joined = joined.join(
         upgrade.with_columns(websocket=websocket), on="row", how="left", maintain_order="left"
     )
@@ -138,9 +134,9 @@ def _chosen(joined: pl.DataFrame) -> pl.DataFrame:
 
 def _request_columns(req: pl.DataFrame) -> pl.DataFrame:
     """The request's HANDSHAKES columns (as `request_header_fields` gives them)."""
-    headers = _header_table(req, "http_req_headers")
-    named = _first_values(headers, REQUEST_HEADERS | {"offered": OFFERED})
-    offered = _per_value(named["offered"].fill_null(""), redact.subprotocols, pl.List(pl.String))
+    headers = header_table(req, "http_req_headers")
+    named = first_values(headers, REQUEST_HEADERS | {"offered": OFFERED})
+    offered = per_value(named["offered"].fill_null(""), redact.subprotocols, pl.List(pl.String))
     seen: dict[tuple[str, str | None], tuple[str, list[tuple[str, str]], str]] = {}
     uris = [
         seen.get((m, u)) or seen.setdefault((m, u), _uri_fields(m, u))
@@ -164,7 +160,7 @@ def _request_columns(req: pl.DataFrame) -> pl.DataFrame:
             "connect_status",
         )
         .join(
-            _redacted_lists(headers, "request_headers"), on="row", how="left", maintain_order="left"
+            redacted_lists(headers, "request_headers"), on="row", how="left", maintain_order="left"
         )
         .join(
             named.with_columns(subprotocols_offered=offered),
@@ -206,8 +202,8 @@ def _query_lists(queries: list[list[tuple[str, str]]]) -> pl.Series:
 def _response_columns(rows: pl.DataFrame) -> pl.DataFrame:
     """A response's HANDSHAKES columns (as `response_header_fields` gives them), keyed by
     `row`; `rows` has the request's Sec-WebSocket-Key as `ws_key` when it was seen."""
-    headers = _header_table(rows, "http_resp_headers")
-    named = _first_values(headers, RESPONSE_HEADERS)
+    headers = header_table(rows, "http_resp_headers")
+    named = first_values(headers, RESPONSE_HEADERS)
     keys = rows.select("row", "ws_key", "http_body").join(
         named, on="row", how="left", maintain_order="left"
     )
@@ -225,7 +221,7 @@ def _response_columns(rows: pl.DataFrame) -> pl.DataFrame:
             pl.col("http_phrase").alias("reason"),
         )
         .join(
-            _redacted_lists(headers, "response_headers"),
+            redacted_lists(headers, "response_headers"),
             on="row",
             how="left",
             maintain_order="left",
@@ -266,110 +262,6 @@ def _conformed(rows: pl.DataFrame) -> pl.DataFrame:
     """The HANDSHAKES columns, in order and type; the ones a row cannot know are null."""
     missing = [pl.lit(None).alias(c) for c in HANDSHAKES.columns if c not in rows.columns]
     return HANDSHAKES.conform(rows.with_columns(missing))
-
-
-def _header_table(rows: pl.DataFrame, column: str) -> pl.DataFrame:
-    """Each row's header lines as (row, name, lname, value), in order, split like
-    `_headers`: tshark's literal `\\r\\n` dropped, at the first colon, both sides stripped."""
-    line = pl.col("line").str.strip_suffix("\\r\\n").str.strip_suffix("\\n")
-    parts = line.str.splitn(":", 2)
-    table = (
-        rows.select("row", pl.col(column).alias("line"))
-        .explode("line")
-        .filter(pl.col("line").is_not_null())
-        .select(
-            "row",
-            parts.struct.field("field_0").str.strip_chars(PY_WHITESPACE).alias("name"),
-            parts.struct.field("field_1").str.strip_chars(PY_WHITESPACE).alias("value"),
-        )
-        .filter(pl.col("value").is_not_null())
-    )
-    return table.with_columns(lname=_per_value(table["name"], str.lower))
-
-
-def _first_values(headers: pl.DataFrame, wanted: dict[str, str]) -> pl.DataFrame:
-    """Per row, the value of the first header of each wanted name (`get_header`), in a
-    column named by `wanted`'s keys; rows without any of them are left out."""
-    first = headers.filter(pl.col("lname").is_in(list(wanted.values()))).unique(
-        ["row", "lname"], keep="first", maintain_order=True
-    )
-    out = first.select("row").unique(maintain_order=True)
-    for column, name in wanted.items():
-        values = first.filter(pl.col("lname") == name).select("row", pl.col("value").alias(column))
-        out = out.join(values, on="row", how="left", maintain_order="left")
-    return out
-
-
-def _redacted_lists(headers: pl.DataFrame, column: str) -> pl.DataFrame:
-    """Per row, its headers as [{name, value}] with values redacted (`redacted`)."""
-    redacted = headers.with_columns(_redacted_values(headers))
-    pairs = pl.struct("name", "value").alias(column)
-    return redacted.group_by("row", maintain_order=True).agg(pairs)
-
-
-def _redacted_values(headers: pl.DataFrame) -> pl.Series:
-    """`redact.header_value` of every header: credentials by name masked, other values
-    by polars' form of the text pattern where both regex engines read them alike
-    (printable ASCII), the rest (subprotocol lists, other text) by `header_value` itself,
-    once per distinct name and value."""
-    if not redact.active():
-        return headers["value"]
-    kind = _per_value(headers["name"], _name_kind)
-    value = pl.col("value")
-    mask = (
-        pl.when(value == "")
-        .then(value)
-        .otherwise(value.str.slice(0, redact.KEEP) + redact.REDACTED)
-    )
-    scheme, secret = (
-        value.str.splitn(" ", 2).struct.field("field_0"),
-        value.str.splitn(" ", 2).struct.field("field_1"),
-    )
-    auth = (
-        pl.when(secret.is_not_null() & (secret != ""))
-        .then(scheme + " " + secret.str.slice(0, redact.KEEP) + redact.REDACTED)
-        .otherwise(mask)
-    )
-    plain = (pl.col("kind") == "text") & value.str.contains(r"^[ -~]*$")
-    vector = (
-        pl.when(pl.col("kind") == "secret")
-        .then(mask)
-        .when(pl.col("kind") == "auth")
-        .then(auth)
-        .when(plain)
-        .then(redact.text_expr(value))
-    )
-    done = headers.with_columns(kind=kind).select(vector.alias("done"), "name", "value")
-    rest = done.filter(pl.col("done").is_null()).unique(["name", "value"])
-    fallback = {
-        (n, v): redact.header_value(n, v) for n, v in rest.select("name", "value").iter_rows()
-    }
-    return pl.Series(
-        "value",
-        [d if d is not None else fallback[(n, v)] for d, n, v in done.iter_rows()],
-        pl.String,
-    )
-
-
-def _name_kind(name: str) -> str:
-    """How `redact.header_value` treats a header of this name."""
-    lname = name.strip().lower()
-    if redact.secret_name(lname):
-        return "auth" if lname.endswith("authorization") else "secret"
-    return "subprotocol" if lname == "sec-websocket-protocol" else "text"
-
-
-def _per_value(values: pl.Series, fn: Callable[[Any], Any], dtype: Any = pl.String) -> pl.Series:
-    """`fn` of each value, computed once per distinct value (nulls stay null)."""
-    distinct = values.drop_nulls().unique()
-    results = pl.Series("result", [fn(v) for v in distinct.to_list()], dtype)
-    mapping = pl.DataFrame([distinct.rename("value"), results])
-    looked_up = (
-        values.rename("value")
-        .to_frame()
-        .join(mapping, on="value", how="left", maintain_order="left")
-    )
-    return looked_up["result"].rename(values.name)
 
 
 def request_header_fields(headers: list[tuple[str, str]]) -> dict[str, Any]:

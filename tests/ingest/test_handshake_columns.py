@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyzer import redact
-from analyzer.ingest import handshakes
+from analyzer.ingest import handshakes, header_table
 
 NAMES = [
     "Authorization",
@@ -72,7 +72,7 @@ PIECES = [
 def test_header_values_are_redacted_as_header_value_does(headers: list) -> None:
     pairs = [(name, "".join(pieces)) for name, pieces in headers]
     table = pl.DataFrame(pairs, schema={"name": pl.String, "value": pl.String}, orient="row")
-    got = handshakes._redacted_values(table).to_list()
+    got = header_table.redacted_values(table).to_list()
     assert got == [redact.header_value(n, v) for n, v in pairs]
 
 
@@ -89,10 +89,10 @@ def test_header_lines_split_as_one_header_at_a_time() -> None:
         {"row": [0, 1], "lines": [lines, None]},
         schema={"row": pl.UInt32, "lines": pl.List(pl.String)},
     )
-    table = handshakes._header_table(rows, "lines")
+    table = header_table.header_table(rows, "lines")
     assert list(table.select("name", "value").iter_rows()) == handshakes._headers(lines)
 
 
 def test_python_whitespace_is_what_str_strip_removes() -> None:
     spaces = {chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()}
-    assert set(handshakes.PY_WHITESPACE) == spaces
+    assert set(header_table.PY_WHITESPACE) == spaces
