@@ -10,6 +10,7 @@ before int, bool before int), and anything it cannot write is a TypeError here t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from json.encoder import c_make_encoder, encode_basestring  # C functions, from _json
 from typing import Any
 
@@ -55,40 +56,37 @@ def _write_flat(container: Any, out: list[str], newline: str) -> bool:
 def _write_list(items: list[Any] | tuple[Any, ...], out: list[str], newline: str) -> None:
     if not items:
         out.append("[]")
-        return
-    if _write_flat(items, out, newline):
-        return
-    inner = newline + INDENT
-    separator = "[" + inner
-    for item in items:
-        scalar = _SCALARS.get(type(item))
-        if scalar is not None:  # most values: one piece of text, no call of _write
-            out.append(separator + scalar(item))
-        else:
-            out.append(separator)
-            _write(item, out, inner)
-        separator = "," + inner
-    out.append(newline + "]")
+    elif not _write_flat(items, out, newline):
+        _write_items((("", item) for item in items), out, newline, "[]")
 
 
 def _write_dict(mapping: dict[Any, Any], out: list[str], newline: str) -> None:
     if not mapping:
         out.append("{}")
-        return
-    if _write_flat(mapping, out, newline):
-        return
+    elif not _write_flat(mapping, out, newline):
+        named = (
+            (encode_basestring(key if type(key) is str else _key(key)) + ": ", item)
+            for key, item in mapping.items()
+        )
+        _write_items(named, out, newline, "{}")
+
+
+def _write_items(
+    items: Iterable[tuple[str, Any]], out: list[str], newline: str, brackets: str
+) -> None:
+    """A container's items one per line, each `prefix` (a key and `: `, or nothing) and
+    value; a scalar in one piece of text, without a call of `_write`."""
     inner = newline + INDENT
-    separator = "{" + inner
-    for key, item in mapping.items():
-        name = encode_basestring(key if type(key) is str else _key(key))
+    separator = brackets[0] + inner
+    for prefix, item in items:
         scalar = _SCALARS.get(type(item))
         if scalar is not None:
-            out.append(f"{separator}{name}: {scalar(item)}")
+            out.append(f"{separator}{prefix}{scalar(item)}")
         else:
-            out.append(f"{separator}{name}: ")
+            out.append(separator + prefix)
             _write(item, out, inner)
         separator = "," + inner
-    out.append(newline + "}")
+    out.append(newline + brackets[1])
 
 
 def _subclass_scalar(value: Any) -> str:
