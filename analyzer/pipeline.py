@@ -11,6 +11,7 @@ returns.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -55,7 +56,11 @@ def run(
     inputs = paths if isinstance(paths, Inputs) else Inputs({"capture": paths})
     packs = log_pack_dirs(settings.rule_paths)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="wsdoctor-side") as side:
-        loading = side.submit(load, inputs, keylog, tshark_path, progress, packs, parallel)
+        # The side thread runs in this thread's context: --no-redact is a context variable.
+        here = contextvars.copy_context()
+        loading = side.submit(
+            here.run, load, inputs, keylog, tshark_path, progress, packs, parallel
+        )
         digests = {p: side.submit(sha256, p) for p in inputs.paths()}
         try:
             rules = select_rules(settings)

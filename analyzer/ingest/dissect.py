@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -54,21 +55,49 @@ class Dissected:
 def dissect(job: Dissection, on_progress: Callable[[int, int], None] | None = None) -> Dissected:
     binary = _here(job.binary)
     argv = tshark_argv.fields_command(job.path, job.keylog, binary)
-    blocks, run = tshark_run.stream_packets(argv, partial(_block, job.index), on_progress)
-    rows, spans, timeless, socks = zip(*blocks, strict=True) if blocks else ((), (), (), ())
-    packets = pl.concat(rows) if rows else _no_rows(job.index)
-    spans = merge_spans(pl.concat(spans)) if spans else stream_spans(packets)
-    packets, recovered = _recover_streams(packets, job, binary)
-    packets = _binary_payloads(packets, job, binary, recovered)
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        payloads = _PayloadPass(job, binary, beside)
+        each = partial(_block, job.index, payloads)
+        blocks, run = tshark_run.stream_packets(argv, each, on_progress)
+        rows, spans, timeless, socks = zip(*blocks, strict=True) if blocks else ((), (), (), ())
+        packets = pl.concat(rows) if rows else _no_rows(job.index)
+        spans = merge_spans(pl.concat(spans)) if spans else stream_spans(packets)
+        packets, recovered = _recover_streams(packets, job, binary)
+        packets = _binary_payloads(packets, job, binary, recovered, payloads)
     return Dissected(packets, spans, sum(timeless), run.returncode, run.stderr_lines, any(socks))
 
 
-def _block(index: int, raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int, bool]:
+def _block(
+    index: int, payloads: _PayloadPass, raw: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, int, bool]:
     """One block of tshark's rows, as soon as it is parsed: typed, its connections' spans
-    taken, pure ACKs dropped, so the run never holds every packet's row at once."""
+    taken, pure ACKs dropped, so the run never holds every packet's row at once; the
+    payload pass starts at the first block with a small binary frame."""
     every, timeless = timed(normalise(raw, index))
     socks = raw["socks"].is_not_null().any()
-    return worth_a_row(every), stream_spans(every), timeless, socks
+    rows = worth_a_row(every)
+    payloads.start_if_needed(rows)
+    return rows, stream_spans(every), timeless, socks
+
+
+class _PayloadPass:
+    """The payloads of small binary frames, read by a second tshark *beside* the first:
+    started by the first block that shows such a frame, it asks for every packet carrying
+    one (by display filter), so it never waits for the first pass to end."""
+
+    def __init__(self, job: Dissection, binary: tshark.Tshark, pool: ThreadPoolExecutor) -> None:
+        self.job, self.binary, self.pool = job, binary, pool
+        self.running: Future[tuple[pl.DataFrame, tshark_run.RunResult]] | None = None
+
+    def start_if_needed(self, rows: pl.DataFrame) -> None:
+        if self.running is None and small_binary_packets(rows).height:
+            argv = tshark_argv.payload_command(self.job.path, None, self.job.keylog, self.binary)
+            columns = list(tshark_argv.PAYLOAD_FIELDS)
+            self.running = self.pool.submit(tshark_run.read_packets, argv, None, columns)
+
+    def rows(self) -> pl.DataFrame:
+        assert self.running is not None, "a small binary frame was seen, so the pass runs"
+        return payload_rows(self.running.result()[0])
 
 
 def _no_rows(index: int) -> pl.DataFrame:
@@ -113,31 +142,28 @@ def _binary_payloads(
     job: Dissection,
     binary: tshark.Tshark,
     recovered: dict[int, list[int]],
+    beside: _PayloadPass,
 ) -> pl.DataFrame:
-    """Read the payloads of small binary frames: JSON sent with the wrong opcode.
+    """Attach the payloads of small binary frames: JSON sent with the wrong opcode.
 
     Some SDKs send `{"type": "KeepAlive"}` as a binary frame, which Deepgram takes for
     audio. The first pass does not print binary payloads (audio would double its output),
-    so packets carrying a 2-125 byte binary message are re-read here, by frame number; a
+    so packets carrying a 2-125 byte binary message come from the pass run beside it; a
     capture without such frames (plain audio streaming) never pays for it. Re-read streams
     need their Decode As, which would mis-dissect the other streams on those ports, so
-    they get a run of their own.
+    they get a run of their own, by frame number.
     """
     small = small_binary_packets(packets)
     if small.height == 0:
         return packets
-    parts = []
     in_recovered = pl.col("stream").is_in(list(recovered))
-    for frames, recover in (
-        (small.filter(~in_recovered), None),
-        (small.filter(in_recovered), recovered),
-    ):
-        if frames.height:
-            argv = tshark_argv.payload_command(
-                job.path, frames["frame_no"].to_list(), job.keylog, binary, recover
-            )
-            raw, _ = tshark_run.read_packets(argv, columns=list(tshark_argv.PAYLOAD_FIELDS))
-            parts.append(payload_rows(raw))
+    parts = [beside.rows()] if small.filter(~in_recovered).height else []
+    if (frames := small.filter(in_recovered)).height:
+        argv = tshark_argv.payload_command(
+            job.path, frames["frame_no"].to_list(), job.keylog, binary, recovered
+        )
+        raw, _ = tshark_run.read_packets(argv, columns=list(tshark_argv.PAYLOAD_FIELDS))
+        parts.append(payload_rows(raw))
     return attach_payloads(packets, pl.concat(parts))
 
 

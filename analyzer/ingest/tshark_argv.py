@@ -93,9 +93,14 @@ FIELDS: dict[str, str] = {
 PAYLOAD_FIELDS: dict[str, str] = {"frame_no": "frame.number", "ws_binary": "data.data"}
 # One argv string may not exceed 128 KiB on Linux; a longer frame list becomes this filter,
 # which keeps the same packets (the candidates are defined by these very fields).
+# Only payloads that may be JSON text are read: one opening with `{` after optional
+# whitespace, as ingest/frames.py's `_binary_text` reads them (a packet whose every payload
+# opens otherwise gives no JSON type either way). Random audio opens so 1 time in 50.
+JSON_START = " || ".join(f"data.data[0] == {b}" for b in ("7b", "20", "09", "0a", "0d"))
 SMALL_BINARY_FILTER = (
     "websocket.opcode == 2 && websocket.fin == 1"
     " && websocket.payload_length >= 2 && websocket.payload_length <= 125"
+    f" && ({JSON_START})"
 )
 MAX_FILTER_CHARS = 100_000
 
@@ -105,6 +110,25 @@ MAX_FILTER_CHARS = 100_000
 # whole capture load 5.3 -> 5.7 s CPU (+7%). They are counted into each stream's span
 # and then dropped (packets.worth_a_row), so no later stage sees them.
 DISPLAY_FILTER = "tcp"
+
+# Work tshark does by default that no field above reads: bytes in flight and TCP time
+# deltas (tcp.analysis.bytes_in_flight, tcp.time_*), relative sequence numbers, summary
+# text on the IP/IPv6/TCP/VLAN tree items, GeoIP look-ups, the frame's bits fields. Each
+# leaves every pass's output byte-identical on every sample, Zeek and external capture
+# (tests/ingest/test_tshark_prefs.py) and on the 241 MB, 200-session benchmark capture.
+# PLACEHOLDER
+UNREAD_WORK_OFF = (
+    "tcp.track_bytes_in_flight:FALSE",
+    "tcp.calculate_timestamps:FALSE",
+    "tcp.relative_sequence_numbers:FALSE",
+    "tcp.summary_in_tree:FALSE",
+    "ip.summary_in_tree:FALSE",
+    "ipv6.summary_in_tree:FALSE",
+    "vlan.summary_in_tree:FALSE",
+    "ip.use_geoip:FALSE",
+    "ipv6.use_geoip:FALSE",
+    "frame.generate_bits_field:FALSE",
+)
 
 
 def fields_command(
@@ -129,21 +153,21 @@ def fields_command(
 
 def payload_command(
     capture: Path | str,
-    frames: list[int],
+    frames: list[int] | None,
     keylog: Path | str | None = None,
     tshark: Tshark | None = None,
     recover: dict[int, list[int]] | None = None,
 ) -> list[str]:
-    """argv of the targeted pass: the unmasked payloads of the given packets' binary frames.
+    """argv of the targeted pass: the unmasked payloads of the given packets' binary frames
+    (None: of every packet carrying a small binary frame, by SMALL_BINARY_FILTER).
 
-    Only packets the first pass saw carrying a small binary frame are asked for, so the
-    output stays tiny; tshark must still dissect the whole file (TCP reassembly), which is
-    why the caller runs this only when such frames exist. Set elements are comma
-    separated: tshark 4.0 rejects the whitespace-only form 3.6 deprecated.
+    Only such packets are asked for, so the output stays tiny; tshark must still dissect
+    the whole file (TCP reassembly), which is why the caller runs this only when such
+    frames exist, beside the first pass. Set elements are comma separated: tshark 4.0
+    rejects the whitespace-only form 3.6 deprecated.
     """
-    display = f"frame.number in {{{', '.join(map(str, sorted(frames)))}}}"
-    if len(display) > MAX_FILTER_CHARS:
-        display = SMALL_BINARY_FILTER
+    listed = "" if frames is None else f"frame.number in {{{', '.join(map(str, sorted(frames)))}}}"
+    display = listed if 0 < len(listed) <= MAX_FILTER_CHARS else SMALL_BINARY_FILTER
     return _command(capture, keylog, tshark, recover, display, PAYLOAD_FIELDS)
 
 
@@ -166,6 +190,7 @@ def _command(
         "-o", "websocket.decompress:TRUE",
         "--enable-heuristic", "websocket_tcp",
     ]  # fmt: skip
+    flags += [arg for pref in UNREAD_WORK_OFF for arg in ("-o", pref)]
     recovered = sorted({port for pair in (recover or {}).values() for port in pair})
     as_http = sorted(set(foreign_ports(found)) - set(recovered))
     flags += [arg for port in as_http for arg in ("-d", f"tcp.port=={port},http")]
