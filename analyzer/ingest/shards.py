@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zlib
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +62,7 @@ def cut(path: Path, into: list[Path]) -> Cut:
                 _pcapng(source, head, split)
             else:
                 raise Unshardable("neither pcap nor pcapng")
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise Unshardable(f"cannot read: {exc}") from None
     finally:
         for w in writers:

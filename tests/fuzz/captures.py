@@ -577,6 +577,8 @@ def capture_cases(draw, fmt: str) -> Case:
     command = draw(st.sampled_from(["analyze"] * 6 + ["sessions", "frames"]))
     name = f"input.{fmt}"
     argv = [a.replace("INPUT", name) for a in COMMANDS[command]]
+    if command == "analyze" and draw(st.booleans()):
+        argv += ["--jobs", "2"]  # cut by TCP connection, two tsharks, rows put back
     return Case(
         fmt,
         {name: out},
