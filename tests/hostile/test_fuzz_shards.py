@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from analyzer.ingest import shards
+
 from fuzz import captures
 
 EXAMPLES = int(os.environ.get("WSDOCTOR_SHARD_EXAMPLES", "150"))
