@@ -38,12 +38,19 @@ FILES = {
     "session.har": "browser-har/session.har",
     "app.log": "browser-har/server.log",
 }
-NOT_RUN = {  # an example that does not run wsdoctor itself -> what runs it instead
+# An example that does not run wsdoctor itself, or needs machines a test may not reach
+# -> what runs it instead.
+NOT_RUN = {
     "bash scripts/test.sh": "CI runs it (.ci/run); it runs this test",
     "pipx install .": "tests/project/test_wheel.py installs the built wheel in a clean venv",
     "python -m build && pip install dist/wsdoctor-*.whl": "tests/project/test_wheel.py",
     "scripts/fuzz.sh --minutes 30": "tests/hostile/ run the fuzz campaign on a short budget",
     "scripts/fuzz.sh --minutes 5 --kinds har,log": "tests/hostile/ (same code, other kinds)",
+    # A cluster of other machines: the test starts a real one on 127.0.0.1 instead.
+    "dask scheduler --port 8786": "tests/ingest/test_dask_cluster.py",
+    "dask worker tcp://scheduler-host:8786 --nthreads 1": "tests/ingest/test_dask_cluster.py",
+    "wsdoctor analyze /shared/case-1234/ --scheduler tcp://scheduler-host:8786 "
+    "--work-dir /shared/tmp": "tests/ingest/test_dask_cluster.py",
 }
 # Examples whose documented purpose is a non-zero exit.
 MAY_FAIL_ON = re.compile(r"--fail-on\b")
@@ -126,7 +133,7 @@ def test_every_example_is_run_or_accounted_for() -> None:
     assert not stale, f"NOT_RUN names lines the README no longer has: {stale}"
 
 
-@pytest.mark.parametrize("line", [e for e in EXAMPLES if _runs_wsdoctor(e)])
+@pytest.mark.parametrize("line", [e for e in EXAMPLES if _runs_wsdoctor(e) and e not in NOT_RUN])
 def test_example_runs(line: str, workspace: Path) -> None:
     if "wsdoctor.yaml" in line or "--config" in line:
         pytest.fail("a README example naming a config file needs a file here")
