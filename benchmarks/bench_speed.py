@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import subprocess
@@ -164,10 +165,12 @@ def bench_capture(name: str, args: argparse.Namespace, cluster: DaskCluster | No
     capture = ensure_capture(CAPTURES[name]) if name in CAPTURES else Path(name)
     warm_page_cache(capture)
     rows = build_rows(capture, args, cluster)
+    code_before = revision()
     load_before = os.getloadavg()[0]
     print(f"{name}: {len(rows)} line(s) x {args.repeat} round(s)", file=sys.stderr)
     run_rounds(list(rows.values()), args.repeat)
     load_after = os.getloadavg()[0]
+    code = code_before if revision() == code_before else f"{code_before}, then CHANGED"
     total = packet_count(capture)
     if "pyshark" in rows:
         measured = rows.pop("pyshark")
@@ -175,7 +178,7 @@ def bench_capture(name: str, args: argparse.Namespace, cluster: DaskCluster | No
         naive.label = "pyshark (naive, extrapolated)"
         rows["pyshark"] = naive
     label = name if name in CAPTURES else capture.name  # a file never takes a bar's name
-    return CaptureResult(label, capture, total, load_before, load_after, rows)
+    return CaptureResult(label, capture, total, (load_before, load_after), code, rows)
 
 
 @contextlib.contextmanager
@@ -206,11 +209,20 @@ def tree_mib(roots: tuple[int, ...]) -> float:
 
 
 def revision() -> str:
-    """The commit measured, flagged when analyzer/ has uncommitted changes."""
-    git = ["git", "-C", str(REPO)]
-    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run([*git, "status", "--porcelain", "analyzer"], capture_output=True)
-    return head.stdout.strip() + (" + uncommitted changes in analyzer/" if dirty.stdout else "")
+    """The commit, and a fingerprint of the engine's files (analyzer/, rules/) on disk.
+
+    The engine may be edited while a long run goes on; comparing the fingerprint before
+    and after a capture's runs says whether they all measured the same code. It hashes
+    the files themselves, not git's view of them, so uncommitted edits count.
+    """
+    git = ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"]
+    head = subprocess.run(git, capture_output=True, text=True).stdout.strip()
+    digest = hashlib.sha256()
+    files = [*(REPO / "analyzer").rglob("*"), *(REPO / "rules").rglob("*")]
+    for path in sorted(files):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    return f"{head}, engine files {digest.hexdigest()[:8]}"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -243,7 +255,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.help_text = analyze_help(args.python)
-    print(f"analyzer: {revision()}; python: {args.python}; cpus: {os.cpu_count()}")
+    print(f"python: {args.python}; cpus: {os.cpu_count()}")
     results = []
     with maybe_cluster(args) as cluster:
         for name in args.captures:

@@ -36,21 +36,22 @@ class Bar:
 
 @dataclass
 class CaptureResult:
-    """One capture's measured lines and the load average around them."""
+    """One capture's measured lines, the load average around them and the code measured."""
 
     name: str
     path: Path
     packets: int | None
-    load_before: float
-    load_after: float
+    load: tuple[float, float]  # 1-minute load average before and after the runs
+    code: str  # the commit and the engine files' fingerprint (bench_speed.revision)
     rows: dict[str, Row]
 
     def heading(self) -> str:
         size = self.path.stat().st_size / 1e6
         packets = f"{self.packets:,} packets" if self.packets else "? packets"
+        before, after = self.load
         return (
-            f"{self.name} ({size:,.0f} MB, {packets}; "
-            f"load {self.load_before:.2f} -> {self.load_after:.2f})"
+            f"{self.name} ({size:,.0f} MB, {packets}; load {before:.2f} -> {after:.2f}; "
+            f"{self.code})"
         )
 
 
