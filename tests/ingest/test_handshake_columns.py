@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from analyzer import redact
 from analyzer.ingest import handshakes, header_table
 
+from conftest import SAMPLES, loaded
+
 NAMES = [
     "Authorization",
     "Proxy-Authorization",
@@ -96,3 +98,14 @@ def test_header_lines_split_as_one_header_at_a_time() -> None:
 def test_python_whitespace_is_what_str_strip_removes() -> None:
     spaces = {chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()}
     assert set(header_table.PY_WHITESPACE) == spaces
+
+
+def test_handshake_times_stay_whole_microseconds() -> None:
+    """A pcapng keeps nanoseconds; the handshake's request and response times were always
+    whole microseconds (the report's handshake measures are computed from them)."""
+    data = loaded(SAMPLES / "ipv6-cooked" / "capture.pcapng")
+    below_us = pl.col("time").dt.nanosecond() % 1000
+    assert data.frames.select(below_us.max()).item() > 0  # the capture has nanoseconds
+    times = data.sessions.select("request_time", "response_time").drop_nulls()
+    assert times.height == 1
+    assert times.select((pl.all().dt.nanosecond() % 1000).max()).row(0) == (0, 0)
