@@ -12,6 +12,10 @@ every loaded module that holds it, so `from x import f` call sites are timed too
 function the engine no longer has is reported as missing, not an error. `before tshark`
 is the wall time from the start of the run to the first tshark start, `after tshark`
 from the last tshark exit to the end of the report; `imports` is importing the engine.
+CPU is the process's (polars' worker threads included, and any other thread running
+at the same time, such as a reader beside the rule loading); tshark's own CPU is the
+children's line. On a loaded machine read the CPU columns: wall time then mostly
+measures the wait for a core.
 
 Usage: .venv/bin/python benchmarks/profile_stages.py CAPTURE [--keylog FILE] [--repeat N]
 """
@@ -89,11 +93,11 @@ class Clock:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             stack = self._local.__dict__.setdefault("stack", [])
             stack.append([0.0, 0.0])  # wall and CPU of the timed calls inside this one
-            wall0, cpu0 = time.perf_counter(), time.thread_time()
+            wall0, cpu0 = time.perf_counter(), time.process_time()
             try:
                 return fn(*args, **kwargs)
             finally:
-                wall1, cpu1 = time.perf_counter(), time.thread_time()
+                wall1, cpu1 = time.perf_counter(), time.process_time()
                 inner_wall, inner_cpu = stack.pop()
                 self.wall[stage] += wall1 - wall0 - inner_wall
                 self.cpu[stage] += cpu1 - cpu0 - inner_cpu
