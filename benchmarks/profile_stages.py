@@ -61,8 +61,11 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("analyzer.ingest.sniff", "sniff_capture", "sniff"),
     ("analyzer.ingest.tshark_run", "start_census", TSHARK),
     ("analyzer.ingest.tshark_run", "read_packets", TSHARK),
+    ("analyzer.ingest.tshark_run", "stream_packets", TSHARK),
     ("analyzer.ingest.tshark_run", "finish_census", TSHARK),
+    # one capture at a time (before issue 15), or all at once with tshark started first
     ("analyzer.ingest.capture", "load_capture", "normalise"),
+    ("analyzer.ingest.capture", "load_captures", "normalise"),
     ("analyzer.pipeline", "build", "sessions build"),
     ("analyzer.ingest.frames", "explode_frames", "frames explode"),
     ("analyzer.ingest.handshakes", "handshake_rows", "handshake table"),
