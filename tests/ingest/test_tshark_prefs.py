@@ -25,6 +25,7 @@ from analyzer.ingest.tshark_argv import (
     fields_command,
     payload_command,
 )
+from benchmarks.bench_tshark_prefs import with_only
 
 from conftest import EXTERNAL, SAMPLES, ZEEK, capture_id
 
@@ -43,26 +44,12 @@ def _keylog(capture: Path) -> Path | None:
     return found[0] if found else None
 
 
-def _without_prefs(argv: list[str]) -> list[str]:
-    """The same argv minus every `-o PREF` of UNREAD_WORK_OFF."""
-    out: list[str] = []
-    skip = False
-    for i, arg in enumerate(argv):
-        if skip:
-            skip = False
-        elif arg == "-o" and argv[i + 1] in UNREAD_WORK_OFF:
-            skip = True
-        else:
-            out.append(arg)
-    return out
-
-
 def _differs(argv: list[str]) -> tuple[bool, bytes]:
     """Whether the output changes without the preferences, and the output as built."""
-    assert _without_prefs(argv) != argv, "the engine's argv no longer sets UNREAD_WORK_OFF"
+    plain_argv = with_only(argv, [])  # the same argv minus UNREAD_WORK_OFF's `-o` pairs
+    assert plain_argv != argv, "the engine's argv no longer sets UNREAD_WORK_OFF"
     built, plain = (
-        subprocess.run(a, capture_output=True, timeout=300).stdout
-        for a in (argv, _without_prefs(argv))
+        subprocess.run(a, capture_output=True, timeout=300).stdout for a in (argv, plain_argv)
     )
     return built != plain, built
 
