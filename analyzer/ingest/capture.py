@@ -26,8 +26,8 @@ from typing import Any
 import polars as pl
 
 from analyzer.errors import InputError
-from analyzer.ingest import executor, sharding, shards, tshark, tshark_run
-from analyzer.ingest.dissect import Dissected, Dissection, dissect
+from analyzer.ingest import executor, shard_pipes, sharding, shards, tshark, tshark_run
+from analyzer.ingest.dissect import Dissected, Dissection, complete, dissect
 from analyzer.ingest.sniff import CaptureFile, sniff_capture
 
 # tshark's own words for a file it could only partly read -> what we tell the user.
@@ -78,7 +78,7 @@ class _Started:
     frames: list[array] | None  # per shard, the original frame numbers; None: one piece
     folder: Path | None  # the shards' files, removed once dissected
     progress: Callable[[Path, int, int], None] | None
-    job: Dissection  # the first task's: the options of a whole-file pass, if one is needed
+    job: Dissection  # the whole file's, should the shards not go back together
 
 
 def load_captures(
@@ -94,10 +94,15 @@ def load_captures(
     files = [sniff_capture(p) for p in paths]  # a wrong file fails before any tshark runs
     with executor.executor(parallel.jobs, parallel.scheduler) as pool:
         local = parallel.scheduler is None
-        started = [
-            _start(info, first + i, keylog, binary, pool, parallel, progress if local else None)
-            for i, info in enumerate(files)
-        ]
+        started = []
+        for i, info in enumerate(files):
+            # Pipes need a free thread for each reader: only the first capture has them.
+            streams = local and not started
+            tell = progress if local else None
+            started.append(
+                _start(info, Dissection(info.path, keylog, binary, first + i), pool, parallel,
+                       tell, streams)
+            )  # fmt: skip
         try:
             return [_finish(s) for s in started]
         finally:
@@ -108,42 +113,59 @@ def load_captures(
 
 def _start(
     info: CaptureFile,
-    index: int,
-    keylog: Path | None,
-    binary: tshark.Tshark,
+    job: Dissection,
     pool: Executor,
     parallel: Parallel,
     progress: Callable[[Path, int, int], None] | None,
+    streams: bool,
 ) -> _Started:
-    census = tshark_run.start_census(binary, info.path)
+    """Start dissecting one capture: whole, or cut into shards as `shard_count` says, the
+    first `jobs` of them pipes read while the cut goes on when `streams`."""
+    census = tshark_run.start_census(job.binary, info.path)
+    jobs = parallel.jobs or executor.cores()
     count = sharding.shard_count(info.size, parallel.jobs, executor.cores())
-    folder, cut = _cut(info.path, count, parallel.work_dir) if count > 1 else (None, None)
-    files = cut.paths if cut else [info.path]
-    tell = _Progress(info.path, len(files), progress) if progress else None
-    jobs = [Dissection(f, keylog, binary, index) for f in files]
-    tasks = [
-        pool.submit(dissect, job, *([tell.part(i)] if tell else [])) for i, job in enumerate(jobs)
-    ]
-    frames = cut.frames if cut else None
-    return _Started(info, census, tasks, frames, folder, progress, jobs[0])
+    if count == 1:
+        return _whole(info, job, pool, census, progress)
+    folder = Path(tempfile.mkdtemp(prefix="wsdoctor-shards-", dir=parallel.work_dir))
+    paths = [folder / f"{i}.pcap" for i in range(count)]
+    tell = _Progress(info.path, count, progress) if progress else None
 
+    def submit(i: int) -> Future[Dissected]:
+        shard = dataclasses.replace(job, path=paths[i], shard=True)
+        return pool.submit(dissect, shard, *([tell.part(i)] if tell else []))
 
-def _cut(path: Path, count: int, work_dir: Path | None) -> tuple[Path | None, shards.Cut | None]:
-    """The capture cut into `count` shards in a new folder, or (None, None) when it cannot
-    be cut with certainty (then one tshark reads it whole, as always)."""
-    folder = Path(tempfile.mkdtemp(prefix="wsdoctor-shards-", dir=work_dir))
+    piped = shard_pipes.make(paths[: min(jobs, count)]) if streams else []
+    early = {path: submit(i) for i, path in enumerate(piped)}
     try:
-        return folder, shards.cut(path, [folder / f"{i}.pcap" for i in range(count)])
-    except shards.Unshardable:
+        cut = shards.cut(info.path, paths, shard_pipes.opener(early))
+    except shards.Unshardable:  # read whole, as always; a pipe's reader saw an early end
+        shard_pipes.release(early)
         shutil.rmtree(folder, ignore_errors=True)
-        return None, None
+        return _whole(info, job, pool, census, progress)
+    tasks = [*early.values(), *(submit(i) for i in range(len(early), count))]
+    return _Started(info, census, tasks, cut.frames, folder, progress, job)
+
+
+def _whole(
+    info: CaptureFile,
+    job: Dissection,
+    pool: Executor,
+    census: subprocess.Popen[str] | None,
+    progress: Callable[[Path, int, int], None] | None,
+) -> _Started:
+    tell = (lambda n, off: progress(info.path, n, off)) if progress else None
+    task = pool.submit(dissect, job, *([tell] if tell else []))
+    return _Started(info, census, [task], None, None, progress, job)
 
 
 def _finish(started: _Started) -> CaptureData:
     parts = [task.result() for task in started.tasks]
-    whole = sharding.merge(parts, started.frames) if started.frames else parts[0]
-    if whole is None:  # the shards could not be put back exactly: read the file whole
-        whole = dissect(dataclasses.replace(started.job, path=started.info.path))
+    if started.frames is None:
+        whole = parts[0]
+    elif (merged := sharding.merge(parts, started.frames)) is not None:
+        whole = complete(merged, started.job)
+    else:  # the shards could not be put back exactly: read the file whole
+        whole = dissect(started.job)
     census = tshark_run.finish_census(started.census)
     if started.progress and census.packets is not None:  # the packets after the last TCP one
         started.progress(started.info.path, census.packets, started.info.path.stat().st_size)

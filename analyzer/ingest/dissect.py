@@ -10,6 +10,7 @@ payloads of small binary frames.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,6 +40,9 @@ class Dissection:
     keylog: Path | None
     binary: tshark.Tshark
     index: int
+    # A shard gets the first pass only: the passes after it read the whole file once the
+    # shards are put back (`complete`), as a shard may be a pipe that cannot be read twice.
+    shard: bool = False
 
 
 @dataclass
@@ -56,19 +60,29 @@ def dissect(job: Dissection, on_progress: Callable[[int, int], None] | None = No
     binary = _here(job.binary)
     argv = tshark_argv.fields_command(job.path, job.keylog, binary)
     with ThreadPoolExecutor(max_workers=1) as beside:
-        payloads = _PayloadPass(job, binary, beside)
+        payloads = None if job.shard else _PayloadPass(job, binary, beside)
         each = partial(_block, job.index, payloads)
         blocks, run = tshark_run.stream_packets(argv, each, on_progress)
         rows, spans, timeless, socks = zip(*blocks, strict=True) if blocks else ((), (), (), ())
         packets = pl.concat(rows) if rows else _no_rows(job.index)
         spans = merge_spans(pl.concat(spans)) if spans else stream_spans(packets)
-        packets, recovered = _recover_streams(packets, job, binary)
-        packets = _binary_payloads(packets, job, binary, recovered, payloads)
-    return Dissected(packets, spans, sum(timeless), run.returncode, run.stderr_lines, any(socks))
+        first = Dissected(
+            packets, spans, sum(timeless), run.returncode, run.stderr_lines, any(socks)
+        )
+        return first if job.shard else complete(first, job, payloads)
+
+
+def complete(first: Dissected, job: Dissection, beside: _PayloadPass | None = None) -> Dissected:
+    """The passes after the first, over the whole file: streams to re-read as WebSocket,
+    then the payloads of small binary frames (from the pass `beside` the first, if any)."""
+    binary = _here(job.binary)
+    packets, recovered = _recover_streams(first.packets, job, binary)
+    packets = _binary_payloads(packets, job, binary, recovered, beside)
+    return dataclasses.replace(first, packets=packets)
 
 
 def _block(
-    index: int, payloads: _PayloadPass, raw: pl.DataFrame
+    index: int, payloads: _PayloadPass | None, raw: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame, int, bool]:
     """One block of tshark's rows, as soon as it is parsed: typed, its connections' spans
     taken, pure ACKs dropped, so the run never holds every packet's row at once; the
@@ -76,7 +90,8 @@ def _block(
     every, timeless = timed(normalise(raw, index))
     socks = raw["socks"].is_not_null().any()
     rows = worth_a_row(every)
-    payloads.start_if_needed(rows)
+    if payloads:
+        payloads.start_if_needed(rows)
     return rows, stream_spans(every), timeless, socks
 
 
@@ -87,17 +102,15 @@ class _PayloadPass:
 
     def __init__(self, job: Dissection, binary: tshark.Tshark, pool: ThreadPoolExecutor) -> None:
         self.job, self.binary, self.pool = job, binary, pool
-        self.running: Future[tuple[pl.DataFrame, tshark_run.RunResult]] | None = None
+        self.running: Future[pl.DataFrame] | None = None
 
     def start_if_needed(self, rows: pl.DataFrame) -> None:
         if self.running is None and small_binary_packets(rows).height:
-            argv = tshark_argv.payload_command(self.job.path, None, self.job.keylog, self.binary)
-            columns = list(tshark_argv.PAYLOAD_FIELDS)
-            self.running = self.pool.submit(tshark_run.read_packets, argv, None, columns)
+            self.running = self.pool.submit(_payloads, self.job, self.binary, None, None)
 
     def rows(self) -> pl.DataFrame:
         assert self.running is not None, "a small binary frame was seen, so the pass runs"
-        return payload_rows(self.running.result()[0])
+        return self.running.result()
 
 
 def _no_rows(index: int) -> pl.DataFrame:
@@ -142,29 +155,39 @@ def _binary_payloads(
     job: Dissection,
     binary: tshark.Tshark,
     recovered: dict[int, list[int]],
-    beside: _PayloadPass,
+    beside: _PayloadPass | None,
 ) -> pl.DataFrame:
     """Attach the payloads of small binary frames: JSON sent with the wrong opcode.
 
     Some SDKs send `{"type": "KeepAlive"}` as a binary frame, which Deepgram takes for
     audio. The first pass does not print binary payloads (audio would double its output),
-    so packets carrying a 2-125 byte binary message come from the pass run beside it; a
-    capture without such frames (plain audio streaming) never pays for it. Re-read streams
-    need their Decode As, which would mis-dissect the other streams on those ports, so
-    they get a run of their own, by frame number.
+    so packets carrying a 2-125 byte binary message are read by a payload pass: the one
+    run beside the first pass when there was one, else one run now; a capture without
+    such frames (plain audio streaming) never pays for it. Re-read streams need their
+    Decode As, which would mis-dissect the other streams on those ports, so they get a
+    run of their own, by frame number.
     """
     small = small_binary_packets(packets)
     if small.height == 0:
         return packets
     in_recovered = pl.col("stream").is_in(list(recovered))
-    parts = [beside.rows()] if small.filter(~in_recovered).height else []
-    if (frames := small.filter(in_recovered)).height:
-        argv = tshark_argv.payload_command(
-            job.path, frames["frame_no"].to_list(), job.keylog, binary, recovered
-        )
-        raw, _ = tshark_run.read_packets(argv, columns=list(tshark_argv.PAYLOAD_FIELDS))
-        parts.append(payload_rows(raw))
+    parts = []
+    if small.filter(~in_recovered).height:
+        parts.append(beside.rows() if beside else _payloads(job, binary, None, None))
+    if (again := small.filter(in_recovered)).height:
+        parts.append(_payloads(job, binary, again["frame_no"].to_list(), recovered))
     return attach_payloads(packets, pl.concat(parts))
+
+
+def _payloads(
+    job: Dissection,
+    binary: tshark.Tshark,
+    frames: list[int] | None,
+    recover: dict[int, list[int]] | None,
+) -> pl.DataFrame:
+    argv = tshark_argv.payload_command(job.path, frames, job.keylog, binary, recover)
+    raw, _ = tshark_run.read_packets(argv, columns=list(tshark_argv.PAYLOAD_FIELDS))
+    return payload_rows(raw)
 
 
 def _undecoded_without_syn(packets: pl.DataFrame) -> dict[int, list[int]]:

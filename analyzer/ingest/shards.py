@@ -18,10 +18,12 @@ not know, pcapng blocks that might count as frames, damaged or truncated files.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import struct
 import zlib
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -49,25 +51,35 @@ class Cut:
     packets: int
 
 
-def cut(path: Path, into: list[Path]) -> Cut:
-    """Write `path`'s packets into the files `into` (one per shard), by TCP connection."""
-    writers = [open(p, "wb", buffering=WRITE_BYTES) for p in into]  # noqa: SIM115
+def cut(path: Path, into: list[Path], opener: Callable[[Path], BinaryIO] | None = None) -> Cut:
+    """Write `path`'s packets into the files `into` (one per shard), by TCP connection.
+    `opener` opens a shard for writing (a pipe a tshark already reads, say)."""
+    writers: list[BinaryIO] = []
     try:
+        for shard in into:
+            writers.append((opener or _open_file)(shard))
+        split = _Splitter(writers)
         with _open(path) as source:
             head = source.read(4)
-            split = _Splitter(writers)
             if head in PCAP_MAGICS:
                 _pcap(source, head, split)
             elif len(head) == 4 and struct.unpack("<I", head)[0] == SHB:
                 _pcapng(source, head, split)
             else:
                 raise Unshardable("neither pcap nor pcapng")
+        while writers:  # closed here, so a failed flush (a full disk) is a failure too
+            writers.pop().close()
     except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
-        raise Unshardable(f"cannot read: {exc}") from None
+        raise Unshardable(f"cannot read or write: {exc}") from None
     finally:
         for w in writers:
-            w.close()
+            with contextlib.suppress(OSError):  # already failing; a reader may be gone
+                w.close()
     return Cut(list(into), split.frames, split.count)
+
+
+def _open_file(path: Path) -> BinaryIO:
+    return open(path, "wb", buffering=WRITE_BYTES)
 
 
 def _open(path: Path) -> BinaryIO:

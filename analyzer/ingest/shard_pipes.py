@@ -1,0 +1,68 @@
+"""Shards that stream: named pipes a tshark reads while the capture is still being cut.
+
+Cutting a big capture reads and writes all of it (about a second for 240 MB); a shard in
+a plain file can only be dissected once the cut is over. The first shards of a local run
+are named pipes instead, so the tsharks that read them work while the cut goes on, and
+only the remaining shards (there are more shards than tsharks when a capture is big)
+wait for it. Not for a cluster: a remote worker cannot read a pipe on this machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import BinaryIO
+
+from analyzer.ingest.shards import WRITE_BYTES, Unshardable
+
+WAIT_S = 0.005
+
+
+def make(paths: list[Path]) -> list[Path]:
+    """Named pipes at `paths`; none (all plain files, then) where the system has none."""
+    try:
+        for path in paths:
+            os.mkfifo(path)
+    except (OSError, AttributeError):  # AttributeError: no mkfifo on Windows
+        for path in paths:
+            path.unlink(missing_ok=True)
+        return []
+    return paths
+
+
+def opener(readers: dict[Path, Future]) -> Callable[[Path], BinaryIO]:
+    """Opens a shard for writing: a pipe once its tshark has it open for reading (never
+    blocking on one whose reader failed to start), any other path as a file."""
+
+    def open_shard(path: Path) -> BinaryIO:
+        reader = readers.get(path)
+        if reader is None:
+            return open(path, "wb", buffering=WRITE_BYTES)
+        while True:
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+                break
+            except OSError as exc:  # ENXIO: nobody reads it yet
+                if reader.done():
+                    raise Unshardable(f"the reader of {path.name} ended early") from exc
+                time.sleep(WAIT_S)
+        import fcntl  # POSIX only, as are named pipes: `make` made none elsewhere
+
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        return os.fdopen(fd, "wb", buffering=WRITE_BYTES)
+
+    return open_shard
+
+
+def release(readers: dict[Path, Future]) -> None:
+    """After a cut that failed: end every pipe's reader (an open and close of the write
+    end is an end of file), also one whose write end was never opened, and wait for it."""
+    for path, reader in readers.items():
+        while not reader.done():
+            with contextlib.suppress(OSError):  # its tshark has not opened the pipe yet
+                os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+            time.sleep(WAIT_S)
