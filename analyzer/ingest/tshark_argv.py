@@ -120,8 +120,8 @@ DISPLAY_FILTER = "tcp"
 # Measured there by benchmarks/bench_tshark_prefs.py (first-pass argv, medians of 3
 # alternating runs; load average 12-21 from other work, so CPU differences of a few % are
 # noise): max RSS 580 MB -> 468 MB all together (bytes in flight alone -91 MB, TCP
-# timestamps -21 MB, each other one +-0); tshark CPU 13.45 s -> 13.55 s, no difference
-# measurable under that load.
+# timestamps -21 MB, each other one +-0); tshark CPU 13.45 s -> 13.55 s, and 13.53 s ->
+# 13.38 s over 4 more pairs at load 4-5: no CPU difference measurable on this machine.
 UNREAD_WORK_OFF = (
     "tcp.track_bytes_in_flight:FALSE",
     "tcp.calculate_timestamps:FALSE",
