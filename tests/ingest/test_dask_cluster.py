@@ -23,6 +23,9 @@ import pytest
 from conftest import SAMPLES, run_cli
 
 DASK = Path(sys.executable).with_name("dask")
+# `--no-dashboard` still serves one on 0.0.0.0:8787 (distributed 2026.8): keep it on
+# loopback, as everything a test starts must be.
+LOCAL_DASHBOARD = ["--dashboard-address", "127.0.0.1:0"]
 PICKS = ["idle-1011", "nginx-read-timeout", "keepalive-binary", "ipv6-cooked"]
 
 
@@ -40,7 +43,7 @@ def scheduler(tmp_path_factory) -> Iterator[str]:
     port = address.rsplit(":", 1)[1]
     procs = [
         subprocess.Popen(
-            [DASK, "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"],
+            [DASK, "scheduler", "--host", "127.0.0.1", "--port", port, *LOCAL_DASHBOARD],
             stdout=(logs / "scheduler.log").open("w"),
             **common,
         )
@@ -49,7 +52,7 @@ def scheduler(tmp_path_factory) -> Iterator[str]:
         procs.append(
             subprocess.Popen(
                 [DASK, "worker", address, "--host", "127.0.0.1", "--nthreads", "1",
-                 "--no-dashboard", "--name", f"w{i}"],
+                 *LOCAL_DASHBOARD, "--name", f"w{i}"],
                 stdout=(logs / f"worker{i}.log").open("w"),
                 **common,
             )
