@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -20,6 +22,7 @@ from typing import BinaryIO
 from analyzer.ingest.shards import WRITE_BYTES, Unshardable
 
 WAIT_S = 0.005
+QUEUED = 8  # chunks of WRITE_BYTES waiting per pipe, at most
 
 
 def make(paths: list[Path]) -> list[Path]:
@@ -53,9 +56,57 @@ def opener(readers: dict[Path, Future]) -> Callable[[Path], BinaryIO]:
         import fcntl  # POSIX only, as are named pipes: `make` made none elsewhere
 
         fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
-        return os.fdopen(fd, "wb", buffering=WRITE_BYTES)
+        return _Pipe(fd)  # type: ignore[return-value]
 
     return open_shard
+
+
+class _Pipe:
+    """A pipe's write end that does not hold up the cut: a pipe takes 64 KB at a time, so
+    writing each shard's pipe in turn would leave one tshark waiting while the cut waits
+    on the other. Whole chunks go to a thread per pipe, at most QUEUED of them waiting."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.error = fd, None
+        self.parts: list[bytes | memoryview] = []
+        self.size = 0
+        self.chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUED)
+        self.thread = threading.Thread(target=self._drain, daemon=True)
+        self.thread.start()
+
+    def write(self, data: bytes | memoryview) -> int:
+        self.parts.append(data)
+        self.size += len(data)
+        if self.size >= WRITE_BYTES:
+            self._send()
+        return len(data)
+
+    def close(self) -> None:
+        if self.fd < 0:
+            return
+        if self.parts:
+            self._send()
+        self.chunks.put(None)
+        self.thread.join()
+        os.close(self.fd)
+        self.fd = -1
+        if self.error:
+            raise self.error
+
+    def _send(self) -> None:
+        if self.error:
+            raise self.error  # its tshark is gone: the cut fails now, not at the end
+        self.chunks.put(b"".join(self.parts))
+        self.parts, self.size = [], 0
+
+    def _drain(self) -> None:
+        while (chunk := self.chunks.get()) is not None:
+            view = memoryview(chunk)
+            while view and self.error is None:
+                try:
+                    view = view[os.write(self.fd, view) :]
+                except OSError as exc:  # a broken pipe: keep taking chunks, write none
+                    self.error = exc
 
 
 def release(readers: dict[Path, Future]) -> None:
