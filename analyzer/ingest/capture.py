@@ -17,7 +17,7 @@ import tempfile
 import threading
 from array import array
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +27,7 @@ import polars as pl
 
 from analyzer.errors import InputError
 from analyzer.ingest import executor, shard_pipes, sharding, shards, tshark, tshark_run
-from analyzer.ingest.dissect import Dissected, Dissection, complete, dissect
+from analyzer.ingest.dissect import Dissected, Dissection, PayloadPass, complete, dissect
 from analyzer.ingest.sniff import CaptureFile, sniff_capture
 
 # tshark's own words for a file it could only partly read -> what we tell the user.
@@ -79,6 +79,9 @@ class _Started:
     folder: Path | None  # the shards' files, removed once dissected
     progress: Callable[[Path, int, int], None] | None
     job: Dissection  # the whole file's, should the shards not go back together
+    # The whole file's payload pass, started by the first shard block that needs it (local
+    # shards only: a cluster's shards run it after the merge).
+    beside: PayloadPass | None = None
 
 
 def load_captures(
@@ -101,7 +104,7 @@ def load_captures(
             tell = progress if local else None
             started.append(
                 _start(info, Dissection(info.path, keylog, binary, first + i), pool, parallel,
-                       tell, streams)
+                       tell, streams, local)
             )  # fmt: skip
         try:
             return [_finish(s) for s in started]
@@ -109,6 +112,8 @@ def load_captures(
             for s in started:
                 if s.folder:
                     shutil.rmtree(s.folder, ignore_errors=True)
+                if s.beside:
+                    s.beside.pool.shutdown()
 
 
 def _start(
@@ -118,6 +123,7 @@ def _start(
     parallel: Parallel,
     progress: Callable[[Path, int, int], None] | None,
     streams: bool,
+    local: bool,
 ) -> _Started:
     """Start dissecting one capture: whole, or cut into shards as `shard_count` says, the
     first `jobs` of them pipes read while the cut goes on when `streams`."""
@@ -130,9 +136,12 @@ def _start(
     paths = [folder / f"{i}.pcap" for i in range(count)]
     tell = _Progress(info.path, count, progress) if progress else None
 
+    beside = PayloadPass(job, ThreadPoolExecutor(max_workers=1)) if local else None
+
     def submit(i: int) -> Future[Dissected]:
         shard = dataclasses.replace(job, path=paths[i], shard=True)
-        return pool.submit(dissect, shard, *([tell.part(i)] if tell else []))
+        here = (tell.part(i) if tell else None, beside) if local else ()
+        return pool.submit(dissect, shard, *here)
 
     piped = shard_pipes.make(paths[: min(jobs, count)]) if streams else []
     early = {path: submit(i) for i, path in enumerate(piped)}
@@ -141,9 +150,11 @@ def _start(
     except shards.Unshardable:  # read whole, as always; a pipe's reader saw an early end
         shard_pipes.release(early)
         shutil.rmtree(folder, ignore_errors=True)
+        if beside:  # the pipes' blocks may have started it: the whole pass has its own
+            beside.pool.shutdown(wait=False, cancel_futures=True)
         return _whole(info, job, pool, census, progress)
     tasks = [*early.values(), *(submit(i) for i in range(len(early), count))]
-    return _Started(info, census, tasks, cut.frames, folder, progress, job)
+    return _Started(info, census, tasks, cut.frames, folder, progress, job, beside)
 
 
 def _whole(
@@ -163,7 +174,7 @@ def _finish(started: _Started) -> CaptureData:
     if started.frames is None:
         whole = parts[0]
     elif (merged := sharding.merge(parts, started.frames)) is not None:
-        whole = complete(merged, started.job)
+        whole = complete(merged, started.job, started.beside)
     else:  # the shards could not be put back exactly: read the file whole
         whole = dissect(started.job)
     census = tshark_run.finish_census(started.census)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -56,11 +57,17 @@ class Dissected:
     socks: bool = False  # SOCKS seen: tshark numbered a stream no packet shows
 
 
-def dissect(job: Dissection, on_progress: Callable[[int, int], None] | None = None) -> Dissected:
+def dissect(
+    job: Dissection,
+    on_progress: Callable[[int, int], None] | None = None,
+    whole: PayloadPass | None = None,
+) -> Dissected:
+    """`whole`: for a shard dissected here, the whole file's payload pass, to start at the
+    shard's first small binary frame (a cluster's shard has none: it runs after the merge)."""
     binary = _here(job.binary)
     argv = tshark_argv.fields_command(job.path, job.keylog, binary)
     with ThreadPoolExecutor(max_workers=1) as beside:
-        payloads = None if job.shard else _PayloadPass(job, binary, beside)
+        payloads = whole if job.shard else PayloadPass(job, beside)
         each = partial(_block, job.index, payloads)
         blocks, run = tshark_run.stream_packets(argv, each, on_progress)
         rows, spans, timeless, socks = zip(*blocks, strict=True) if blocks else ((), (), (), ())
@@ -72,7 +79,7 @@ def dissect(job: Dissection, on_progress: Callable[[int, int], None] | None = No
         return first if job.shard else complete(first, job, payloads)
 
 
-def complete(first: Dissected, job: Dissection, beside: _PayloadPass | None = None) -> Dissected:
+def complete(first: Dissected, job: Dissection, beside: PayloadPass | None = None) -> Dissected:
     """The passes after the first, over the whole file: streams to re-read as WebSocket,
     then the payloads of small binary frames (from the pass `beside` the first, if any)."""
     binary = _here(job.binary)
@@ -82,7 +89,7 @@ def complete(first: Dissected, job: Dissection, beside: _PayloadPass | None = No
 
 
 def _block(
-    index: int, payloads: _PayloadPass | None, raw: pl.DataFrame
+    index: int, payloads: PayloadPass | None, raw: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame, int, bool]:
     """One block of tshark's rows, as soon as it is parsed: typed, its connections' spans
     taken, pure ACKs dropped, so the run never holds every packet's row at once; the
@@ -95,18 +102,22 @@ def _block(
     return rows, stream_spans(every), timeless, socks
 
 
-class _PayloadPass:
+class PayloadPass:
     """The payloads of small binary frames, read by a second tshark *beside* the first:
     started by the first block that shows such a frame, it asks for every packet carrying
-    one (by display filter), so it never waits for the first pass to end."""
+    one (by display filter), so it never waits for the first pass to end. `job` is the
+    file it reads: the whole capture, also when the blocks come from its shards."""
 
-    def __init__(self, job: Dissection, binary: tshark.Tshark, pool: ThreadPoolExecutor) -> None:
-        self.job, self.binary, self.pool = job, binary, pool
+    def __init__(self, job: Dissection, pool: ThreadPoolExecutor) -> None:
+        self.job, self.binary, self.pool = job, _here(job.binary), pool
+        self.lock = threading.Lock()
         self.running: Future[pl.DataFrame] | None = None
 
     def start_if_needed(self, rows: pl.DataFrame) -> None:
         if self.running is None and small_binary_packets(rows).height:
-            self.running = self.pool.submit(_payloads, self.job, self.binary, None, None)
+            with self.lock:  # the blocks of several shards may see one at once
+                if self.running is None:
+                    self.running = self.pool.submit(_payloads, self.job, self.binary, None, None)
 
     def rows(self) -> pl.DataFrame:
         assert self.running is not None, "a small binary frame was seen, so the pass runs"
@@ -155,7 +166,7 @@ def _binary_payloads(
     job: Dissection,
     binary: tshark.Tshark,
     recovered: dict[int, list[int]],
-    beside: _PayloadPass | None,
+    beside: PayloadPass | None,
 ) -> pl.DataFrame:
     """Attach the payloads of small binary frames: JSON sent with the wrong opcode.
 
