@@ -19,7 +19,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import BinaryIO
 
-from analyzer.ingest.shards import WRITE_BYTES, Unshardable
+from analyzer.ingest.shards import WRITE_BYTES, Unshardable, open_file
 
 WAIT_S = 0.005
 QUEUED = 8  # chunks of WRITE_BYTES waiting per pipe, at most
@@ -44,7 +44,7 @@ def opener(readers: dict[Path, Future]) -> Callable[[Path], BinaryIO]:
     def open_shard(path: Path) -> BinaryIO:
         reader = readers.get(path)
         if reader is None:
-            return open(path, "wb", buffering=WRITE_BYTES)
+            return open_file(path)
         while True:
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)

@@ -57,7 +57,7 @@ def cut(path: Path, into: list[Path], opener: Callable[[Path], BinaryIO] | None 
     writers: list[BinaryIO] = []
     try:
         for shard in into:
-            writers.append((opener or _open_file)(shard))
+            writers.append((opener or open_file)(shard))
         split = _Splitter(writers)
         with _open(path) as source:
             head = source.read(4)
@@ -78,7 +78,8 @@ def cut(path: Path, into: list[Path], opener: Callable[[Path], BinaryIO] | None 
     return Cut(list(into), split.frames, split.count)
 
 
-def _open_file(path: Path) -> BinaryIO:
+def open_file(path: Path) -> BinaryIO:
+    """A shard file, opened for the cut's writes."""
     return open(path, "wb", buffering=WRITE_BYTES)
 
 
