@@ -16,6 +16,7 @@ the repository root (the first folder holding `.git`), as ruff and pytest find t
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -148,8 +149,13 @@ def _jobs(value: Any, where: str) -> int | None:
     return value
 
 
+# A Dask address: protocol, host and port (tcp://10.0.0.5:8786). distributed's Client fails
+# on anything less only after a 20 s close that prints a traceback from its finaliser.
+SCHEDULER = re.compile(r"\w+://[^\s/]+:\d+/?")
+
+
 def _scheduler(value: Any, where: str) -> str | None:
-    if value is not None and not (isinstance(value, str) and "://" in value):
+    if value is not None and not (isinstance(value, str) and SCHEDULER.fullmatch(value)):
         raise InputError(f"{value!r} is not a scheduler address (tcp://HOST:PORT)", source=where)
     return value
 
@@ -211,9 +217,10 @@ def with_flags(base: Settings, flags: dict[str, Any]) -> Settings:
         out.params.setdefault(rule_id, {})[name] = _flag_value(value, f"--param {key}")
     if flags.get("fail_on"):
         out.fail_on = flags["fail_on"]
-    for key in RUN_KEYS:
-        if flags.get(key) is not None:
-            setattr(out, key, flags[key])
+    if flags.get("jobs") is not None:
+        out.jobs = flags["jobs"]  # click checked it
+    if flags.get("scheduler") is not None:
+        out.scheduler = _scheduler(flags["scheduler"], "--scheduler")
     return out
 
 

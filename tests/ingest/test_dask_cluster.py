@@ -100,3 +100,13 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_2() -> None:
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot reach the Dask scheduler" in lines[0], out.stderr
+
+
+@pytest.mark.parametrize("address", ["nonsense", "tcp://127.0.0.1", "127.0.0.1:8786"])
+def test_a_malformed_scheduler_address_is_one_line_and_exit_2(address: str) -> None:
+    """Before it was checked, distributed took 20 s to give up on `nonsense` and printed a
+    traceback from its Client's finaliser."""
+    out = run_cli("analyze", _inputs()[0], "--format", "json", "-o", "-", "--scheduler", address)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "not a scheduler address" in lines[0], out.stderr
