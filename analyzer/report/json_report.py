@@ -81,5 +81,5 @@ def report(result: Analysis) -> Report:
 
 
 def render(result: Analysis) -> str:
-    """The report as `json.dumps(indent=2, ensure_ascii=False)` writes it (json_text)."""
+    """The report as indented JSON text (json_text)."""
     return json_text.dumps(report(result)) + "\n"

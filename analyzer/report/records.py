@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import cast
 
 import polars as pl
 
+from analyzer.report import json_text
 from analyzer.report.json_types import Session
 from analyzer.session_schema import SESSION_GROUPS, SESSIONS
 
@@ -49,7 +49,7 @@ def session_records(sessions: pl.DataFrame) -> list[Session]:
 
 
 def sessions_json(sessions: pl.DataFrame) -> str:
-    return json.dumps(session_records(sessions), indent=2, ensure_ascii=False) + "\n"
+    return json_text.dumps(session_records(sessions)) + "\n"
 
 
 def frames_json(frames: pl.DataFrame) -> str:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analyzer import redact
 from analyzer.report import outputs
@@ -217,6 +219,34 @@ def test_bidi_controls_are_written_out() -> None:
     assert json.loads(outputs.json_safe(json.dumps("\u202e\x9b", ensure_ascii=False))) == (
         "\u202e\x9b"
     )
+
+
+_UNSAFE = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]"
+# Every character json_safe escapes, one by one, and neighbours it must leave alone.
+UNSAFE = [chr(c) for c in range(0x2070) if re.fullmatch(_UNSAFE, chr(c))]
+NEIGHBOURS = ["\t", "\n", "\r", " ", "\xa0", "\u061b", "\u200d", "\u2027", "\u202f", "\u206a"]
+
+
+def _unescaped(safe: str) -> str:
+    return re.sub(r"\\u([0-9a-f]{4})", lambda m: chr(int(m[1], 16)), safe)
+
+
+@pytest.mark.parametrize("char", UNSAFE + NEIGHBOURS, ids=lambda c: f"U+{ord(c):04X}")
+def test_json_safe_escapes_each_control_character_alone(char: str) -> None:
+    """One character in otherwise safe non-ASCII text: escaped, or (a neighbour) left."""
+    safe = outputs.json_safe(f"é{char}x")
+    assert (safe != f"é{char}x") == (char in UNSAFE)
+    assert _unescaped(safe) == f"é{char}x"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(st.characters() | st.sampled_from(UNSAFE + NEIGHBOURS)))
+def test_json_safe_leaves_no_control_character_and_changes_nothing_else(text: str) -> None:
+    """Whatever the text (lone surrogates too), no control or bidi character is left,
+    and writing the escapes back gives the text."""
+    safe = outputs.json_safe(text)
+    assert not re.search(_UNSAFE, safe)
+    assert "\\u" in text or _unescaped(safe) == text
 
 
 # Outputs never overwrite inputs --------------------------------------------------------
