@@ -54,6 +54,8 @@ class CaptureData:
     facts: dict[str, Any]
     # (input, stream) -> first/last frame and time over every packet, pure ACKs included.
     spans: pl.DataFrame
+    frames: pl.DataFrame  # the packets' WebSocket frames (frames.explode_frames)
+    misaligned: pl.DataFrame  # packets whose frame header fields do not zip
     warnings: list[str] = field(default_factory=list)
 
 
@@ -206,7 +208,7 @@ def _capture_data(info: CaptureFile, whole: Dissected, census: tshark_run.Census
         facts |= _census_times(census, facts)
     if facts["truncated_packets"]:
         warnings.append(_snaplen_warning(path, packets, facts))
-    return CaptureData(info, packets, facts, whole.spans, warnings)
+    return CaptureData(info, packets, facts, whole.spans, whole.frames, whole.misaligned, warnings)
 
 
 class _Progress:

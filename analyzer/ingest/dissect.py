@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from analyzer.ingest import tshark, tshark_argv, tshark_run
-from analyzer.ingest.frames import small_binary_packets
+from analyzer.ingest.frames import explode_frames, small_binary_packets
 from analyzer.ingest.packets import (
     attach_payloads,
     merge_spans,
@@ -51,6 +51,10 @@ class Dissected:
     packets: pl.DataFrame  # the rows later stages read (packets.worth_a_row)
     # (input, stream) -> first/last frame and time over every packet, pure ACKs included.
     spans: pl.DataFrame
+    # The packets' WebSocket frames and the packets whose frames do not zip
+    # (frames.explode_frames), taken block by block while tshark still runs.
+    frames: pl.DataFrame
+    misaligned: pl.DataFrame
     timeless: int  # packets left out for a time outside 1677-2262
     returncode: int
     messages: list[str] = field(default_factory=list)  # tshark's stderr
@@ -70,11 +74,18 @@ def dissect(
         payloads = whole if job.shard else PayloadPass(job, beside)
         each = partial(_block, job.index, payloads)
         blocks, run = tshark_run.stream_packets(argv, each, on_progress)
-        rows, spans, timeless, socks = zip(*blocks, strict=True) if blocks else ((), (), (), ())
-        packets = pl.concat(rows) if rows else _no_rows(job.index)
-        spans = merge_spans(pl.concat(spans)) if spans else stream_spans(packets)
+        if not blocks:
+            blocks = [_block(job.index, None, tshark_run.empty_packets(list(tshark_argv.FIELDS)))]
+        rows, spans, frames, misaligned, timeless, socks = zip(*blocks, strict=True)
         first = Dissected(
-            packets, spans, sum(timeless), run.returncode, run.stderr_lines, any(socks)
+            pl.concat(rows),
+            merge_spans(pl.concat(spans)),
+            pl.concat(frames),
+            pl.concat(misaligned),
+            sum(timeless),
+            run.returncode,
+            run.stderr_lines,
+            any(socks),
         )
         return first if job.shard else complete(first, job, payloads)
 
@@ -85,21 +96,48 @@ def complete(first: Dissected, job: Dissection, beside: PayloadPass | None = Non
     binary = _here(job.binary)
     packets, recovered = _recover_streams(first.packets, job, binary)
     packets = _binary_payloads(packets, job, binary, recovered, beside)
-    return dataclasses.replace(first, packets=packets)
+    return _reframed(first, packets, recovered)
+
+
+def _reframed(
+    first: Dissected, packets: pl.DataFrame, recovered: dict[int, list[int]]
+) -> Dissected:
+    """`packets` with their frames: the first pass's, but for the packets the later passes
+    changed (a re-read stream, whose packets the first pass left undecoded; an attached
+    payload, which gives a frame its JSON type) exploded again from their new rows."""
+    changed = pl.col("stream").is_in(list(recovered)) | pl.col("ws_binary").is_not_null()
+    again = packets.filter(changed)
+    if again.height == 0:
+        return dataclasses.replace(first, packets=packets)
+    frames, misaligned = explode_frames(again)
+    kept = ~pl.col("frame_no").is_in(again["frame_no"].implode())
+    return dataclasses.replace(
+        first,
+        packets=packets,
+        frames=_in_order(first.frames.filter(kept), frames),
+        misaligned=_in_order(first.misaligned.filter(kept), misaligned),
+    )
+
+
+def _in_order(*tables: pl.DataFrame) -> pl.DataFrame:
+    """Frames in packet order; the frames of one packet keep tshark's (wire) order."""
+    return pl.concat(tables).sort("frame_no", maintain_order=True)
 
 
 def _block(
     index: int, payloads: PayloadPass | None, raw: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame, int, bool]:
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, int, bool]:
     """One block of tshark's rows, as soon as it is parsed: typed, its connections' spans
-    taken, pure ACKs dropped, so the run never holds every packet's row at once; the
-    payload pass starts at the first block with a small binary frame."""
+    taken, pure ACKs dropped, its WebSocket frames exploded, so the run never holds every
+    packet's row at once and little is left to do when tshark ends; the payload pass
+    starts at the first block with a small binary frame."""
     every, timeless = timed(normalise(raw, index))
     socks = raw["socks"].is_not_null().any()
     rows = worth_a_row(every)
     if payloads:
         payloads.start_if_needed(rows)
-    return rows, stream_spans(every), timeless, socks
+    frames, misaligned = explode_frames(rows)
+    return rows, stream_spans(every), frames, misaligned, timeless, socks
 
 
 class PayloadPass:
@@ -122,10 +160,6 @@ class PayloadPass:
     def rows(self) -> pl.DataFrame:
         assert self.running is not None, "a small binary frame was seen, so the pass runs"
         return self.running.result()
-
-
-def _no_rows(index: int) -> pl.DataFrame:
-    return worth_a_row(normalise(tshark_run.empty_packets(list(tshark_argv.FIELDS)), index))
 
 
 def _here(binary: tshark.Tshark) -> tshark.Tshark:

@@ -37,6 +37,9 @@ def shard_count(size: int, jobs: int | None, cores: int) -> int:
     return max(jobs or cores, by_size)
 
 
+TABLES = ("packets", "spans", "frames", "misaligned")  # the tables of a Dissected
+
+
 def merge(parts: list[Dissected], frames: list[array]) -> Dissected | None:
     """The shards' results as the whole file's: frame numbers, streams, rows in order.
 
@@ -46,15 +49,19 @@ def merge(parts: list[Dissected], frames: list[array]) -> Dissected | None:
     numbers shows any other that does."""
     if any(p.socks for p in parts) or not all(_contiguous(p.spans) for p in parts):
         return None
-    packets, spans = [], []
+    tables: dict[str, list[pl.DataFrame]] = {}
     for shard, (part, numbers) in enumerate(zip(parts, frames, strict=True)):
         lookup = pl.Series("frame", numbers, dtype=pl.Int64)
-        packets.append(_frames_back(part.packets, lookup, shard))
-        spans.append(_frames_back(part.spans, lookup, shard))
-    streams = _stream_numbers(pl.concat(spans))
+        for name in TABLES:
+            tables.setdefault(name, []).append(_frames_back(getattr(part, name), lookup, shard))
+    streams = _stream_numbers(pl.concat(tables["spans"]))
+    whole = {name: _restream(pl.concat(pieces), streams) for name, pieces in tables.items()}
     return Dissected(
-        _restream(pl.concat(packets), streams).sort("frame_no"),
-        _restream(pl.concat(spans), streams).sort("input", "stream"),
+        whole["packets"].sort("frame_no"),
+        whole["spans"].sort("input", "stream"),
+        # a packet's frames keep tshark's (wire) order
+        whole["frames"].sort("frame_no", maintain_order=True),
+        whole["misaligned"].sort("frame_no", maintain_order=True),
         sum(p.timeless for p in parts),
         max(p.returncode for p in parts),
         [line for p in parts for line in p.messages],

@@ -15,7 +15,6 @@ from analyzer.features.legs import leg_features
 from analyzer.features.liveness import liveness_features
 from analyzer.features.tcp import baseline_features, tcp_event_features
 from analyzer.ingest.capture import CaptureData
-from analyzer.ingest.frames import explode_frames
 from analyzer.ingest.handshakes import handshake_rows
 from analyzer.ingest.tcp_events import tcp_events
 from analyzer.schema import FRAMES
@@ -27,7 +26,8 @@ from analyzer.sessions.finish import finish_sessions
 
 def capture_sessions(captures: list[CaptureData], keylog: Path | None) -> Dataset:
     packets = pl.concat([c.packets for c in captures])
-    raw_frames, misaligned = explode_frames(packets)
+    raw_frames = pl.concat([c.frames for c in captures])
+    misaligned = pl.concat([c.misaligned for c in captures])
     handshakes = handshake_rows(packets)
     base = streams.session_streams(packets, raw_frames, handshakes).join(
         streams.stream_roles(packets, raw_frames, handshakes), on=streams.KEY, how="left"
