@@ -17,7 +17,7 @@ at the same time, such as a reader beside the rule loading); tshark's own CPU is
 children's line. On a loaded machine read the CPU columns: wall time then mostly
 measures the wait for a core.
 
-Usage: .venv/bin/python benchmarks/profile_stages.py CAPTURE [--keylog FILE] [--repeat N]
+Usage: .venv/bin/python benchmarks/profile_stages.py CAPTURE [--keylog FILE] [--repeat N] [--jobs N]
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from typing import Any  # noqa: E402
 
 from analyzer import config, features, pipeline  # noqa: E402
 from analyzer.ingest import logpacks  # noqa: E402
+from analyzer.ingest.capture import Parallel  # noqa: E402
 from analyzer.inputs import Inputs  # noqa: E402
 from analyzer.report import json_report, outputs, terminal_run  # noqa: E402
 
@@ -142,15 +143,19 @@ def instrument(clock: Clock) -> list[str]:
     return missing
 
 
-def one_run(capture: Path, keylog: Path | None) -> dict[str, float]:
-    """One `analyze CAPTURE --format json -o -`: seconds per stage, spans and totals."""
+def one_run(capture: Path, keylog: Path | None, jobs: int | None) -> dict[str, float]:
+    """One `analyze CAPTURE --format json -o - [--jobs N]`: seconds per stage, spans and
+    totals."""
     clock = Clock()
     missing = instrument(clock)
     if missing:
         print(f"not found (not timed): {', '.join(missing)}", file=sys.stderr)
     children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     start, cpu0 = time.perf_counter(), time.process_time()
-    result = pipeline.run(Inputs({"capture": [capture]}), config.Settings(), keylog)
+    parallel = Parallel(jobs=jobs)
+    result = pipeline.run(
+        Inputs({"capture": [capture]}), config.Settings(), keylog, None, None, parallel
+    )
     text = outputs.safe("json", json_report.render(result))
     with contextlib.redirect_stdout(io.StringIO()):
         terminal_run.tell(result, ["-"], "never", False, None)
@@ -175,10 +180,11 @@ def one_run(capture: Path, keylog: Path | None) -> dict[str, float]:
     return out
 
 
-def in_fresh_process(capture: Path, keylog: Path | None) -> dict[str, float]:
+def in_fresh_process(capture: Path, keylog: Path | None, jobs: int | None) -> dict[str, float]:
     """One run in a process of its own, as `analyze` runs: no cache of an earlier run."""
     argv = [sys.executable, __file__, str(capture), "--json"]
     argv += ["--keylog", str(keylog)] if keylog else []
+    argv += ["--jobs", str(jobs)] if jobs else []
     done = subprocess.run(argv, capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
 
@@ -204,11 +210,12 @@ def main() -> None:
     parser.add_argument("--keylog", type=Path)
     parser.add_argument("--repeat", type=int, default=1, help="runs, each in a fresh process")
     parser.add_argument("--json", action="store_true", help="one run here, printed as JSON")
+    parser.add_argument("--jobs", type=int, help="as analyze --jobs (default: one per core)")
     args = parser.parse_args()
     if args.json:
-        print(json.dumps(one_run(args.capture, args.keylog)))
+        print(json.dumps(one_run(args.capture, args.keylog, args.jobs)))
         return
-    runs = [in_fresh_process(args.capture, args.keylog) for _ in range(args.repeat)]
+    runs = [in_fresh_process(args.capture, args.keylog, args.jobs) for _ in range(args.repeat)]
     print(f"{args.capture} ({args.repeat} run(s), medians)")
     print(table(runs))
 
