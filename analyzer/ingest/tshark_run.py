@@ -9,9 +9,9 @@ to the packets that matter.
 
 from __future__ import annotations
 
+import collections
 import io
 import os
-import queue
 import re
 import shutil
 import subprocess
@@ -35,6 +35,7 @@ CHUNK_BYTES = 8 << 20
 _RUNNING: set[subprocess.Popen[bytes]] = set()
 _STOPPED = threading.Event()
 PIPE_BYTES = 1 << 16  # one read of tshark's pipe, at most
+BACKLOG_BYTES = 32 << 20  # tshark's text read but not yet parsed, at most
 
 
 @dataclass
@@ -167,7 +168,7 @@ def _chunks(
     """Yield newline-terminated blocks of about CHUNK_BYTES (few polars parses); a reader
     thread keeps tshark's pipe drained in pipe-sized reads, each of which moves the
     progress on, so a person sees the count grow rather than one jump at the end."""
-    blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
+    blocks = _Backlog(BACKLOG_BYTES)
     threading.Thread(target=_pump, args=(proc.stdout, blocks), daemon=True).start()
     parts: list[bytes] = []
     size = 0
@@ -186,7 +187,34 @@ def _chunks(
         yield pending if pending.endswith(b"\n") else pending + b"\n"
 
 
-def _pump(stream: io.BufferedReader, out: queue.Queue[bytes | None]) -> None:
+class _Backlog:
+    """tshark's text between the reader thread and the parser, bounded in bytes. A bound
+    in reads was too small: tshark writes 4 KB at a time, so 64 reads held 256 KB, and
+    while a block was being typed tshark sat on a full pipe for 8 % of its run."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.size = limit, 0
+        self.parts: collections.deque[bytes | None] = collections.deque()
+        self.changed = threading.Condition()
+
+    def put(self, block: bytes | None) -> None:
+        """Waits for room; the end (None) never does."""
+        with self.changed:
+            self.changed.wait_for(lambda: block is None or self.size < self.limit)
+            self.parts.append(block)
+            self.size += len(block or b"")
+            self.changed.notify_all()
+
+    def get(self) -> bytes | None:
+        with self.changed:
+            self.changed.wait_for(lambda: self.parts)
+            block = self.parts.popleft()
+            self.size -= len(block or b"")
+            self.changed.notify_all()
+            return block
+
+
+def _pump(stream: io.BufferedReader, out: _Backlog) -> None:
     try:
         while block := stream.read1(PIPE_BYTES):
             out.put(block)
