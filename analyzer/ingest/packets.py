@@ -25,6 +25,15 @@ LIST_FIELDS = (
     "tls_content_type",
 )
 FLAG_FIELDS = (*TCP_ANALYSIS, "ws_decompress_failed")
+# The fields only the WebSocket frames are made of (frames.explode_frames): the stages
+# after it copy, join and sort the packet rows without them.
+FRAME_FIELDS = (
+    *(f for f in LIST_FIELDS if f.startswith("ws_")),
+    "ws_text",
+    "ws_close_reason",
+    "ws_binary",
+    "ws_decompress_failed",
+)
 
 
 def _last(name: str) -> pl.Expr:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from analyzer.features.liveness import liveness_features
 from analyzer.features.tcp import baseline_features, tcp_event_features
 from analyzer.ingest.capture import CaptureData
 from analyzer.ingest.handshakes import handshake_rows
+from analyzer.ingest.packets import FRAME_FIELDS
 from analyzer.ingest.tcp_events import tcp_events
 from analyzer.schema import FRAMES
 from analyzer.session_schema import COUNT_COLUMNS, SESSIONS
@@ -25,7 +27,7 @@ from analyzer.sessions.finish import finish_sessions
 
 
 def capture_sessions(captures: list[CaptureData], keylog: Path | None) -> Dataset:
-    packets = pl.concat([c.packets for c in captures])
+    packets = pl.concat([c.packets.drop(FRAME_FIELDS) for c in captures])
     raw_frames = pl.concat([c.frames for c in captures])
     misaligned = pl.concat([c.misaligned for c in captures])
     handshakes = handshake_rows(packets)
@@ -71,17 +73,21 @@ def _session_table(
     packets: pl.DataFrame,
     names: dict[int, str],
 ) -> pl.DataFrame:
-    by_id = [
-        framing_features(frames),
-        liveness_features(frames),
-        closing_features(frames),
-        tcp_event_features(events),
-        baseline_features(packets),
-        certificate_features(packets),
-    ]
+    # Independent of each other, and polars lets go of the GIL: two at a time, the
+    # longest (over every packet) first.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        baseline = pool.submit(baseline_features, packets)
+        by_id = [
+            pool.submit(framing_features, frames),
+            pool.submit(liveness_features, frames),
+            pool.submit(closing_features, frames),
+            pool.submit(tcp_event_features, events),
+            baseline,
+            pool.submit(certificate_features, packets),
+        ]
     table = numbered.join(handshakes.drop("client", "server"), on=streams.KEY, how="left")
     for part in by_id:
-        table = table.join(part.rename({"session": "id"}), on="id", how="left")
+        table = table.join(part.result().rename({"session": "id"}), on="id", how="left")
     table = table.with_columns(
         pl.col("input").alias("input_index"),
         pl.col("input").replace_strict(names, return_dtype=pl.String),
