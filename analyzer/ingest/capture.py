@@ -69,6 +69,11 @@ class Parallel:
     scheduler: str | None = None
     work_dir: Path | None = None
 
+    @property
+    def local(self) -> bool:
+        """The tasks run in this process's threads, not on a cluster."""
+        return self.scheduler is None
+
 
 @dataclass
 class _Started:
@@ -98,15 +103,14 @@ def load_captures(
     concurrently. `first` is the input index of the first."""
     files = [sniff_capture(p) for p in paths]  # a wrong file fails before any tshark runs
     with executor.executor(parallel.jobs, parallel.scheduler) as pool:
-        local = parallel.scheduler is None
         started = []
         for i, info in enumerate(files):
             # Pipes need a free thread for each reader: only the first capture has them.
-            streams = local and not started
-            tell = progress if local else None
+            streams = parallel.local and not started
+            tell = progress if parallel.local else None
             started.append(
                 _start(info, Dissection(info.path, keylog, binary, first + i), pool, parallel,
-                       tell, streams, local)
+                       tell, streams)
             )  # fmt: skip
         try:
             return [_finish(s) for s in started]
@@ -125,27 +129,25 @@ def _start(
     parallel: Parallel,
     progress: Callable[[Path, int, int], None] | None,
     streams: bool,
-    local: bool,
 ) -> _Started:
     """Start dissecting one capture: whole, or cut into shards as `shard_count` says, the
     first `jobs` of them pipes read while the cut goes on when `streams`."""
     census = tshark_run.start_census(job.binary, info.path)
-    jobs = parallel.jobs or executor.cores()
-    count = sharding.shard_count(info.size, parallel.jobs, executor.cores())
+    cores = executor.cores()
+    count = sharding.shard_count(info.size, parallel.jobs, cores)
     if count == 1:
         return _whole(info, job, pool, census, progress)
     folder = Path(tempfile.mkdtemp(prefix="wsdoctor-shards-", dir=parallel.work_dir))
     paths = [folder / f"{i}.pcap" for i in range(count)]
     tell = _Progress(info.path, count, progress) if progress else None
 
-    beside = PayloadPass(job, ThreadPoolExecutor(max_workers=1)) if local else None
+    beside = PayloadPass(job, ThreadPoolExecutor(max_workers=1)) if parallel.local else None
 
     def submit(i: int) -> Future[Dissected]:
         shard = dataclasses.replace(job, path=paths[i], shard=True)
-        here = (tell.part(i) if tell else None, beside) if local else ()
-        return pool.submit(dissect, shard, *here)
+        return pool.submit(dissect, shard, tell.part(i) if tell else None, beside)
 
-    piped = shard_pipes.make(paths[: min(jobs, count)]) if streams else []
+    piped = shard_pipes.make(paths[: min(parallel.jobs or cores, count)]) if streams else []
     early = {path: submit(i) for i, path in enumerate(piped)}
     try:
         cut = shards.cut(info.path, paths, shard_pipes.opener(early))
