@@ -87,7 +87,7 @@ class _Started:
     progress: Callable[[Path, int, int], None] | None
     job: Dissection  # the whole file's, should the shards not go back together
     # The whole file's payload pass, started by the first shard block that needs it (local
-    # shards only: a cluster's shards run it after the merge; none when tshark.lua).
+    # shards only: a cluster's shards run it after the merge).
     beside: PayloadPass | None = None
 
 
@@ -141,9 +141,7 @@ def _start(
     paths = [folder / f"{i}.pcap" for i in range(count)]
     tell = _Progress(info.path, count, progress) if progress else None
 
-    # A tshark that runs our Lua prints the payloads in every shard's pass (tshark.lua).
-    needed = parallel.local and not job.binary.lua
-    beside = PayloadPass(job, ThreadPoolExecutor(max_workers=1)) if needed else None
+    beside = PayloadPass(job, ThreadPoolExecutor(max_workers=1)) if parallel.local else None
 
     def submit(i: int) -> Future[Dissected]:
         shard = dataclasses.replace(job, path=paths[i], shard=True)

@@ -5,7 +5,7 @@ on a cluster as a Dask task (analyzer/ingest/executor.py). It takes and returns 
 data (paths, polars tables), so it runs the same wherever it runs. The first pass reads
 every TCP packet; two targeted passes follow only when the first finds a reason:
 streams that began before the capture on a port another dissector owns, and the
-payloads of small binary frames, which a tshark that runs Lua prints in the first pass.
+payloads of small binary frames.
 """
 
 from __future__ import annotations
@@ -59,8 +59,6 @@ class Dissected:
     returncode: int
     messages: list[str] = field(default_factory=list)  # tshark's stderr
     socks: bool = False  # SOCKS seen: tshark numbered a stream no packet shows
-    # The pass printed small binary payloads itself (tshark.lua): no payload pass.
-    payloads: bool = False
 
 
 def dissect(
@@ -72,13 +70,12 @@ def dissect(
     shard's first small binary frame (a cluster's shard has none: it runs after the merge)."""
     binary = _here(job.binary)
     argv = tshark_argv.fields_command(job.path, job.keylog, binary)
-    columns = list(tshark_argv.first_pass_fields(binary))
     with ThreadPoolExecutor(max_workers=1) as beside:
-        payloads = None if binary.lua else whole if job.shard else PayloadPass(job, beside)
+        payloads = whole if job.shard else PayloadPass(job, beside)
         each = partial(_block, job.index, payloads)
-        blocks, run = tshark_run.stream_packets(argv, each, on_progress, columns)
+        blocks, run = tshark_run.stream_packets(argv, each, on_progress)
         if not blocks:
-            blocks = [_block(job.index, None, tshark_run.empty_packets(columns))]
+            blocks = [_block(job.index, None, tshark_run.empty_packets(list(tshark_argv.FIELDS)))]
         rows, spans, frames, misaligned, timeless, socks = zip(*blocks, strict=True)
         first = Dissected(
             pl.concat(rows),
@@ -89,19 +86,16 @@ def dissect(
             run.returncode,
             run.stderr_lines,
             any(socks),
-            binary.lua,
         )
         return first if job.shard else complete(first, job, payloads)
 
 
 def complete(first: Dissected, job: Dissection, beside: PayloadPass | None = None) -> Dissected:
     """The passes after the first, over the whole file: streams to re-read as WebSocket,
-    then, unless the first pass printed them, the payloads of small binary frames (from
-    the pass `beside` the first, if any)."""
+    then the payloads of small binary frames (from the pass `beside` the first, if any)."""
     binary = _here(job.binary)
     packets, recovered = _recover_streams(first.packets, job, binary)
-    if not first.payloads:
-        packets = _binary_payloads(packets, job, binary, recovered, beside)
+    packets = _binary_payloads(packets, job, binary, recovered, beside)
     return _reframed(first, packets, recovered)
 
 
@@ -109,12 +103,9 @@ def _reframed(
     first: Dissected, packets: pl.DataFrame, recovered: dict[int, list[int]]
 ) -> Dissected:
     """`packets` with their frames: the first pass's, but for the packets the later passes
-    changed (a re-read stream, whose packets the first pass left undecoded; a payload the
-    payload pass attached, which gives a frame its JSON type) exploded again from their
-    new rows."""
-    changed = pl.col("stream").is_in(list(recovered))
-    if not first.payloads:
-        changed = changed | pl.col("ws_binary").is_not_null()
+    changed (a re-read stream, whose packets the first pass left undecoded; an attached
+    payload, which gives a frame its JSON type) exploded again from their new rows."""
+    changed = pl.col("stream").is_in(list(recovered)) | pl.col("ws_binary").is_not_null()
     again = packets.filter(changed)
     if again.height == 0:
         return dataclasses.replace(first, packets=packets)
@@ -198,7 +189,7 @@ def _recover_streams(
     if not candidates:
         return packets, {}
     argv = tshark_argv.fields_command(job.path, job.keylog, binary, recover=candidates)
-    again, _ = tshark_run.read_packets(argv, columns=list(tshark_argv.first_pass_fields(binary)))
+    again, _ = tshark_run.read_packets(argv)
     kept = packets.filter(~pl.col("stream").is_in(list(candidates)))
     again = worth_a_row(timed(normalise(again, job.index))[0])
     return pl.concat([kept, again]).sort("frame_no"), candidates

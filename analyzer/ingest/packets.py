@@ -108,16 +108,9 @@ def normalise(raw: pl.DataFrame, input_index: int) -> pl.DataFrame:
         *[pl.col(f).str.split(AGGREGATOR) for f in LIST_FIELDS],
         pl.col("ws_text"),
         pl.col("ws_close_reason"),
-        _binary_payloads(raw),
+        # Filled by the targeted payload pass (`attach_payloads`) for the packets it read.
+        pl.lit(None, pl.List(pl.String)).alias("ws_binary"),
     )
-
-
-def _binary_payloads(raw: pl.DataFrame) -> pl.Expr:
-    """Printed by the pass itself when tshark runs our Lua (tshark_argv.LUA_FIELDS), else
-    filled by the targeted payload pass (`attach_payloads`) for the packets it read."""
-    if "ws_binary" in raw.columns:
-        return pl.col("ws_binary").str.split(AGGREGATOR)
-    return pl.lit(None, pl.List(pl.String)).alias("ws_binary")
 
 
 def worth_a_row(packets: pl.DataFrame) -> pl.DataFrame:

@@ -65,7 +65,6 @@ def merge(parts: list[Dissected], frames: list[array]) -> Dissected | None:
         sum(p.timeless for p in parts),
         max(p.returncode for p in parts),
         [line for p in parts for line in p.messages],
-        payloads=all(p.payloads for p in parts),
     )
 
 

@@ -1,9 +1,9 @@
-"""Finding tshark, checking its version and whether it runs our Lua.
+"""Finding tshark and checking its version.
 
 The ingest/tshark*.py modules are the only places that start tshark: this one runs
-`tshark -v` and a Lua probe, tshark_ports.py `tshark -G decodes`, and tshark_run.py the
-dissection whose argv tshark_argv.py builds. The answers about the binary itself are kept
-on disk between runs (tshark_cache.py).
+`tshark -v`, tshark_ports.py `tshark -G decodes`, and tshark_run.py the dissection whose
+argv tshark_argv.py builds. Both answers about the binary itself are kept on disk
+between runs (tshark_cache.py).
 """
 
 from __future__ import annotations
@@ -11,11 +11,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import struct
 import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from analyzer.errors import InputError
@@ -27,20 +25,12 @@ INSTALL_HINT = (
     "macOS `brew install wireshark`, Windows: the Wireshark installer, then add its "
     "folder to PATH; or point --tshark / WSDOCTOR_TSHARK at the binary"
 )
-# The WebSocket heuristic that prints small binary payloads in the first pass.
-SMALL_BINARY_LUA = Path(__file__).with_name("small_binary.lua")
-SMALL_BINARY_FIELD = "wsdoctor.binary"
-# An empty pcap (the header alone), for asking tshark whether a field exists.
-_EMPTY_PCAP = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
 
 
 @dataclass(frozen=True)
 class Tshark:
     path: str
     version: tuple[int, int, int]
-    # It loads small_binary.lua (built with Lua, which is not disabled): the first pass
-    # then prints small binary payloads itself, and no payload pass is needed.
-    lua: bool = False
 
     @property
     def version_text(self) -> str:
@@ -79,25 +69,7 @@ def _probe(path: str) -> Tshark:
         raise InputError(
             f"tshark {have} is too old (need >= {wanted})", source=path, hint=INSTALL_HINT
         )
-    lua = cached(resolved, "small-binary-lua", lambda: _runs_script(resolved), _flag)
-    return Tshark(resolved, version, lua)
-
-
-def _runs_script(path: str) -> bool:
-    """Does `path` know our Lua field once given the script? (`-G` loads no scripts, so
-    it is asked to filter an empty capture by the field: an unknown one fails.)"""
-    argv = [path, "-r", "-", "-X", f"lua_script:{SMALL_BINARY_LUA}", "-Y", SMALL_BINARY_FIELD]
-    try:
-        done = subprocess.run(argv, input=_EMPTY_PCAP, capture_output=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return done.returncode == 0
-
-
-def _flag(value: object) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError("not a boolean")
-    return value
+    return Tshark(resolved, version)
 
 
 def _version_of(path: str) -> tuple[int, int, int]:

@@ -15,17 +15,16 @@ Facts that shape the command (verified on tshark 4.0.17):
 - A port owned by another dissector (pgsql on 5432, x11 on 6012, ...) hides an HTTP
   upgrade on it, so every pass decodes such ports as HTTP (tshark_ports.py).
 
-Two targeted passes follow only when the first finds a reason (see ingest/dissect.py):
+Two targeted passes follow only when the first finds a reason (see ingest/capture.py):
 streams to re-read as WebSocket (`fields_command(recover=...)`), and the payloads of small
-binary frames (`payload_command`), which a tshark that runs Lua never needs: there every
-pass prints them itself (small_binary.lua, `first_pass_fields`).
+binary frames (`payload_command`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from analyzer.ingest.tshark import SMALL_BINARY_FIELD, SMALL_BINARY_LUA, Tshark, find_tshark
+from analyzer.ingest.tshark import Tshark, find_tshark
 from analyzer.ingest.tshark_ports import foreign_ports
 
 AGGREGATOR = "\x1f"
@@ -92,11 +91,6 @@ FIELDS: dict[str, str] = {
 # payload of a binary message that no subdissector claimed (decompressed under
 # permessage-deflate), one occurrence per whole message in tree order.
 PAYLOAD_FIELDS: dict[str, str] = {"frame_no": "frame.number", "ws_binary": "data.data"}
-# The same values printed by the first pass itself when tshark runs small_binary.lua: a
-# WebSocket heuristic that adds them for exactly the frames SMALL_BINARY_FILTER selects
-# by, so no second tshark reads the whole file again (on 100-byte audio frames that pass
-# was a full dissection beside the first, for 1 packet in 70).
-LUA_FIELDS: dict[str, str] = {"ws_binary": SMALL_BINARY_FIELD}
 # One argv string may not exceed 128 KiB on Linux; a longer frame list becomes this filter,
 # which keeps the same packets (the candidates are defined by these very fields).
 # Only payloads that may be JSON text are read: one opening with `{` after optional
@@ -159,14 +153,7 @@ def fields_command(
     if recover:
         streams = ", ".join(map(str, sorted(recover)))
         display = f"({DISPLAY_FILTER}) && tcp.stream in {{{streams}}}"
-    found = tshark or find_tshark()
-    return _command(capture, keylog, found, recover, display, first_pass_fields(found))
-
-
-def first_pass_fields(tshark: Tshark) -> dict[str, str]:
-    """The columns `fields_command` prints with this tshark: FIELDS, and the small binary
-    payloads when it runs our Lua."""
-    return FIELDS | LUA_FIELDS if tshark.lua else FIELDS
+    return _command(capture, keylog, tshark, recover, display, FIELDS)
 
 
 def payload_command(
@@ -215,8 +202,6 @@ def _command(
     flags += [arg for port in recovered for arg in ("-d", f"tcp.port=={port},websocket")]
     if keylog is not None:
         flags += ["-o", f"tls.keylog_file:{keylog}"]
-    if SMALL_BINARY_FIELD in fields.values():
-        flags += ["-X", f"lua_script:{SMALL_BINARY_LUA}"]
     output = ["-T", "fields", "-E", "separator=/t", "-E", "quote=n", "-E", "occurrence=a",
               "-E", f"aggregator={AGGREGATOR}"]  # fmt: skip
     names = [arg for name in fields.values() for arg in ("-e", name)]

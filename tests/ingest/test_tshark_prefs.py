@@ -20,9 +20,9 @@ import pytest
 
 from analyzer.ingest.tshark import find_tshark
 from analyzer.ingest.tshark_argv import (
+    FIELDS,
     UNREAD_WORK_OFF,
     fields_command,
-    first_pass_fields,
     payload_command,
 )
 from benchmarks.bench_tshark_prefs import with_only
@@ -58,9 +58,7 @@ def _later_passes(capture: Path, first: bytes) -> dict[str, list[str]]:
     """The passes the engine adds when the first finds a reason, over the same candidates:
     the payloads of packets carrying a binary frame, and the recovery (ports decoded as
     WebSocket) of the streams whose data no HTTP, TLS or WebSocket field claimed."""
-    keylog, tshark = _keylog(capture), find_tshark()
-    names = first_pass_fields(tshark)
-    rows = [dict(zip(names, line.split(b"\t"), strict=True)) for line in first.split(b"\n")[:-1]]
+    rows = [dict(zip(FIELDS, line.split(b"\t"), strict=True)) for line in first.split(b"\n")[:-1]]
     binary = [int(r["frame_no"]) for r in rows if b"2" in r["ws_opcode"].split(b"\x1f")]
     claimed = {r["stream"] for r in rows if r["http_method"] or r["http_status"] or r["tls_seen"]
                or r["ws_opcode"]}  # fmt: skip
@@ -69,6 +67,7 @@ def _later_passes(capture: Path, first: bytes) -> dict[str, list[str]]:
         for r in rows
         if r["stream"] and r["stream"] not in claimed and r["tcp_len"] not in (b"", b"0")
     }
+    keylog, tshark = _keylog(capture), find_tshark()
     passes = {}
     if binary:
         passes["payload"] = payload_command(capture, binary, keylog, tshark)
