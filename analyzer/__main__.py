@@ -1,5 +1,5 @@
 """`python -m analyzer` is `wsdoctor`."""
 
-from analyzer.cli import main
+from analyzer.launch import main
 
 main()

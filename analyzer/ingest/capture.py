@@ -26,7 +26,15 @@ from typing import Any
 import polars as pl
 
 from analyzer.errors import InputError
-from analyzer.ingest import executor, shard_pipes, sharding, shards, tshark, tshark_run
+from analyzer.ingest import (
+    executor,
+    shard_pipes,
+    shard_plan,
+    sharding,
+    shards,
+    tshark,
+    tshark_run,
+)
 from analyzer.ingest.dissect import Dissected, Dissection, PayloadPass, complete, dissect
 from analyzer.ingest.sniff import CaptureFile, sniff_capture
 
@@ -134,7 +142,7 @@ def _start(
     first `jobs` of them pipes read while the cut goes on when `streams`."""
     census = tshark_run.start_census(job.binary, info.path)
     cores = executor.cores()
-    count = sharding.shard_count(info.size, parallel.jobs, cores)
+    count = shard_plan.shard_count(info.size, parallel.jobs, cores)
     if count == 1:
         return _whole(info, job, pool, census, progress)
     folder = Path(tempfile.mkdtemp(prefix="wsdoctor-shards-", dir=parallel.work_dir))

@@ -25,6 +25,7 @@ from typing import TypeVar
 import polars as pl
 
 from analyzer.errors import InputError
+from analyzer.ingest import prestart
 from analyzer.ingest.tshark import INSTALL_HINT, Tshark
 from analyzer.ingest.tshark_argv import FIELDS
 
@@ -125,7 +126,7 @@ def stream_packets(
     dissection, and only what `each` keeps stays in memory."""
     names = columns or list(FIELDS)
     try:
-        proc = subprocess.Popen(
+        proc = prestart.adopt(argv) or subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
         )
     except OSError as exc:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.ingest import sharding, shards
+from analyzer.ingest import shard_plan, shards
 from analyzer.ingest.capture import Parallel
 from analyzer.inputs import classify
 from analyzer.pipeline import load
@@ -46,7 +46,7 @@ def _name(case: tuple[Path, Path | None]) -> str:
 @pytest.mark.parametrize("case", CAPTURES, ids=map(_name, CAPTURES))
 def test_shards_report_what_the_whole_file_reports(case, tmp_path, monkeypatch) -> None:
     capture, keylog = case
-    monkeypatch.setattr(sharding, "SHARD_BYTES", capture.stat().st_size // 3 + 1)
+    monkeypatch.setattr(shard_plan, "SHARD_BYTES", capture.stat().st_size // 3 + 1)
     assert shards.cut(capture, [tmp_path / f"{i}.pcap" for i in range(3)]).packets  # cuttable
     whole = json_report.render(analysis_of(loaded(capture, keylog)))
     cut = load(classify([capture]), keylog, parallel=Parallel(jobs=2, work_dir=tmp_path))
@@ -62,7 +62,7 @@ def test_a_gzipped_capture_is_cut_alike(name, tmp_path, monkeypatch) -> None:
     packed = tmp_path / f"{plain.name}.gz"
     packed.write_bytes(gzip.compress(plain.read_bytes()))
     assert shards.cut(packed, [tmp_path / f"{i}.pcap" for i in range(2)]).packets  # cuttable
-    monkeypatch.setattr(sharding, "SHARD_BYTES", packed.stat().st_size // 3 + 1)
+    monkeypatch.setattr(shard_plan, "SHARD_BYTES", packed.stat().st_size // 3 + 1)
     whole = json_report.render(analysis_of(load(classify([packed]), None)))
     cut = load(classify([packed]), None, parallel=Parallel(jobs=2, work_dir=tmp_path))
     assert json_report.render(analysis_of(cut)) == whole
