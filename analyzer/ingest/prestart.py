@@ -19,6 +19,7 @@ from pathlib import Path
 
 from analyzer.errors import InputError
 from analyzer.ingest import executor, shard_plan, tshark_argv
+from analyzer.ingest.capture_magic import opens_like_capture
 from analyzer.ingest.tshark import find_tshark
 
 # `analyze` options that take a value (tests/cli/test_prestart.py holds this to the CLI).
@@ -60,6 +61,9 @@ def guess(args: list[str]) -> list[str] | None:
     if len(inputs) != 1 or "--scheduler" in options or not os.path.isfile(inputs[0]):
         return None
     capture = Path(inputs[0])
+    with capture.open("rb") as fh:
+        if not opens_like_capture(fh.read(4)):  # a HAR or a log: no tshark
+            return None
     jobs = options.get("--jobs")
     count = shard_plan.shard_count(
         capture.stat().st_size, int(jobs) if jobs else None, executor.cores()

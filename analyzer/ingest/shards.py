@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from analyzer.ingest.capture_magic import PCAP_MAGICS
 from analyzer.ingest.shard_links import ETHERNET, TCP, Unshardable, connection_key, reverse
-from analyzer.ingest.sniff import PCAP_MAGICS
 
 READ_BYTES = 8 << 20
 WRITE_BYTES = 1 << 20

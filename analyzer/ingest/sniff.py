@@ -15,20 +15,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from analyzer.errors import InputError
+from analyzer.ingest.capture_magic import GZIP_MAGIC, PCAP_MAGICS, PCAPNG_MAGIC
 from analyzer.ingest.har import looks_like_har
 
 HEAD_BYTES = 1 << 16
 # Decompression bomb limits (see `_check_expansion`).
 GUNZIP_RATIO = 100
 GUNZIP_FLOOR = 64 << 20
-PCAP_MAGICS = {
-    b"\xd4\xc3\xb2\xa1": ("<", "us"),
-    b"\xa1\xb2\xc3\xd4": (">", "us"),
-    b"\x4d\x3c\xb2\xa1": ("<", "ns"),
-    b"\xa1\xb2\x3c\x4d": (">", "ns"),
-}
-PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
-GZIP_MAGIC = b"\x1f\x8b"
 OTHER_COMPRESSION = {
     b"\x28\xb5\x2f\xfd": "zstd",
     b"BZh": "bzip2",

@@ -100,6 +100,8 @@ def test_a_wrong_guess_is_killed(adopted) -> None:
         ["analyze", "-"],  # standard input
         ["analyze", str(IDLE), "--jobs", "x"],  # the CLI refuses it
         ["analyze", str(IDLE), "--tshark", "/nonexistent/tshark"],
+        ["analyze", str(SAMPLES / "browser-har" / "session.har")],  # a HAR: no tshark
+        ["analyze", str(SAMPLES / "idle-1011" / "client.log")],  # a log
     ],
 )
 def test_no_guess_for_any_other_run(args) -> None:
@@ -128,3 +130,10 @@ def test_a_guess_nobody_adopts_is_killed_at_exit() -> None:
     pid = int(done.stdout)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_the_guess_imports_no_polars() -> None:
+    """The point of guessing: tshark starts before the heavy imports."""
+    code = "import sys, analyzer.launch; print(sorted(m for m in sys.modules if 'polars' in m))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "[]"
