@@ -42,14 +42,20 @@ def speculate(args: list[str]) -> None:
     if argv is None:
         return
     try:
-        proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
-        )
+        proc = spawn(argv)
     except OSError:
         return
     if not _STARTED:
         atexit.register(discard)
     _STARTED[tuple(argv)] = proc
+
+
+def spawn(argv: list[str]) -> subprocess.Popen[bytes]:
+    """A dissection's tshark, as both a guess and the engine start it: an adopted guess
+    must be the very process the engine would have started."""
+    return subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+    )
 
 
 def guess(args: list[str]) -> list[str] | None:

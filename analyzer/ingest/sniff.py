@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from analyzer.errors import InputError
-from analyzer.ingest.capture_magic import GZIP_MAGIC, PCAP_MAGICS, PCAPNG_MAGIC
+from analyzer.ingest.capture_magic import (
+    GZIP_MAGIC,
+    PCAP_MAGICS,
+    PCAPNG_MAGIC,
+    opens_like_capture,
+)
 from analyzer.ingest.har import looks_like_har
 
 HEAD_BYTES = 1 << 16
@@ -68,7 +73,7 @@ def read_head(path: Path) -> bytes:
 def looks_like_capture(head: bytes) -> bool:
     """A pcap or pcapng magic, or any compression: a compressed file is a capture candidate
     so that `sniff_capture` can name the problem ("zstd-compressed file")."""
-    return head.startswith((GZIP_MAGIC, PCAPNG_MAGIC, *PCAP_MAGICS, *OTHER_COMPRESSION))
+    return opens_like_capture(head) or head.startswith(tuple(OTHER_COMPRESSION))
 
 
 def looks_like_text(head: bytes) -> bool:

@@ -126,9 +126,7 @@ def stream_packets(
     dissection, and only what `each` keeps stays in memory."""
     names = columns or list(FIELDS)
     try:
-        proc = prestart.adopt(argv) or subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
-        )
+        proc = prestart.adopt(argv) or prestart.spawn(argv)
     except OSError as exc:
         raise InputError(
             f"cannot start: {exc.strerror}", source=argv[0], hint=INSTALL_HINT
