@@ -234,8 +234,8 @@ def _unescaped(safe: str) -> str:
 @pytest.mark.parametrize("head", ["é", "a"], ids=["in non-ASCII", "in ASCII"])
 @pytest.mark.parametrize("char", UNSAFE + NEIGHBOURS, ids=lambda c: f"U+{ord(c):04X}")
 def test_json_safe_escapes_each_control_character_alone(char: str, head: str) -> None:
-    """One character in otherwise safe text: escaped, or (a neighbour) left; ASCII text
-    takes json_safe's quick check, the rest its regex."""
+    """One character in otherwise safe text, ASCII or not: escaped, or (a neighbour)
+    left, whether json_safe's quick check passes it on to the regex or not."""
     safe = outputs.json_safe(f"{head}{char}x")
     assert (safe != f"{head}{char}x") == (char in UNSAFE)
     assert _unescaped(safe) == f"{head}{char}x"
@@ -243,9 +243,11 @@ def test_json_safe_escapes_each_control_character_alone(char: str, head: str) ->
 
 @pytest.mark.parametrize("at", [0, 1, (8 << 20) - 1, 8 << 20, (16 << 20) + 3])
 def test_json_safe_finds_a_control_character_in_any_slice(at: int) -> None:
-    """The quick check reads a long ASCII text in slices: a DEL anywhere is escaped."""
-    text = "a" * at + "\x7f" + "b" * 10
-    assert outputs.json_safe(text) == "a" * at + "\\u007f" + "b" * 10
+    """The quick check reads a long text in slices: a DEL anywhere is escaped, in ASCII
+    text and beside a character that takes several UTF-8 bytes."""
+    for other in ("b", "\u2026"):
+        text = "a" * at + "\x7f" + other * 10
+        assert outputs.json_safe(text) == "a" * at + "\\u007f" + other * 10
 
 
 @settings(max_examples=500, deadline=None)
