@@ -159,7 +159,7 @@ def sessions(
         if fmt == "json"
         else tables.sessions_table(table, _width(output), worst)
     )
-    _write(outputs.safe(fmt, text), output or "-")
+    _write(outputs.safe(text), output or "-")
 
 
 def _worst_by_session(found: list[dict[str, Any]]) -> dict[str, str]:
@@ -199,7 +199,7 @@ def frames(
         if fmt == "json"
         else tables.frames_table(table, data.sessions, _width(output))
     )
-    _write(outputs.safe(fmt, text), output or "-")
+    _write(outputs.safe(text), output or "-")
 
 
 def _width(output: str | None) -> int | None:
@@ -332,7 +332,7 @@ def analyze(
     terminal_run.done(progress, result.data.warnings, every=verbose)
     if no_redact:
         outputs.note("warning: --no-redact: secrets are kept in the report")
-    rendered = [(outputs.safe(f, outputs.writer(f)(result)), path) for f, path in targets]
+    rendered = [(outputs.safe(outputs.writer(f)(result)), path) for f, path in targets]
     for text, path in rendered:  # all rendered first: a render error writes nothing
         _write(text, path)
     threshold = None if settings.fail_on in (None, "never") else settings.fail_on
@@ -357,7 +357,7 @@ def _protect_analyze(
     outputs.refuse_inputs([path for _, path in targets], files, rule_dirs)
 
 
-def _write(text: str, output: str) -> None:
+def _write(data: bytes, output: str) -> None:
     """`-o reports/today/x.html` makes the missing folders, as users expect of an output."""
     if output != "-":
         try:
@@ -366,7 +366,7 @@ def _write(text: str, output: str) -> None:
             raise InputError(
                 f"cannot make its folder: {exc.strerror or exc}", source=output
             ) from None
-    outputs.write(shown(text), output)
+    outputs.write(shown(data), output)
 
 
 cli.add_command(rules)

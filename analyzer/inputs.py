@@ -20,6 +20,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import AnyStr
 
 from analyzer.errors import InputError
 from analyzer.ingest import kinds, logtime
@@ -199,10 +200,15 @@ def _stdin() -> Path:
     return path
 
 
-def shown(text: str) -> str:
-    """What a run prints or writes, with the spooled standard input named `<stdin>`."""
+def shown(text: AnyStr) -> AnyStr:
+    """What a run prints or writes (a warning, a report's UTF-8), with the spooled standard
+    input named `<stdin>`."""
     for folder in _spools:
-        text = text.replace(f"{folder}{os.sep}", "")
+        spool = f"{folder}{os.sep}"
+        if isinstance(text, bytes):
+            text = text.replace(spool.encode(), b"")
+        else:
+            text = text.replace(spool, "")
     return text
 
 

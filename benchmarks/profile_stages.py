@@ -156,7 +156,7 @@ def one_run(capture: Path, keylog: Path | None, jobs: int | None) -> dict[str, f
     result = pipeline.run(
         Inputs({"capture": [capture]}), config.Settings(), keylog, None, None, parallel
     )
-    text = outputs.safe("json", json_report.render(result))
+    text = outputs.safe(json_report.render(result))
     with contextlib.redirect_stdout(io.StringIO()):
         terminal_run.tell(result, ["-"], "never", False, None)
     end, cpu1 = time.perf_counter(), time.process_time()

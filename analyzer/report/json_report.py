@@ -80,6 +80,6 @@ def report(result: Analysis) -> Report:
     }
 
 
-def render(result: Analysis) -> str:
-    """The report as indented JSON text (json_text)."""
-    return json_text.dumps(report(result)) + "\n"
+def render(result: Analysis) -> bytes:
+    """The report as indented JSON text in UTF-8 (json_text)."""
+    return json_text.dumps(report(result)) + b"\n"

@@ -65,7 +65,7 @@ def _formats(formats: str | None, output: str | None) -> list[str]:
     return ["json"] if output == "-" else ["html"]
 
 
-def writer(fmt: str) -> Callable[[Analysis], str]:
+def writer(fmt: str) -> Callable[[Analysis], str | bytes]:
     """The render function of a format (imported on demand: each pulls its templates)."""
     if fmt == "json":
         from analyzer.report import json_report
@@ -139,12 +139,14 @@ def note(message: str) -> None:
     sys.stderr.flush()
 
 
-def json_safe(text: str) -> str:
-    """JSON with control characters as `\\u` escapes: the same document to a parser,
-    inert on a terminal (json.dumps and polars leave C1 and DEL raw)."""
-    if not _JSON_CONTROLS.search(_unusual(text)):
-        return text
-    return _JSON_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+def json_safe(data: bytes) -> bytes:
+    """JSON (UTF-8) with control characters as `\\u` escapes: the same document to a
+    parser, inert on a terminal (json.dumps and orjson leave C1 and DEL raw)."""
+    if not _JSON_CONTROLS.search(_unusual(data)):
+        return data
+    text = data.decode("utf-8", "surrogatepass")
+    escaped = _JSON_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return escaped.encode("utf-8", "surrogatepass")
 
 
 # The characters below 0x80 that `_JSON_CONTROLS` leaves alone, as bytes.
@@ -152,23 +154,24 @@ _ASCII_SAFE = bytes(b for b in range(0x80) if not _JSON_CONTROLS.match(chr(b)))
 _SLICE = 8 << 20
 
 
-def _unusual(text: str) -> str:
+def _unusual(data: bytes) -> str:
     """The text's characters but its safe ASCII ones, in order: a few thousand in a
-    report, where the regex's scan of the whole text took 0.67 s on 100 MB. Deleting the
-    safe bytes from the UTF-8 leaves every other character's sequence whole; slices keep
-    the bytes copy small (lone surrogates pass through as they are)."""
-    return "".join(
-        text[at : at + _SLICE]
-        .encode("utf-8", "surrogatepass")
-        .translate(None, _ASCII_SAFE)
-        .decode("utf-8", "surrogatepass")
-        for at in range(0, len(text), _SLICE)
+    report, where the regex's scan of the whole text took 0.67 s on 100 MB. Deleting
+    ASCII bytes from UTF-8 leaves every other character's sequence whole (a sequence cut
+    by a slice's end joins up again); slices keep the copies small."""
+    rest = b"".join(
+        data[at : at + _SLICE].translate(None, _ASCII_SAFE) for at in range(0, len(data), _SLICE)
     )
+    return rest.decode("utf-8", "surrogatepass")
 
 
-def safe(fmt: str, text: str) -> str:
-    """A rendered output made safe for its destination by its format's own escaping."""
-    return json_safe(text) if fmt == "json" else visible(text)
+def safe(rendered: str | bytes) -> bytes:
+    """A rendered output made safe for its destination, in UTF-8: a JSON render (bytes,
+    from json_text) by JSON's escapes, a text render (HTML, Markdown, a table) by
+    `visible`."""
+    if isinstance(rendered, bytes):
+        return json_safe(rendered)
+    return visible(rendered).encode()
 
 
 def refuse_inputs(targets: Iterable[str], files: Iterable[Path], dirs: Iterable[Path]) -> None:
@@ -200,21 +203,22 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino)
 
 
-def write(text: str, output: str) -> None:
+def write(data: bytes, output: str) -> None:
     """Write to standard output (`-`) or replace a file atomically: a temporary file in
     the same directory, then a rename, so a failed run leaves the old file or none, never
     half a report. A symlink is replaced, not written through: its target may be anything.
     Devices and pipes (/dev/stdout, `>(...)`) are written in place."""
     if output == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        sys.stdout.flush()  # what was printed before goes first
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
         return
     target = Path(output)
     try:
         if _is_special(target):
-            target.write_text(text, encoding="utf-8")
+            target.write_bytes(data)
         else:
-            _replace(target, text)
+            _replace(target, data)
     except OSError as exc:
         raise InputError(f"cannot write: {exc.strerror or exc}", source=output) from None
 
@@ -227,12 +231,12 @@ def _is_special(path: Path) -> bool:
         return False
 
 
-def _replace(target: Path, text: str) -> None:
+def _replace(target: Path, data: bytes) -> None:
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         if target.is_file() and not target.is_symlink():
             os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
         os.replace(tmp, target)

