@@ -1,4 +1,5 @@
-"""Where the built-in data lives: rule packs, log packs, report templates, sample captures.
+"""Where the built-in data lives (rule packs, log packs, report templates, sample captures),
+and the user's cache folder.
 
 The repository keeps `rules/` and `sample_captures/` at its top level; the build maps them
 into the package as `analyzer.builtin_rules` and `analyzer.builtin_samples` (pyproject's
@@ -8,6 +9,7 @@ into the package as `analyzer.builtin_rules` and `analyzer.builtin_samples` (pyp
 
 from __future__ import annotations
 
+import os
 from importlib.resources import files
 from pathlib import Path
 
@@ -47,3 +49,14 @@ def samples_dir() -> Path:
 def templates_dir() -> Path:
     """The HTML report's Jinja templates and stylesheet."""
     return _folder("analyzer.report") / "templates"
+
+
+def cache_dir() -> Path | None:
+    """The user's cache folder for what wsdoctor remembers between runs (tshark's answers,
+    rule files already checked); None when no home directory is known: every cache is
+    an optimisation only, so a run then simply remembers nothing."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    try:
+        return Path(base) / "wsdoctor" if base else Path.home() / ".cache" / "wsdoctor"
+    except (RuntimeError, KeyError):  # Path.home() without HOME or a passwd entry
+        return None

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from analyzer.resources import cache_dir
+
 T = TypeVar("T")
 
 
@@ -35,15 +37,6 @@ def cached(binary: str, name: str, ask: Callable[[], T], check: Callable[[object
     if path is not None:
         _store(path, value)
     return value
-
-
-def cache_dir() -> Path | None:
-    """Where the answers live; None when no home directory is known."""
-    base = os.environ.get("XDG_CACHE_HOME")
-    try:
-        return Path(base) / "wsdoctor" if base else Path.home() / ".cache" / "wsdoctor"
-    except (RuntimeError, KeyError):  # Path.home() without HOME or a passwd entry
-        return None
 
 
 def _cache_file(binary: str, name: str) -> Path | None:

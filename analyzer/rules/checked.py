@@ -24,6 +24,7 @@ import polars
 import yaml
 
 import analyzer
+from analyzer.resources import cache_dir
 
 MAX_REMEMBERED = 4096  # digests kept (the newest): every pack a user ever loaded, bounded
 
@@ -34,8 +35,9 @@ def digest(text: str) -> str:
 
 def remembered() -> set[str]:
     """Digests of the rule files that passed every check under this code."""
+    path = _cache_file()
     try:
-        return set(_cache_file().read_text(encoding="ascii").split())
+        return set(path.read_text(encoding="ascii").split()) if path else set()
     except (OSError, UnicodeDecodeError):
         return set()
 
@@ -44,9 +46,9 @@ def remember(known: set[str], passed: Iterable[str]) -> None:
     """Add the digests of files that just passed every check (atomically: a concurrent
     run reads the old list or the new one, never half of one)."""
     fresh = [d for d in dict.fromkeys(passed) if d not in known]
-    if not fresh:
-        return
     path = _cache_file()
+    if not fresh or path is None:
+        return
     try:
         kept = path.read_text(encoding="ascii").split() if path.exists() else []
         lines = list(dict.fromkeys([*kept, *fresh]))[-MAX_REMEMBERED:]
@@ -58,9 +60,9 @@ def remember(known: set[str], passed: Iterable[str]) -> None:
         pass  # an unwritable cache only costs the next run the full check
 
 
-def _cache_file() -> Path:
-    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wsdoctor"
-    return folder / f"rules-checked-{_code_fingerprint()}"
+def _cache_file() -> Path | None:
+    folder = cache_dir()
+    return folder / f"rules-checked-{_code_fingerprint()}" if folder else None
 
 
 @cache

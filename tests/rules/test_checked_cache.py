@@ -79,3 +79,23 @@ def test_an_unwritable_cache_costs_only_the_check(
     folder = pack(tmp_path, BUILTIN.read_text())
     assert len(load_rules([folder], builtin=False)) == 1
     assert len(load_rules([folder], builtin=False)) == 1
+
+
+def test_without_a_home_directory_rules_load_and_nothing_is_remembered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No HOME and no passwd entry (a container's arbitrary uid): `Path.home()` raises,
+    and the run goes on with every check made, as with an unwritable cache."""
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    folder = pack(tmp_path, BUILTIN.read_text())
+    (first,) = load_rules([folder], builtin=False)
+    checked = []
+    check = templates.check
+    monkeypatch.setattr(templates, "check", lambda *a: checked.append(a) or check(*a))
+    (again,) = load_rules([folder], builtin=False)
+    assert again == first and checked  # checked in full again: nothing was remembered
