@@ -17,8 +17,9 @@ from analyzer.ingest.dissect import Dissected
 TABLES = ("packets", "spans", "frames", "misaligned")  # the tables of a Dissected
 
 
-def merge(parts: list[Dissected], frames: list[array]) -> Dissected | None:
+def merge(parts: list[Dissected], originals: list[array]) -> Dissected | None:
     """The shards' results as the whole file's: frame numbers, streams, rows in order.
+    `originals`: per shard, the original frame number of its n-th packet (shards.Cut).
 
     None when a dissector opened a TCP conversation of its own, which took a stream
     number no packet shows, so where it falls among the other shards' connections cannot
@@ -27,7 +28,7 @@ def merge(parts: list[Dissected], frames: list[array]) -> Dissected | None:
     if any(p.socks for p in parts) or not all(_contiguous(p.spans) for p in parts):
         return None
     tables: dict[str, list[pl.DataFrame]] = {}
-    for shard, (part, numbers) in enumerate(zip(parts, frames, strict=True)):
+    for shard, (part, numbers) in enumerate(zip(parts, originals, strict=True)):
         lookup = pl.Series("frame", numbers, dtype=pl.Int64)
         for name in TABLES:
             tables.setdefault(name, []).append(_frames_back(getattr(part, name), lookup, shard))
