@@ -66,7 +66,7 @@ def test_a_gzipped_capture_is_cut_alike(name, tmp_path, monkeypatch) -> None:
     whole = json_report.render(analysis_of(load(classify([packed]), None)))
     cut = load(classify([packed]), None, parallel=Parallel(jobs=2, work_dir=tmp_path))
     assert json_report.render(analysis_of(cut)) == whole
-    assert '"gzip": true' in whole
+    assert b'"gzip": true' in whole
 
 
 def test_every_kind_of_capture_is_covered() -> None:
