@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from analyzer.ingest.capture_magic import PCAP_MAGICS
+from analyzer.ingest.capture_magic import GZIP_MAGIC, PCAP_MAGICS
 from analyzer.ingest.shard_links import ETHERNET, TCP, Unshardable, connection_key, reverse
 
 READ_BYTES = 8 << 20
@@ -85,7 +85,7 @@ def open_file(path: Path) -> BinaryIO:
 
 def _open(path: Path) -> BinaryIO:
     with path.open("rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
+        gz = fh.read(2) == GZIP_MAGIC
     return gzip.open(path, "rb") if gz else path.open("rb")  # type: ignore[return-value]
 
 
