@@ -82,4 +82,4 @@ def report(result: Analysis) -> Report:
 
 def render(result: Analysis) -> bytes:
     """The report as indented JSON text in UTF-8 (json_text)."""
-    return json_text.dumps(report(result)) + b"\n"
+    return json_text.dumps(report(result))

@@ -18,14 +18,15 @@ from typing import Any
 
 import orjson
 
-_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
 
 
 def dumps(value: Any) -> bytes:
-    """`value` as indented JSON text in UTF-8."""
+    """`value` as an indented JSON document in UTF-8, ending with a newline (written by
+    orjson itself: appending it would copy the whole document)."""
     try:
         return orjson.dumps(value, option=_OPTIONS)
     except orjson.JSONEncodeError:
         text = json.dumps(value, indent=2, ensure_ascii=False)
         # A lone surrogate, which UTF-8 cannot hold, becomes its JSON escape (`\\ud800`).
-        return text.encode("utf-8", "backslashreplace")
+        return (text + "\n").encode("utf-8", "backslashreplace")

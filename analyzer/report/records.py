@@ -48,7 +48,7 @@ def session_records(sessions: pl.DataFrame) -> list[Session]:
 
 
 def sessions_json(sessions: pl.DataFrame) -> bytes:
-    return json_text.dumps(session_records(sessions)) + b"\n"
+    return json_text.dumps(session_records(sessions))
 
 
 def frames_json(frames: pl.DataFrame) -> bytes:

@@ -48,7 +48,7 @@ def tree(leaves: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
 @settings(max_examples=500, deadline=None)
 @given(tree(exact))
 def test_without_floats_the_text_is_json_dumps_text(value: object) -> None:
-    text = json.dumps(value, indent=2, ensure_ascii=False)
+    text = json.dumps(value, indent=2, ensure_ascii=False) + "\n"
     assert json_text.dumps(value) == text.encode("utf-8", "backslashreplace")
     assert json.loads(json_text.dumps(value)) == json.loads(text)
 
