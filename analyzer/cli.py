@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from analyzer import __version__, config, findings, pipeline, redact
+from analyzer import __version__, config_file, findings, pipeline, redact
 from analyzer.cli_rules import color_option, config_option, rule_paths, rules, settings_from
 from analyzer.errors import InputError, PackError
 from analyzer.findings import RANK
@@ -31,14 +31,51 @@ from analyzer.sessions.dataset import Dataset
 FORMATS = click.Choice(["table", "json"])
 
 
-def _load(inputs: tuple[str, ...], keylog: str | None, tshark: str | None, output: str) -> Dataset:
+def parallel_options(f: Callable) -> Callable:
+    """How captures are dissected: the same three options on every command that reads
+    them (the config file's `jobs` and `scheduler` apply to each too)."""
+    options = [
+        click.option(
+            "-j",
+            "--jobs",
+            type=click.IntRange(min=1),
+            default=None,
+            help="tsharks at a time; a big capture is cut by connection into shards "
+            "(default: one per core, for captures of 32 MB or more)",
+        ),
+        click.option(
+            "--scheduler",
+            default=None,
+            metavar="tcp://HOST:PORT",
+            help="dissect on this Dask cluster (pip install 'wsdoctor[cluster]'); "
+            "its workers must see the inputs and --work-dir at the same paths",
+        ),
+        click.option(
+            "--work-dir",
+            type=click.Path(exists=True, file_okay=False, writable=True, path_type=Path),
+            default=None,
+            help="folder for the shards of big captures (default: the system's temporary folder)",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _load(
+    inputs: tuple[str, ...],
+    keylog: str | None,
+    tshark: str | None,
+    output: str,
+    parallel: Parallel,
+) -> Dataset:
     """The inputs of `sessions` and `frames`, read; their `-o` may not overwrite one of
     them (a folder's files included) or the key log."""
     sources = classify(inputs)
     key = _key(keylog, sources)
     outputs.refuse_inputs([output], [*sources.paths(), *([key] if key else [])], [])
     progress = terminal_run.progress()
-    data = pipeline.load(sources, key, tshark, progress)
+    data = pipeline.load(sources, key, tshark, progress, parallel=parallel)
     terminal_run.done(progress, data.warnings)
     return data
 
@@ -130,6 +167,7 @@ def cli() -> None:
 )
 @rule_paths
 @config_option
+@parallel_options
 def sessions(
     inputs: tuple[str, ...],
     fmt: str,
@@ -140,16 +178,19 @@ def sessions(
     min_severity: str | None,
     rule_dirs: tuple[str, ...],
     config_path: str | None,
+    work_dir: Path | None,
+    **run: Any,
 ) -> None:
     """One line per WebSocket session in the captures, HAR files and logs; with --failed
     or --min-severity the rules run too and each session shows its worst severity."""
     least = "medium" if failed else min_severity
     if failed and min_severity:
         raise click.UsageError("--failed is --min-severity medium: give one of them")
-    settings = settings_from(config_path, {"rules": rule_dirs}) if least else None
-    data = _load(inputs, keylog, tshark, output or "-")
+    settings = settings_from(config_path, {"rules": rule_dirs} | run)
+    parallel = Parallel(settings.jobs, settings.scheduler, work_dir)
+    data = _load(inputs, keylog, tshark, output or "-", parallel)
     table, worst = data.sessions, None
-    if settings is not None and least is not None:
+    if least is not None:
         found = pipeline.diagnose(pipeline.select_rules(settings), data)
         worst = _worst_by_session(found)
         keep = [s for s, level in worst.items() if RANK[level] >= RANK[least]]
@@ -175,6 +216,8 @@ def _worst_by_session(found: list[dict[str, Any]]) -> dict[str, str]:
 @_common
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.option("--session", "session_id", default=None, help="only this session (e.g. s2)")
+@config_option
+@parallel_options
 def frames(
     inputs: tuple[str, ...],
     fmt: str,
@@ -182,9 +225,14 @@ def frames(
     keylog: str | None,
     tshark: str | None,
     session_id: str | None,
+    config_path: str | None,
+    work_dir: Path | None,
+    **run: Any,
 ) -> None:
     """The frame timeline of every session (or of one)."""
-    data = _load(inputs, keylog, tshark, output or "-")
+    settings = settings_from(config_path, run)
+    parallel = Parallel(settings.jobs, settings.scheduler, work_dir)
+    data = _load(inputs, keylog, tshark, output or "-", parallel)
     table = data.frames
     if session_id is not None:
         known = data.sessions["id"].to_list()
@@ -277,27 +325,7 @@ def _classified(flags: dict[str, Any], inputs: tuple[str, ...], rule_dirs: list[
 @click.option(
     "-v", "--verbose", is_flag=True, help="list every finding in full, symptoms and warnings"
 )
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=None,
-    help="tsharks at a time; a big capture is cut by connection into shards "
-    "(default: one per core, for captures of 32 MB or more)",
-)
-@click.option(
-    "--scheduler",
-    default=None,
-    metavar="tcp://HOST:PORT",
-    help="dissect on this Dask cluster (pip install 'wsdoctor[cluster]'); "
-    "its workers must see the inputs and --work-dir at the same paths",
-)
-@click.option(
-    "--work-dir",
-    type=click.Path(exists=True, file_okay=False, writable=True, path_type=Path),
-    default=None,
-    help="folder for the shards of big captures (default: the system's temporary folder)",
-)
+@parallel_options
 @color_option
 def analyze(
     inputs: tuple[str, ...],
@@ -352,7 +380,7 @@ def _protect_analyze(
     rule_dirs: list[Path],
 ) -> None:
     """No report may overwrite a capture, HAR, log, key log, config file or rule file."""
-    found = config.find_config(Path(config_path) if config_path else None, Path.cwd())
+    found = config_file.find_config(Path(config_path) if config_path else None, Path.cwd())
     files = [*sources.paths(), *(p for p in (keylog, found) if p)]
     outputs.refuse_inputs([path for _, path in targets], files, rule_dirs)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from analyzer import config, resources
+from analyzer import config, config_file, resources
 from analyzer.errors import InputError, PackError
 from analyzer.ingest.logpacks import load_packs
 from analyzer.report import outputs, tables, terminal
@@ -41,10 +41,10 @@ color_option = click.option(
 def settings_from(config_path: str | None, flags: dict) -> config.Settings:
     """Config file and flags merged; the run names the config file it used, since one in
     the working directory is picked up without being asked for."""
-    found = config.find_config(Path(config_path) if config_path else None, Path.cwd())
+    found = config_file.find_config(Path(config_path) if config_path else None, Path.cwd())
     settings = config.from_file(found)
     if found is not None:
-        outputs.note(f"config: {config.describe(found)}")
+        outputs.note(f"config: {config_file.describe(found)}")
     return config.with_flags(settings, flags)
 
 

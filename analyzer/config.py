@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import tomllib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analyzer import yamlsource
+from analyzer import config_file, yamlsource
 from analyzer.errors import InputError
 from analyzer.rules.metadata import not_finite, same_kind
 from analyzer.rules.model import SEVERITIES, Rule
 from analyzer.schema import CATEGORIES
-from analyzer.yamlsource import Source, YamlProblem, read
+from analyzer.yamlsource import YamlProblem
 
 RULE_KEYS = ("paths", "select", "exclude", "severity", "params")
 RUN_KEYS = ("jobs", "scheduler")  # how the run dissects; a flag of the same name overrides
@@ -47,74 +45,15 @@ class Settings:
     origin: dict[str, str] = field(default_factory=dict)  # setting -> where it was set
 
 
-def find_config(explicit: Path | None, cwd: Path) -> Path | None:
-    if explicit is not None:
-        if not explicit.is_file():
-            raise InputError("no such config file", source=str(explicit))
-        return explicit
-    for folder in _upward(cwd):
-        for name in ("wsdoctor.yaml", "wsdoctor.yml"):
-            if (folder / name).is_file():
-                return folder / name
-        pyproject = folder / "pyproject.toml"
-        if pyproject.is_file() and _wsdoctor_table(_toml(pyproject)) is not None:
-            return pyproject
-    return None
-
-
-def _upward(cwd: Path) -> Iterator[Path]:
-    """`cwd` and the folders above it, up to the repository root (the first folder holding
-    `.git`) or the filesystem root: a config above the repository is someone else's."""
-    here = cwd.resolve()
-    for folder in (here, *here.parents):
-        yield folder
-        if (folder / ".git").exists():
-            return
-
-
-def describe(path: Path) -> str:
-    """The config file as the run names it: absolute, and which table of a pyproject.toml."""
-    table = " [tool.wsdoctor]" if path.name == "pyproject.toml" else ""
-    return f"{path.resolve()}{table}"
-
-
-def _wsdoctor_table(doc: dict[str, Any]) -> Any:
-    tool = doc.get("tool")
-    return tool.get("wsdoctor") if isinstance(tool, dict) else None
-
-
-def _toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:  # TOMLDecodeError, UnicodeDecodeError, a 5,000-digit integer
-        raise InputError(f"not valid TOML: {exc}", source=str(path)) from None
-    except RecursionError:
-        raise InputError("not valid TOML: nested too deeply", source=str(path)) from None
-
-
 def from_file(path: Path | None) -> Settings:
     """Settings of one config file, every key checked (unknown keys are typos)."""
     if path is None:
         return Settings()
-    if path.name == "pyproject.toml":
-        data, where = _wsdoctor_table(_toml(path)), f"{path} [tool.wsdoctor]"
-        return _settings(data, path.parent, lambda key: f"{where} {key}")
-    try:
-        source = read(path)
-    except YamlProblem as exc:
-        raise InputError(exc.message, source=f"{path}:{exc.line}") from None
-    return _settings(source.data or {}, path.parent, _yaml_where(source))
+    data, where = config_file.contents(path)
+    return _settings(data, path.parent, where)
 
 
-def _yaml_where(source: Source) -> Any:
-    def where(key: str) -> str:
-        parts = tuple(key.split("."))
-        return f"{source.path}:{source.line(parts)}: {key}"
-
-    return where
-
-
-def _settings(data: Any, base: Path, where: Any) -> Settings:
+def _settings(data: Any, base: Path, where: config_file.Where) -> Settings:
     if not isinstance(data, dict) or set(data) - {"rules", "fail_on", *RUN_KEYS}:
         raise InputError(
             "expected the keys `rules`, `fail_on`, `jobs` and `scheduler`", source=where("(top)")

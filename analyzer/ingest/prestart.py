@@ -2,11 +2,12 @@
 
 Importing the engine (polars, the rule model, click) takes 0.3-0.4 s, during which a
 capture read in one piece (`--jobs 1`, or one too small to cut) could already be
-dissected. So the console script (analyzer/launch.py) guesses, from the command line
-alone, the argv the engine will run for `analyze CAPTURE`, starts that tshark, and only
-then imports the rest. It is a guess: tshark_run adopts the process only when the engine
-asks for exactly that argv, and any other guess is killed then, or at exit. Only the
-light modules that build the argv are imported here.
+dissected. So the console script (analyzer/launch.py) guesses, from the command line and
+the config file's `jobs` and `scheduler`, the argv the engine will run for
+`analyze CAPTURE`, starts that tshark, and only then imports the rest. It is a guess:
+tshark_run adopts the process only when the engine asks for exactly that argv, and any
+other guess is killed then, or at exit. Only the light modules that build the argv (and
+find and read the config file) are imported here.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import subprocess
 import threading
 from pathlib import Path
 
+from analyzer import config_file
 from analyzer.errors import InputError
 from analyzer.ingest import executor, shard_plan, tshark_argv
 from analyzer.ingest.capture_magic import opens_like_capture
@@ -60,10 +62,13 @@ def spawn(argv: list[str]) -> subprocess.Popen[bytes]:
 
 def guess(args: list[str]) -> list[str] | None:
     """The first pass's argv of `analyze` with these arguments: one capture file read in
-    one piece, with its `--keylog` and `--tshark`; None when the run is anything else."""
+    one piece, with its `--keylog` and `--tshark`; None when the run is anything else.
+    The config file's `jobs` and `scheduler` count as the engine counts them (a flag wins);
+    one the engine would refuse makes no guess."""
     if not args or args[0] != "analyze":
         return None
     inputs, options = _split(args[1:])
+    options = _run_keys(options.get("--config")) | options
     if len(inputs) != 1 or "--scheduler" in options or not os.path.isfile(inputs[0]):
         return None
     capture = Path(inputs[0])
@@ -79,6 +84,19 @@ def guess(args: list[str]) -> list[str] | None:
     binary = find_tshark(options.get("--tshark"))
     keylog = options.get("--keylog")
     return tshark_argv.fields_command(capture, Path(keylog) if keylog else None, binary)
+
+
+def _run_keys(explicit: str | None) -> dict[str, str]:
+    """The config file's `jobs` and `scheduler`, spelled as their flags would be."""
+    found = config_file.find_config(Path(explicit) if explicit else None, Path.cwd())
+    data = config_file.contents(found)[0] if found else {}
+    if not isinstance(data, dict):
+        raise ValueError("not a mapping: the engine will say so")
+    jobs, scheduler = data.get("jobs"), data.get("scheduler")
+    if jobs is not None and (type(jobs) is not int or jobs < 1):
+        raise ValueError("not a number of jobs: the engine will say so")
+    keys = {"--jobs": str(jobs)} if jobs is not None else {}
+    return keys | ({"--scheduler": str(scheduler)} if scheduler is not None else {})
 
 
 def _split(args: list[str]) -> tuple[list[str], dict[str, str]]:

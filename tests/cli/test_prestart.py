@@ -137,3 +137,37 @@ def test_the_guess_imports_no_polars() -> None:
     code = "import sys, analyzer.launch; print(sorted(m for m in sys.modules if 'polars' in m))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("config", "flags", "guessed"),
+    [
+        ("jobs: 2\n", [], False),  # the file cuts it into shards
+        ("jobs: 2\n", ["--jobs", "1"], True),  # the flag wins
+        ("jobs: 1\nfail_on: high\n", [], True),
+        ("scheduler: tcp://127.0.0.1:1\n", [], False),  # on a cluster
+        ("jobs: 0\n", [], False),  # the engine refuses it
+        ("jobs: true\n", [], False),
+        ("- a list\n", [], False),
+        ("jobs: [\n", [], False),  # not YAML
+    ],
+)
+def test_the_config_files_jobs_and_scheduler_count(
+    config, flags, guessed, tmp_path, monkeypatch
+) -> None:
+    (tmp_path / "wsdoctor.yaml").write_text(config, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    prestart.speculate(["analyze", str(IDLE), *flags])
+    started = list(prestart._STARTED)
+    prestart.discard()
+    assert started == (
+        [tuple(tshark_argv.fields_command(IDLE, None, find_tshark()))] if guessed else []
+    )
+
+
+def test_the_config_named_by_the_flag_counts(tmp_path, monkeypatch) -> None:
+    named = tmp_path / "team.yaml"
+    named.write_text("jobs: 2\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert prestart.guess(["analyze", str(IDLE), "--config", str(named)]) is None
+    assert prestart.guess(["analyze", str(IDLE)]) is not None  # the same folder, unnamed

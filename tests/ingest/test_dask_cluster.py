@@ -94,8 +94,30 @@ def test_a_dask_cluster_reports_what_a_local_run_reports(scheduler, tmp_path) ->
     assert list(tmp_path.iterdir()) == []  # the shards are cleaned up
 
 
-def test_an_unreachable_scheduler_is_one_line_and_exit_2() -> None:
-    out = run_cli("analyze", _inputs()[0], "--format", "json", "-o", "-",
+def _dissections(scheduler: str) -> int:
+    """How many dissection tasks the cluster has run so far (every state they reached)."""
+    with distributed.Client(scheduler, timeout="30s") as client:
+        return client.run_on_scheduler(
+            lambda dask_scheduler: sum(
+                getattr(dask_scheduler.task_prefixes.get("dissect"), "state_counts", {}).values()
+            )
+        )
+
+
+@pytest.mark.parametrize("command", ["sessions", "frames"])
+def test_sessions_and_frames_dissect_on_the_cluster_too(scheduler, tmp_path, command) -> None:
+    local = run_cli(command, *_inputs(), "--format", "json", "--jobs", "1", check=True)
+    before = _dissections(scheduler)
+    remote = run_cli(command, *_inputs(), "--format", "json", "--scheduler", scheduler,
+                     "--jobs", "3", "--work-dir", tmp_path, check=True)  # fmt: skip
+    assert json.loads(remote.stdout) == json.loads(local.stdout)
+    assert _dissections(scheduler) > before
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["analyze", "sessions", "frames"])
+def test_an_unreachable_scheduler_is_one_line_and_exit_2(command: str) -> None:
+    out = run_cli(command, _inputs()[0], "--format", "json", "-o", "-",
                   "--scheduler", f"tcp://127.0.0.1:{_free_port()}")  # fmt: skip
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()

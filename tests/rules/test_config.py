@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import config
+from analyzer import config, config_file
 from analyzer.errors import InputError
 from analyzer.pipeline import diagnose
 from analyzer.rules.loader import load_rules
@@ -39,7 +39,7 @@ def _severity(settings: config.Settings) -> str:
 
 def _settings(cwd: Path, **flags: object) -> config.Settings:
     """What `analyze` run in `cwd` uses: the file it finds there, then the flags."""
-    return config.with_flags(config.from_file(config.find_config(None, cwd)), flags)
+    return config.with_flags(config.from_file(config_file.find_config(None, cwd)), flags)
 
 
 def test_config_file_then_flags_override_rule_defaults(tmp_path: Path) -> None:
@@ -55,26 +55,27 @@ def test_yaml_config_beats_pyproject_and_a_pyproject_without_the_table_is_ignore
     tmp_path: Path,
 ) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.black]\nline-length = 80\n")
-    assert config.find_config(None, tmp_path) is None
+    assert config_file.find_config(None, tmp_path) is None
     (tmp_path / "pyproject.toml").write_text("[tool.wsdoctor]\nfail_on = 'low'\n")
-    assert config.find_config(None, tmp_path) == tmp_path / "pyproject.toml"
-    assert config.describe(tmp_path / "pyproject.toml").endswith("pyproject.toml [tool.wsdoctor]")
+    assert config_file.find_config(None, tmp_path) == tmp_path / "pyproject.toml"
+    named = config_file.describe(tmp_path / "pyproject.toml")
+    assert named.endswith("pyproject.toml [tool.wsdoctor]")
     (tmp_path / "wsdoctor.yaml").write_text("fail_on: high\n")
-    assert config.find_config(None, tmp_path) == tmp_path / "wsdoctor.yaml"
+    assert config_file.find_config(None, tmp_path) == tmp_path / "wsdoctor.yaml"
     with pytest.raises(InputError, match="no such config file"):
-        config.find_config(tmp_path / "missing.yaml", tmp_path)
+        config_file.find_config(tmp_path / "missing.yaml", tmp_path)
 
 
 def test_the_nearest_config_up_to_the_repository_root_is_found(tmp_path: Path) -> None:
     deep = tmp_path / "team" / "captures"
     deep.mkdir(parents=True)
-    assert config.find_config(None, deep) is None
+    assert config_file.find_config(None, deep) is None
     (tmp_path / "wsdoctor.yaml").write_text("fail_on: high\n")
-    assert config.find_config(None, deep) == tmp_path / "wsdoctor.yaml"
+    assert config_file.find_config(None, deep) == tmp_path / "wsdoctor.yaml"
     (tmp_path / "team" / "pyproject.toml").write_text("[tool.wsdoctor]\nfail_on = 'low'\n")
-    assert config.find_config(None, deep) == tmp_path / "team" / "pyproject.toml"
+    assert config_file.find_config(None, deep) == tmp_path / "team" / "pyproject.toml"
     (deep / ".git").mkdir()  # a repository of its own: nothing above it is its config
-    assert config.find_config(None, deep) is None
+    assert config_file.find_config(None, deep) is None
 
 
 def test_pyproject_table_and_exclusion_by_category(tmp_path: Path) -> None:
