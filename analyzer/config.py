@@ -16,7 +16,6 @@ the repository root (the first folder holding `.git`), as ruff and pytest find t
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,8 +62,8 @@ def _settings(data: Any, base: Path, where: config_file.Where) -> Settings:
         raise InputError(f"`rules` takes {', '.join(RULE_KEYS)}", source=where("rules"))
     out = Settings(
         fail_on=_severity(data.get("fail_on"), where("fail_on"), allow_none=True),
-        jobs=_jobs(data.get("jobs"), where("jobs")),
-        scheduler=_scheduler(data.get("scheduler"), where("scheduler")),
+        jobs=config_file.jobs(data.get("jobs"), where("jobs")),
+        scheduler=config_file.scheduler(data.get("scheduler"), where("scheduler")),
     )
     out.rule_paths = [base / p for p in _strings(rules.get("paths", []), where("rules.paths"))]
     if "select" in rules:
@@ -80,23 +79,6 @@ def _settings(data: Any, base: Path, where: config_file.Where) -> Settings:
         key: where(key) for key in ("fail_on", *RUN_KEYS) if key in data
     }
     return out
-
-
-def _jobs(value: Any, where: str) -> int | None:
-    if value is not None and (type(value) is not int or value < 1):
-        raise InputError(f"{value!r} is not a number of jobs (1 or more)", source=where)
-    return value
-
-
-# A Dask address: protocol, host and port (tcp://10.0.0.5:8786). distributed's Client fails
-# on anything less only after a 20 s close that prints a traceback from its finaliser.
-SCHEDULER = re.compile(r"\w+://[^\s/]+:\d+/?")
-
-
-def _scheduler(value: Any, where: str) -> str | None:
-    if value is not None and not (isinstance(value, str) and SCHEDULER.fullmatch(value)):
-        raise InputError(f"{value!r} is not a scheduler address (tcp://HOST:PORT)", source=where)
-    return value
 
 
 def _strings(value: Any, where: str) -> list[str]:
@@ -159,7 +141,7 @@ def with_flags(base: Settings, flags: dict[str, Any]) -> Settings:
     if flags.get("jobs") is not None:
         out.jobs = flags["jobs"]  # click checked it
     if flags.get("scheduler") is not None:
-        out.scheduler = _scheduler(flags["scheduler"], "--scheduler")
+        out.scheduler = config_file.scheduler(flags["scheduler"], "--scheduler")
     return out
 
 

@@ -2,11 +2,13 @@
 
 Light on purpose (no polars, no rule model): the console script reads the file's `jobs`
 and `scheduler` before importing the engine, to guess whether a capture will be read in
-one piece (ingest/prestart.py), and must find the very file the run will use.
+one piece (ingest/prestart.py), and must find the very file the run will use and check
+those two keys as the run will.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -82,3 +84,22 @@ def _toml(path: Path) -> dict[str, Any]:
         raise InputError(f"not valid TOML: {exc}", source=str(path)) from None
     except RecursionError:
         raise InputError("not valid TOML: nested too deeply", source=str(path)) from None
+
+
+def jobs(value: Any, where: str) -> int | None:
+    """`jobs`, checked: tsharks at a time, 1 or more (None: not set)."""
+    if value is not None and (type(value) is not int or value < 1):
+        raise InputError(f"{value!r} is not a number of jobs (1 or more)", source=where)
+    return value
+
+
+# A Dask address: protocol, host and port (tcp://10.0.0.5:8786). distributed's Client fails
+# on anything less only after a 20 s close that prints a traceback from its finaliser.
+SCHEDULER = re.compile(r"\w+://[^\s/]+:\d+/?")
+
+
+def scheduler(value: Any, where: str) -> str | None:
+    """`scheduler`, checked: a Dask scheduler's address (None: not set)."""
+    if value is not None and not (isinstance(value, str) and SCHEDULER.fullmatch(value)):
+        raise InputError(f"{value!r} is not a scheduler address (tcp://HOST:PORT)", source=where)
+    return value

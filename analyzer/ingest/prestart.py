@@ -68,8 +68,10 @@ def guess(args: list[str]) -> list[str] | None:
     if not args or args[0] != "analyze":
         return None
     inputs, options = _split(args[1:])
+    if len(inputs) != 1 or not os.path.isfile(inputs[0]):
+        return None
     options = _run_keys(options.get("--config")) | options
-    if len(inputs) != 1 or "--scheduler" in options or not os.path.isfile(inputs[0]):
+    if "--scheduler" in options:
         return None
     capture = Path(inputs[0])
     with capture.open("rb") as fh:
@@ -87,16 +89,18 @@ def guess(args: list[str]) -> list[str] | None:
 
 
 def _run_keys(explicit: str | None) -> dict[str, str]:
-    """The config file's `jobs` and `scheduler`, spelled as their flags would be."""
+    """The config file's `jobs` and `scheduler`, spelled as their flags would be; checked
+    as the engine checks them (InputError for one it would refuse)."""
     found = config_file.find_config(Path(explicit) if explicit else None, Path.cwd())
-    data = config_file.contents(found)[0] if found else {}
+    if found is None:
+        return {}
+    data, where = config_file.contents(found)
     if not isinstance(data, dict):
         raise ValueError("not a mapping: the engine will say so")
-    jobs, scheduler = data.get("jobs"), data.get("scheduler")
-    if jobs is not None and (type(jobs) is not int or jobs < 1):
-        raise ValueError("not a number of jobs: the engine will say so")
+    jobs = config_file.jobs(data.get("jobs"), where("jobs"))
+    scheduler = config_file.scheduler(data.get("scheduler"), where("scheduler"))
     keys = {"--jobs": str(jobs)} if jobs is not None else {}
-    return keys | ({"--scheduler": str(scheduler)} if scheduler is not None else {})
+    return keys | ({"--scheduler": scheduler} if scheduler is not None else {})
 
 
 def _split(args: list[str]) -> tuple[list[str], dict[str, str]]:
